@@ -1,0 +1,259 @@
+//! The 24-byte 3-key Triple-DES admin key.
+//!
+//! Base CSP / minidriver cards authenticate their administrator with a 3-key TDES (EDE) key.
+//! [`AdminKey`] keeps the key bytes and their expanded key schedule together, so a server that
+//! answers many challenges with one key pays for the schedule once. Both are wiped when the key
+//! is dropped, and the bytes leave the type only through [`AdminKey::expose_secret`] (and, with
+//! `alloc`, [`AdminKey::to_base64`]), so every place that handles raw key material is easy to
+//! find in review.
+
+use core::fmt;
+
+use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
+use des::TdesEde3;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::audit::KeyAudit;
+use crate::challenge::{Challenge, Response};
+use crate::error::KeyError;
+
+/// A 24-byte 3-key Triple-DES (EDE) admin key, with its key schedule.
+///
+/// The bytes are `K1 || K2 || K3`; one block is `E_K3(D_K2(E_K1(x)))`. The key is zeroized on
+/// drop, and `Debug` shows only its [check value](AdminKey::check_value).
+///
+/// ```
+/// use cardadmin::{AdminKey, Challenge};
+///
+/// let key = AdminKey::from_bytes([0u8; 24]);
+/// let challenge: Challenge = "1hFD+cz/0so=".parse()?;
+/// assert_eq!(key.respond(&challenge).to_string(), "F0Zudm4wPLY=");
+/// assert_eq!(format!("{key:?}"), "AdminKey { check_value: 8CA64D }");
+/// # Ok::<(), cardadmin::ParseError>(())
+/// ```
+#[derive(Clone)]
+pub struct AdminKey {
+    bytes: [u8; AdminKey::LEN],
+    cipher: TdesEde3,
+}
+
+impl AdminKey {
+    /// The key length in bytes.
+    pub const LEN: usize = 24;
+
+    /// Makes a key from its 24 bytes, `K1 || K2 || K3`.
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// let key = AdminKey::from_bytes([0x01; 24]);
+    /// assert_eq!(key.expose_secret(), &[0x01; 24]);
+    /// ```
+    pub fn from_bytes(bytes: [u8; AdminKey::LEN]) -> Self {
+        let cipher = TdesEde3::new(GenericArray::from_slice(&bytes));
+        Self { bytes, cipher }
+    }
+
+    /// Makes a key from a slice that must hold exactly 24 bytes.
+    ///
+    /// ```
+    /// use cardadmin::{AdminKey, KeyError};
+    ///
+    /// assert!(AdminKey::from_slice(&[0u8; 24]).is_ok());
+    /// assert_eq!(
+    ///     AdminKey::from_slice(&[0u8; 16]).unwrap_err(),
+    ///     KeyError::ByteLength { expected: 24, found: 16 },
+    /// );
+    /// ```
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, KeyError> {
+        let array: &[u8; AdminKey::LEN] = bytes.try_into().map_err(|_| KeyError::ByteLength {
+            expected: AdminKey::LEN,
+            found: bytes.len(),
+        })?;
+        Ok(Self::from_bytes(*array))
+    }
+
+    /// Parses the 48-hex-digit form that MIM CM profile templates store, in either case.
+    ///
+    /// Nothing else is accepted: no spaces, separators or `0x` prefix. An error names the first
+    /// offending position but not the character, which belongs to the secret.
+    ///
+    /// ```
+    /// use cardadmin::{AdminKey, KeyError};
+    ///
+    /// let key = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
+    /// assert_eq!(key.expose_secret()[..3], [1, 2, 3]);
+    ///
+    /// let typo = "01020304050607080102030405060708010203040506070g";
+    /// assert_eq!(AdminKey::from_hex(typo).unwrap_err(), KeyError::NotHex { position: 47 });
+    /// # Ok::<(), KeyError>(())
+    /// ```
+    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+        const HEX_LEN: usize = AdminKey::LEN * 2;
+        if let Some(position) = text.chars().position(|c| !c.is_ascii_hexdigit()) {
+            if position < HEX_LEN {
+                return Err(KeyError::NotHex { position });
+            }
+        }
+        let found = text.chars().count();
+        if found != HEX_LEN {
+            return Err(KeyError::HexLength {
+                expected: HEX_LEN,
+                found,
+            });
+        }
+        let mut bytes = [0u8; AdminKey::LEN];
+        // Every character was checked above, so this cannot fail; map it anyway rather than
+        // panic, should that reasoning ever be broken by a change.
+        let decoded = hex::decode_to_slice(text, &mut bytes).map_err(|_| KeyError::HexLength {
+            expected: HEX_LEN,
+            found,
+        });
+        let key = decoded.map(|()| Self::from_bytes(bytes));
+        bytes.zeroize();
+        key
+    }
+
+    /// The raw key bytes. This is the only way to them: grep for it to audit key handling.
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// assert_eq!(AdminKey::from_bytes([7; 24]).expose_secret(), &[7; 24]);
+    /// ```
+    pub fn expose_secret(&self) -> &[u8; AdminKey::LEN] {
+        &self.bytes
+    }
+
+    /// The standard base64 of the 24 key bytes (32 characters): the body of MIM CM's
+    /// `diversifiedkey` endpoint. The string is zeroized when dropped.
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// let key = AdminKey::from_bytes([0u8; 24]);
+    /// assert_eq!(key.to_base64().as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub fn to_base64(&self) -> zeroize::Zeroizing<alloc::string::String> {
+        use base64::Engine as _;
+        zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.bytes))
+    }
+
+    /// The key check value: the first 3 bytes of the key's encryption of an all-zero block.
+    /// It identifies a key in logs and key ceremonies without revealing it.
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// let kcv = AdminKey::from_bytes([0u8; 24]).check_value();
+    /// assert_eq!(kcv.to_string(), "8CA64D");
+    /// assert_eq!(kcv.as_bytes(), &[0x8c, 0xa6, 0x4d]);
+    /// ```
+    pub fn check_value(&self) -> KeyCheckValue {
+        let block = self.encrypt_block([0u8; 8]);
+        KeyCheckValue([block[0], block[1], block[2]])
+    }
+
+    /// Answers a card's admin challenge: 3DES-EDE ECB encryption of its 8 bytes.
+    ///
+    /// ```
+    /// use cardadmin::{AdminKey, Challenge};
+    ///
+    /// // MIM CM REST API documentation, "Get smart card authentication response".
+    /// let key = AdminKey::from_bytes([0u8; 24]);
+    /// let response = key.respond(&Challenge::from_base64("1hFD+cz/0so=")?);
+    /// assert_eq!(response.to_string(), "F0Zudm4wPLY=");
+    /// # Ok::<(), cardadmin::ParseError>(())
+    /// ```
+    pub fn respond(&self, challenge: &Challenge) -> Response {
+        Response::from_bytes(self.encrypt_block(*challenge.as_bytes()))
+    }
+
+    /// Checks a response to a challenge in constant time (in the response bytes).
+    ///
+    /// ```
+    /// use cardadmin::{AdminKey, Challenge, Response};
+    ///
+    /// let key = AdminKey::from_bytes([0u8; 24]);
+    /// let challenge = Challenge::from_bytes(*b"8 bytes!");
+    /// assert!(key.verify(&challenge, &key.respond(&challenge)));
+    /// assert!(!key.verify(&challenge, &Response::from_bytes([0; 8])));
+    /// ```
+    pub fn verify(&self, challenge: &Challenge, response: &Response) -> bool {
+        let expected = self.encrypt_block(*challenge.as_bytes());
+        expected.ct_eq(response.as_bytes()).into()
+    }
+
+    /// Reports weak, degenerate and well-known-default keys. See [`KeyAudit`].
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// assert!(!AdminKey::from_bytes([0u8; 24]).audit().is_clean());
+    /// ```
+    pub fn audit(&self) -> KeyAudit {
+        KeyAudit::of(&self.bytes)
+    }
+
+    pub(crate) fn cipher(&self) -> &TdesEde3 {
+        &self.cipher
+    }
+
+    fn encrypt_block(&self, input: [u8; 8]) -> [u8; 8] {
+        let mut block = GenericArray::from(input);
+        self.cipher.encrypt_block(&mut block);
+        block.into()
+    }
+}
+
+impl Drop for AdminKey {
+    fn drop(&mut self) {
+        // The schedule zeroizes itself: `des` is built with its `zeroize` feature.
+        self.bytes.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for AdminKey {}
+
+impl fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminKey")
+            .field("check_value", &format_args!("{}", self.check_value()))
+            .finish()
+    }
+}
+
+/// A key check value: the first 3 bytes of `E_K(00..00)`.
+///
+/// `Display` gives 6 uppercase hex digits, the form key ceremonies and HSM consoles print.
+///
+/// ```
+/// use cardadmin::AdminKey;
+///
+/// let key = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
+/// assert_eq!(key.check_value().to_string().len(), 6);
+/// # Ok::<(), cardadmin::KeyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeyCheckValue([u8; 3]);
+
+impl KeyCheckValue {
+    /// The 3 check-value bytes.
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// assert_eq!(AdminKey::from_bytes([0; 24]).check_value().as_bytes(), &[0x8c, 0xa6, 0x4d]);
+    /// ```
+    pub fn as_bytes(&self) -> &[u8; 3] {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyCheckValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02X}"))
+    }
+}
