@@ -84,7 +84,9 @@ impl AdminKey {
             part.copy_from_slice(&tag);
             tag.zeroize();
         }
-        derived.iter_mut().for_each(|byte| *byte = with_odd_parity(*byte));
+        derived
+            .iter_mut()
+            .for_each(|byte| *byte = with_odd_parity(*byte));
         let key = AdminKey::from_bytes(derived);
         derived.zeroize();
         key
@@ -125,13 +127,20 @@ mod tests {
     fn cmac_matches_nist_tdea_vectors() {
         let vectors = include_str!("../tests/vectors/cmac_tdea.txt");
         let mut checked = 0;
-        for line in vectors.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        for line in vectors
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
             let fields: Vec<&str> = line.split(' ').collect();
             let [key, message, tag] = fields[..] else {
                 panic!("malformed vector line: {line}");
             };
             let key = AdminKey::from_hex(key).unwrap();
-            let message = if message == "-" { Vec::new() } else { from_hex(message) };
+            let message = if message == "-" {
+                Vec::new()
+            } else {
+                from_hex(message)
+            };
             assert_eq!(key.cmac(&[&message]).to_vec(), from_hex(tag), "{line}");
             checked += 1;
         }

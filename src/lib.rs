@@ -89,3 +89,8 @@ pub use pin::{
 };
 pub use rand_core;
 pub use zeroize::Zeroizing;
+
+/// The README's example, compiled and run as a doc test so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -97,7 +97,11 @@ fn diversification_matches_independent_implementation() {
             }
             Err(_) => master.diversify_input(&hex_vec(input)).unwrap(),
         };
-        assert_eq!(derived.expose_secret(), &bytes::<24>(expected), "{record:?}");
+        assert_eq!(
+            derived.expose_secret(),
+            &bytes::<24>(expected),
+            "{record:?}"
+        );
         assert!(derived.audit().has_odd_parity());
     }
 }
@@ -121,7 +125,10 @@ fn guid_byte_layout() {
 fn key_check_value_of_the_all_zero_key() {
     // E_0(0) for single DES is 8CA64DE9C1B123A7 (SP 800-20 style KAT, key 0 ignoring parity);
     // an all-zero 3-key TDES key reduces to it.
-    assert_eq!(AdminKey::from_bytes([0; 24]).check_value().to_string(), "8CA64D");
+    assert_eq!(
+        AdminKey::from_bytes([0; 24]).check_value().to_string(),
+        "8CA64D"
+    );
 }
 
 fn hex_vec(text: &str) -> Vec<u8> {

@@ -103,7 +103,11 @@ impl<'a, R: RngCore> RandomBytes<'a, R> {
                 .map_err(|_| GenerateError::Rng)?;
             self.next = 0;
         }
-        let byte = self.chunk.get(self.next).copied().ok_or(GenerateError::Rng)?;
+        let byte = self
+            .chunk
+            .get(self.next)
+            .copied()
+            .ok_or(GenerateError::Rng)?;
         self.next += 1;
         Ok(byte)
     }

@@ -327,19 +327,10 @@ impl PinPolicy {
 /// assert_eq!(err, PolicyError::LengthOutOfRange { field: "min_len", min: 4, max: 127, found: 3 });
 /// # Ok::<(), PolicyError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PinPolicyBuilder {
     policy: PinPolicy,
     proposed_len: Option<usize>,
-}
-
-impl Default for PinPolicyBuilder {
-    fn default() -> Self {
-        Self {
-            policy: PinPolicy::default(),
-            proposed_len: None,
-        }
-    }
 }
 
 macro_rules! setters {

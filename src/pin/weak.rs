@@ -46,10 +46,18 @@ mod tests {
     #[test]
     fn specification_examples() {
         for pin in ["000000", "aaaa"] {
-            assert_eq!(weak_pattern(pin.as_bytes()), Some(WeakPattern::AllSame), "{pin}");
+            assert_eq!(
+                weak_pattern(pin.as_bytes()),
+                Some(WeakPattern::AllSame),
+                "{pin}"
+            );
         }
         for pin in ["123456", "654321", "abcd", "4567"] {
-            assert_eq!(weak_pattern(pin.as_bytes()), Some(WeakPattern::Sequence), "{pin}");
+            assert_eq!(
+                weak_pattern(pin.as_bytes()),
+                Some(WeakPattern::Sequence),
+                "{pin}"
+            );
         }
         assert_eq!(
             weak_pattern(b"121212"),

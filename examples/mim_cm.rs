@@ -1,0 +1,27 @@
+//! The three MIM CM endpoints end to end: the documented authentication response, a
+//! diversified key with its check value, and a server-proposed PIN.
+//!
+//! Run with `cargo run --example mim_cm`.
+
+use cardadmin::{cm, AdminKey, PinPolicy};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // MIM CM REST API documentation, "Get smart card authentication response".
+    let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+    let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
+    let response = cm::authentication_response(&admin_key, card_id, "1hFD+cz/0so=", false)?;
+    println!("authenticationresponse (challenge 1hFD+cz/0so=, not diversified): \"{response}\"");
+
+    let card_key = cm::diversified_key(&admin_key, card_id)?;
+    println!(
+        "diversifiedkey for card {card_id}: \"{}\" (check value {})",
+        card_key.to_base64().as_str(),
+        card_key.check_value()
+    );
+
+    match cm::server_proposed_pin(&PinPolicy::default(), &mut rand_core::OsRng)? {
+        Some(pin) => println!("serverproposedpin: \"{}\"", pin.as_str()),
+        None => println!("serverproposedpin: 204 No Content (the user chooses the PIN)"),
+    }
+    Ok(())
+}
