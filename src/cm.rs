@@ -9,6 +9,17 @@
 //! | `GET .../authenticationresponse?cardid=&challenge=&diversified=` | [`authentication_response`] | `response.to_string()` |
 //! | `GET .../diversifiedkey?cardid=` | [`diversified_key`] | `key.to_base64()` |
 //! | `GET /smartcards/{id}/serverproposedpin?cardid=&challenge=` | [`server_proposed_pin`] | `pin.as_str()`, or 204 for `None` |
+//!
+//! ```
+//! use cardadmin::{cm, AdminKey};
+//!
+//! let admin_key = AdminKey::from_bytes([0; 24]);
+//! let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
+//! match cm::authentication_response(&admin_key, card_id, "1hFD+cz/0so=", false) {
+//!     Ok(response) => assert_eq!(response.to_string(), "F0Zudm4wPLY="), // 200, body
+//!     Err(err) => panic!("400 Bad Request: {err}"),
+//! }
+//! ```
 
 use core::fmt;
 

@@ -40,6 +40,13 @@ pub struct AdminKey {
 
 impl AdminKey {
     /// The key length in bytes.
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// assert_eq!(AdminKey::LEN, 24);
+    /// assert!(AdminKey::from_slice(&[0u8; AdminKey::LEN]).is_ok());
+    /// ```
     pub const LEN: usize = 24;
 
     /// Makes a key from its 24 bytes, `K1 || K2 || K3`.

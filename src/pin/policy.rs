@@ -348,25 +348,84 @@ macro_rules! setters {
 impl PinPolicyBuilder {
     setters! {
         /// The shortest accepted PIN, 4 to 127.
+        ///
+        /// ```
+        /// let policy = cardadmin::PinPolicy::builder().min_len(4).build()?;
+        /// assert_eq!(policy.min_len(), 4);
+        /// # Ok::<(), cardadmin::PolicyError>(())
+        /// ```
         min_len: usize;
         /// The longest accepted PIN, 4 to 127 and at least `min_len`.
+        ///
+        /// ```
+        /// let policy = cardadmin::PinPolicy::builder().max_len(127).build()?;
+        /// assert_eq!(policy.max_len(), 127);
+        /// # Ok::<(), cardadmin::PolicyError>(())
+        /// ```
         max_len: usize;
         /// The rule for digits.
+        ///
+        /// ```
+        /// use cardadmin::{CharRule, PinPolicy};
+        /// let policy = PinPolicy::builder().digits(CharRule::Allow).build()?;
+        /// assert_eq!(policy.digits(), CharRule::Allow);
+        /// # Ok::<(), cardadmin::PolicyError>(())
+        /// ```
         digits: CharRule;
         /// The rule for lowercase letters.
+        ///
+        /// ```
+        /// use cardadmin::{CharRule, PinPolicy};
+        /// let policy = PinPolicy::builder().lowercase(CharRule::Require).build()?;
+        /// assert_eq!(policy.lowercase(), CharRule::Require);
+        /// # Ok::<(), cardadmin::PolicyError>(())
+        /// ```
         lowercase: CharRule;
         /// The rule for uppercase letters.
+        ///
+        /// ```
+        /// use cardadmin::{CharRule, PinPolicy};
+        /// let policy = PinPolicy::builder().uppercase(CharRule::Allow).build()?;
+        /// assert_eq!(policy.uppercase(), CharRule::Allow);
+        /// # Ok::<(), cardadmin::PolicyError>(())
+        /// ```
         uppercase: CharRule;
         /// The rule for the 32 ASCII punctuation characters.
+        ///
+        /// ```
+        /// use cardadmin::{CharRule, PinPolicy};
+        /// let policy = PinPolicy::builder().special(CharRule::Allow).build()?;
+        /// assert!(policy.validate("12#456").is_ok());
+        /// # Ok::<(), cardadmin::PolicyError>(())
+        /// ```
         special: CharRule;
         /// Whether weak PINs are refused.
+        ///
+        /// ```
+        /// let policy = cardadmin::PinPolicy::builder().reject_weak(false).build()?;
+        /// assert!(policy.validate("123456").is_ok());
+        /// # Ok::<(), cardadmin::PolicyError>(())
+        /// ```
         reject_weak: bool;
         /// Who sets the user PIN.
+        ///
+        /// ```
+        /// use cardadmin::{PinPolicy, UserPinOption};
+        /// let policy = PinPolicy::builder().user_pin_option(UserPinOption::None).build()?;
+        /// assert!(!policy.server_generates());
+        /// # Ok::<(), cardadmin::PolicyError>(())
+        /// ```
         user_pin_option: UserPinOption;
     }
 
     /// The length of generated PINs, within `min_len..=max_len`. When not set: 8, clamped into
     /// that range.
+    ///
+    /// ```
+    /// let policy = cardadmin::PinPolicy::builder().max_len(12).proposed_len(10).build()?;
+    /// assert_eq!(policy.proposed_len(), 10);
+    /// # Ok::<(), cardadmin::PolicyError>(())
+    /// ```
     pub fn proposed_len(mut self, proposed_len: usize) -> Self {
         self.proposed_len = Some(proposed_len);
         self
@@ -376,6 +435,16 @@ impl PinPolicyBuilder {
     ///
     /// Fails when a length is outside 4 to 127, `min_len > max_len`, `proposed_len` is outside
     /// `min_len..=max_len`, or every class is disallowed.
+    ///
+    /// ```
+    /// use cardadmin::{PinPolicy, PolicyError};
+    ///
+    /// assert!(PinPolicy::builder().min_len(8).build().is_ok());
+    /// assert_eq!(
+    ///     PinPolicy::builder().min_len(9).build().unwrap_err(),
+    ///     PolicyError::MinAboveMax { min_len: 9, max_len: 8 },
+    /// );
+    /// ```
     pub fn build(self) -> Result<PinPolicy, PolicyError> {
         let mut policy = self.policy;
         for (field, found) in [("min_len", policy.min_len), ("max_len", policy.max_len)] {
