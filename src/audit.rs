@@ -103,7 +103,7 @@ impl fmt::Display for KeyFinding {
 ///     println!("warning: {finding}");
 /// }
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct KeyAudit {
     findings: [Option<KeyFinding>; MAX_FINDINGS],
     odd_parity: bool,
@@ -196,5 +196,20 @@ impl KeyAudit {
     /// ```
     pub fn has_odd_parity(&self) -> bool {
         self.odd_parity
+    }
+}
+
+impl fmt::Debug for KeyAudit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Findings<'a>(&'a KeyAudit);
+        impl fmt::Debug for Findings<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.findings()).finish()
+            }
+        }
+        f.debug_struct("KeyAudit")
+            .field("findings", &Findings(self))
+            .field("odd_parity", &self.odd_parity)
+            .finish()
     }
 }

@@ -493,3 +493,70 @@ fn broken_generators_give_errors_not_hangs() {
         Err(CmError::Pin(GenerateError::Rng))
     ));
 }
+
+#[test]
+fn key_audit_reports_without_failing() {
+    use cardadmin::KeyFinding;
+
+    let findings = |hex: &str| {
+        AdminKey::from_hex(hex)
+            .unwrap()
+            .audit()
+            .findings()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        findings("000000000000000000000000000000000000000000000000"),
+        [
+            KeyFinding::WeakPart { part: 1 },
+            KeyFinding::WeakPart { part: 2 },
+            KeyFinding::WeakPart { part: 3 },
+            KeyFinding::K1EqualsK2,
+            KeyFinding::K2EqualsK3,
+            KeyFinding::K1EqualsK3,
+            KeyFinding::AllZero,
+        ]
+    );
+    assert_eq!(
+        findings("010203040506070801020304050607080102030405060708"),
+        [
+            KeyFinding::K1EqualsK2,
+            KeyFinding::K2EqualsK3,
+            KeyFinding::K1EqualsK3,
+            KeyFinding::MinidriverDefault,
+        ]
+    );
+    // Semi-weak K2 (01FE01FE01FE01FE), parity bits ignored (00FF00FF... is the same DES key).
+    assert_eq!(
+        findings("0123456789abcdef00ff00ff00ff00ff456789abcdef0123"),
+        [KeyFinding::SemiWeakPart { part: 2 }]
+    );
+    // Weak K3, written without parity.
+    assert_eq!(
+        findings("0123456789abcdef23456789abcdef01e0e0e0e0f0f0f0f0"),
+        [KeyFinding::WeakPart { part: 3 }]
+    );
+    // K1 == K2 up to parity bits degenerates to single DES all the same.
+    assert_eq!(
+        findings("0123456789abcdef0022446688aaccee456789abcdef0123"),
+        [KeyFinding::K1EqualsK2]
+    );
+    let audit = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123")
+        .unwrap()
+        .audit();
+    assert!(audit.is_clean());
+    assert!(audit.has_odd_parity());
+    assert_eq!(
+        format!("{audit:?}"),
+        "KeyAudit { findings: [], odd_parity: true }"
+    );
+    // Parity alone never makes a key unclean.
+    let no_parity = AdminKey::from_hex("0022446688aaccee22446688aacceef0446688aacceef002")
+        .unwrap()
+        .audit();
+    assert!(no_parity.is_clean() && !no_parity.has_odd_parity());
+    assert_eq!(
+        KeyFinding::K1EqualsK3.to_string(),
+        "K1 equals K3: the key is two-key Triple-DES"
+    );
+}
