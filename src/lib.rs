@@ -215,7 +215,8 @@
 //!   deployments start from card vendors' defaults, so [`AdminKey::audit`] reports weak,
 //!   degenerate and well-known keys ([`KeyFinding`]) and the caller decides what to refuse.
 //! - **Policies are validated once.** A [`PinPolicy`] can only be made by
-//!   [`PinPolicyBuilder::build`] (or deserialized through it), so every policy in hand can
+//!   [`PinPolicyBuilder::build`] (or deserialized through it) or be the valid
+//!   [`PinPolicy::default`], so every policy in hand can
 //!   generate PINs; [`PinPolicy::generate`] is uniform over every PIN
 //!   [`PinPolicy::validate`] accepts at the proposed length (rejection sampling, whole-PIN
 //!   redraws), because a generator skewed towards some PINs helps whoever guesses them.
@@ -306,8 +307,10 @@
 //!   [`PinPolicy::validate`] returns at the first violation and does not hide the PIN length.
 //!   These run on keys at start-up or provisioning and on PINs a user is choosing, not as an
 //!   oracle an attacker can query; do not expose them as one.
-//! - PIN generation's running time depends on how many random draws it rejected, which tells
-//!   nothing about the PIN finally returned.
+//! - **PIN generation** is not constant time either. Its running time depends mostly on how
+//!   many draws it rejected, which is independent of the PIN it returns; but the checks on the
+//!   final PIN stop early, and each character is looked up in the alphabet at a secret index,
+//!   so a co-located attacker watching caches is in the same position as for DES.
 //! - Nothing here addresses power or electromagnetic side channels.
 //!
 //! # Out of scope
