@@ -2,62 +2,345 @@
 //!
 //! The cryptographic core a smart-card management server needs to administer Windows Base CSP /
 //! minidriver smart cards, in the shape of the Microsoft Identity Manager Certificate
-//! Management (MIM CM) REST API:
+//! Management (MIM CM) REST API. Pure Rust, `no_std`, no `unsafe`.
 //!
-//! | MIM CM endpoint | what it computes | here |
-//! |---|---|---|
-//! | `authenticationresponse` | 3DES-EDE ECB encryption of the card's 8-byte challenge under the admin key, diversified for the card or not | [`cm::authentication_response`], [`AdminKey::respond`] |
-//! | `diversifiedkey` | the card's own admin key, from the master key and the card ID | [`cm::diversified_key`], [`AdminKey::diversify`] |
-//! | `serverproposedpin` | a user PIN that obeys the profile template's PIN policy | [`cm::server_proposed_pin`], [`PinPolicy::generate`] |
+//! | MIM CM endpoint (REST API v1.0) | what the server computes | here | response body |
+//! |---|---|---|---|
+//! | `GET /requests/{reqid}/smartcards/{scid}/authenticationresponse?cardid=&challenge=&diversified=` | 3DES-EDE ECB encryption of the card's 8-byte admin challenge under the admin key, diversified for the card or not | [`cm::authentication_response`]; typed: [`AdminKey::respond`], [`AdminKey::verify`] | `response.to_string()` (12 base64 characters) |
+//! | `GET /requests/{reqid}/smartcards/{scid}/diversifiedkey?cardid=` | the card's own admin key, derived from the master admin key and the card ID (NXP AN10922) | [`cm::diversified_key`]; typed: [`AdminKey::diversify`] | `key.to_base64()` (32 base64 characters) |
+//! | `GET /smartcards/{id}/serverproposedpin?cardid=&challenge=` | a user PIN drawn uniformly from those the profile template's PIN policy accepts, when the policy says the server sets it | [`cm::server_proposed_pin`]; typed: [`PinPolicy::generate`] | `pin.as_str()`, or 204 No Content for `None` |
 //!
-//! It does no I/O, reads no clock, holds no global state and has no randomness of its own: the
-//! caller passes keys, card data and a cryptographically secure random generator in, and gets
-//! typed values or typed errors out.
+//! The crate is a library of pure functions: it does no I/O, reads no clock, holds no global
+//! state and has no randomness of its own. Your server parses the request, hands this crate the
+//! admin key, the query parameters and a cryptographically secure random generator, and turns
+//! what comes back (a typed value, or a typed error whose message names the bad parameter) into
+//! the HTTP response.
 //!
-//! ## Usage
+//! # Usage
+//!
+//! Add `cardadmin` to `Cargo.toml`; the default features (`std`, `alloc`) suit a server. The
+//! admin key comes from wherever you keep it (an HSM, protected configuration) as 24 bytes
+//! ([`AdminKey::from_bytes`], [`AdminKey::from_slice`]) or as the 48 hex digits MIM CM profile
+//! templates store ([`AdminKey::from_hex`]). Parse it once at start-up and share it: it holds
+//! its expanded key schedule, so each answer then costs one block encryption.
+//!
+//! ## `authenticationresponse`
+//!
+//! The card issues an 8-byte challenge; the server encrypts it under the admin key (or, with
+//! `diversified=true`, under the card's own key derived from the card ID). This is the exchange
+//! of the MIM CM documentation ("Get smart card authentication response"):
 //!
 //! ```
-//! use cardadmin::{cm, AdminKey, PinPolicy};
+//! use cardadmin::{cm, AdminKey};
 //!
-//! // The example of the MIM CM REST API documentation: all-zero admin key, not diversified.
 //! let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+//!
+//! // ?cardid=bc88f13f-...&challenge=1hFD%2Bcz%2F0so%3D&diversified=false, URL-decoded.
 //! let response = cm::authentication_response(
 //!     &admin_key,
 //!     "bc88f13f-83ba-4037-8262-46eba1291c6e",
 //!     "1hFD+cz/0so=",
 //!     false,
 //! )?;
-//! assert_eq!(response.to_string(), "F0Zudm4wPLY=");
+//! assert_eq!(response.to_string(), "F0Zudm4wPLY="); // the response body
 //!
-//! // The card's own key, for the diversifiedkey endpoint.
-//! let card_key = cm::diversified_key(&admin_key, "bc88f13f-83ba-4037-8262-46eba1291c6e")?;
-//! println!("diversified key check value: {}", card_key.check_value());
+//! // A '+' that reached the server as a space is a 400 with a message that says so.
+//! let err = cm::authentication_response(
+//!     &admin_key,
+//!     "bc88f13f-83ba-4037-8262-46eba1291c6e",
+//!     "1hFD cz/0so=",
+//!     false,
+//! )
+//! .unwrap_err();
+//! assert!(err.to_string().starts_with("challenge: challenge has a space at position 4"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
-//! // A server-proposed PIN, or None when the policy leaves it to the user.
-//! if let Some(pin) = cm::server_proposed_pin(&PinPolicy::default(), &mut rand_core::OsRng)? {
-//!     assert_eq!(pin.len(), 8);
+//! The typed API does the same on parsed values; [`AdminKey::verify`] checks a response in
+//! constant time, for a server that holds both sides of the exchange (for example in tests):
+//!
+//! ```
+//! use cardadmin::{AdminKey, CardId, Challenge};
+//!
+//! let master = AdminKey::from_bytes([0; 24]);
+//! let card: CardId = "bc88f13f-83ba-4037-8262-46eba1291c6e".parse()?;
+//! let challenge: Challenge = "1hFD+cz/0so=".parse()?;
+//!
+//! let card_key = master.diversify(&card); // diversified=true
+//! let response = card_key.respond(&challenge);
+//! assert!(card_key.verify(&challenge, &response));
+//! assert!(!master.verify(&challenge, &response));
+//! # Ok::<(), cardadmin::ParseError>(())
+//! ```
+//!
+//! ## `diversifiedkey`
+//!
+//! The card's own admin key, for the client to write to the card when it is issued. Its
+//! [`check_value`](AdminKey::check_value) identifies it in logs; the key itself leaves the
+//! type only through [`AdminKey::to_base64`] (the response body) and
+//! [`AdminKey::expose_secret`].
+//!
+//! ```
+//! use cardadmin::{cm, AdminKey};
+//!
+//! let master = AdminKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+//! let card_key = cm::diversified_key(&master, "bc88f13f-83ba-4037-8262-46eba1291c6e")?;
+//!
+//! let body = card_key.to_base64(); // zeroized when dropped
+//! assert_eq!(body.len(), 32);
+//! assert_eq!(card_key.check_value().to_string(), "E89382"); // safe to log
+//! assert!(card_key.audit().is_clean());
+//!
+//! // A malformed cardid is a 400 naming the parameter.
+//! let err = cm::diversified_key(&master, "bc88f13f").unwrap_err();
+//! assert!(err.to_string().starts_with("cardid: "));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## `serverproposedpin`
+//!
+//! The profile template's PIN policy says who sets the user PIN. When the server does
+//! ([`PinPolicy::server_generates`]), it proposes one drawn uniformly from every PIN the policy
+//! accepts; otherwise the endpoint answers 204 No Content.
+//!
+//! ```
+//! use cardadmin::{cm, CharRule, PinPolicy, UserPinOption};
+//!
+//! let policy = PinPolicy::builder()
+//!     .min_len(8)
+//!     .max_len(12)
+//!     .digits(CharRule::Require)
+//!     .uppercase(CharRule::Require)
+//!     .build()?;
+//!
+//! // The generator is the caller's: a CSPRNG such as the operating system's.
+//! match cm::server_proposed_pin(&policy, &mut rand_core::OsRng)? {
+//!     Some(pin) => {
+//!         // The body is pin.as_str(); it is the user's secret, so do not log it.
+//!         assert_eq!(pin.len(), 8);
+//!         assert_eq!(policy.validate(pin.as_str()), Ok(()));
+//!     }
+//!     None => { /* 204 No Content: the user, or a custom provider, sets the PIN */ }
 //! }
+//!
+//! // A PIN the user chose is checked against the same policy, with a reason to show them.
+//! let reason = policy.validate("12345678").unwrap_err();
+//! assert_eq!(reason.to_string(), "PIN must contain at least one uppercase letter");
+//!
+//! let user_chooses = PinPolicy::builder().user_pin_option(UserPinOption::UserProvided).build()?;
+//! assert!(cm::server_proposed_pin(&user_chooses, &mut rand_core::OsRng)?.is_none()); // 204
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## PIN policies in configuration files
+//!
+//! With the `serde` feature, [`PinPolicy`], [`CharRule`] and [`UserPinOption`] implement
+//! `Serialize` and `Deserialize`. The shape is stable; in JSON, with every field and its default:
+//!
+//! ```json
+//! {
+//!   "min_len": 6,
+//!   "max_len": 8,
+//!   "proposed_len": 8,
+//!   "digits": "Require",
+//!   "lowercase": "Disallow",
+//!   "uppercase": "Disallow",
+//!   "special": "Disallow",
+//!   "reject_weak": true,
+//!   "user_pin_option": "Randomized"
+//! }
+//! ```
+//!
+//! - Field names are the [`PinPolicyBuilder`] method names. Every field is optional and takes
+//!   the value of [`PinPolicy::default`] when absent; an absent (or `null`) `proposed_len` is 8
+//!   clamped into `min_len..=max_len`, as with the builder.
+//! - Rules are `"Allow"`, `"Require"` (at least one) or `"Disallow"`; the PIN option is
+//!   `"None"`, `"UserProvided"`, `"Randomized"`, `"ServerDistributed"` or
+//!   `"CustomServerDistributed"`. Values are case-sensitive.
+//! - A policy is validated as it is read, by [`PinPolicyBuilder::build`]: a file that describes
+//!   an invalid policy fails to deserialize, with the [`PolicyError`] message. Unknown fields
+//!   are errors too, so a misspelt field cannot silently fall back to a default.
+//! - Serializing writes every field, `proposed_len` included.
+//!
+//! ```
+//! # #[cfg(feature = "serde")]
+//! # {
+//! use cardadmin::{CharRule, PinPolicy};
+//!
+//! let policy: PinPolicy =
+//!     serde_json::from_str(r#"{ "min_len": 8, "max_len": 12, "uppercase": "Require" }"#)?;
+//! assert_eq!(policy.proposed_len(), 8);
+//! assert_eq!(policy.uppercase(), CharRule::Require);
+//!
+//! let err = serde_json::from_str::<PinPolicy>(r#"{ "min_len": 3 }"#).unwrap_err();
+//! assert!(err.to_string().starts_with("PIN policy min_len must be 4 to 127, got 3"));
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## Features
 //!
-//! - `std` (default): `std::error::Error` for every error type. Implies `alloc`.
-//! - `alloc` (default): [`AdminKey::to_base64`], which returns a `String`.
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `std` | yes | `std::error::Error` for every error type; implies `alloc` |
+//! | `alloc` | yes | [`AdminKey::to_base64`], which returns a (zeroizing) `String` |
+//! | `serde` | no | `Serialize`/`Deserialize` for [`PinPolicy`], [`CharRule`], [`UserPinOption`]; needs neither `std` nor `alloc` |
 //!
-//! Without both the crate is `no_std` and allocation-free.
+//! With `default-features = false` the crate is `no_std` and allocation-free: everything but
+//! `to_base64` is available, and [`AdminKey::expose_secret`] gives the bytes to encode.
 //!
-//! ## Security considerations
+//! The public API is small and listed in the README ("Public API"): the types re-exported at
+//! the crate root, the [`cm`] facade, and the re-exports [`rand_core`] (for the generator
+//! traits) and [`Zeroizing`].
 //!
-//! - Triple-DES is a legacy cipher (NIST withdrew it for new encryption after 2023); it is
-//!   here because it is what the cards speak. Keep admin keys diversified, so one card's key
-//!   opens one card.
-//! - [`AdminKey`] and [`Pin`] are zeroized on drop, as is the key schedule (`des` is built with
-//!   its `zeroize` feature). Their `Debug` shows a check value or a length, never the secret.
-//! - [`AdminKey::verify`] and `Response == Response` compare in constant time (`subtle`). The
-//!   DES implementation itself uses table look-ups and is not guaranteed constant time on every
-//!   processor.
-//! - The random generator is the caller's and must be a CSPRNG, such as `rand_core::OsRng`.
+//! # Design
+//!
+//! - **Two layers.** [`cm`] takes the query parameters as text, exactly as the endpoints
+//!   receive them, and returns errors that name the parameter; a server can map each function
+//!   to a route. The typed layer ([`AdminKey`], [`CardId`], [`Challenge`], [`Response`],
+//!   [`PinPolicy`]) is for everything else: batch provisioning, tests, other protocols.
+//! - **Strict parsing, helpful errors.** A lenient base64 decoder would answer a *different*
+//!   challenge when a `+` was URL-decoded to a space, and the card would count a failed admin
+//!   authentication (cards typically block the admin key after a few). So challenge, response
+//!   and card ID text are parsed strictly, and each error says which common mistake it saw
+//!   ([`ParseError`]).
+//! - **The GUID byte layout lives in one place.** MIM CM passes the card ID as GUID text, and
+//!   the card holds the Windows memory layout of that GUID (first three fields
+//!   little-endian). [`CardId`] is the only conversion, so diversification cannot read the
+//!   wrong bytes.
+//! - **Keys keep their schedule.** [`AdminKey`] stores the 24 bytes and the expanded
+//!   3-key schedule together, so answering many challenges with one key costs one block
+//!   encryption each, and diversification runs its CMACs on that schedule.
+//! - **Hygiene is reported, not enforced.** The documented example key is all zeros, and real
+//!   deployments start from card vendors' defaults, so [`AdminKey::audit`] reports weak,
+//!   degenerate and well-known keys ([`KeyFinding`]) and the caller decides what to refuse.
+//! - **Policies are validated once.** A [`PinPolicy`] can only be made by
+//!   [`PinPolicyBuilder::build`] (or deserialized through it) or be the valid
+//!   [`PinPolicy::default`], so every policy in hand can
+//!   generate PINs; [`PinPolicy::generate`] is uniform over every PIN
+//!   [`PinPolicy::validate`] accepts at the proposed length (rejection sampling, whole-PIN
+//!   redraws), because a generator skewed towards some PINs helps whoever guesses them.
+//! - **Nothing panics.** Every fallible step returns a typed error (`#[non_exhaustive]`
+//!   enums with `Display` a server can log as is); a broken random generator gives
+//!   [`GenerateError`] after a bounded number of draws instead of hanging the server.
+//!
+//! # Memory Usage
+//!
+//! Nothing allocates except [`AdminKey::to_base64`] (under `alloc`). Sizes on a 64-bit target,
+//! with the `des` 0.8 backend:
+//!
+//! | value | size | contents |
+//! |---|---|---|
+//! | [`AdminKey`] | 408 B | the 24 key bytes and three DES key schedules of 16 round keys (384 B) |
+//! | [`Pin`] | 136 B | a fixed 127-byte buffer (the longest PIN any policy allows) and its length |
+//! | [`PinPolicy`] | 32 B | lengths, four rules, two flags |
+//! | [`CardId`], [`Challenge`], [`Response`] | 16 B, 8 B, 8 B | the bytes |
+//!
+//! [`PinPolicy::generate`] works on the stack: the alphabet (94 B), the candidate PIN (127 B)
+//! and a 64-byte chunk of random bytes. Diversification works on the stack too, with a CMAC
+//! state built on the master key's schedule. The `des` crate's S-box tables (8 tables of 64
+//! bytes) are static data.
+//!
+//! # Security Considerations
+//!
+//! ## Triple-DES is legacy, and what the cards speak
+//!
+//! Base CSP / minidriver cards authenticate their administrator with a 3-key Triple-DES key,
+//! so that is what this crate computes. TDEA is a legacy algorithm: NIST withdrew SP 800-67
+//! Rev 2 on 1 January 2024, SP 800-131A Rev 2 disallows TDEA encryption after 2023, and its
+//! 64-bit block limits how much one key should protect. Do not use this crate for anything
+//! but talking to such cards. What you can do:
+//!
+//! - **Diversify.** With one shared admin key, a key leaked from one card, log or script opens
+//!   every card; diversified keys confine that to one card, and the master key then only
+//!   computes CMACs.
+//! - **Audit keys** before use ([`AdminKey::audit`]): vendors' and minidriver defaults, weak
+//!   DES parts, and keys that degenerate to single DES are all reported.
+//! - **Identify keys by check value** ([`AdminKey::check_value`]), never by their bytes.
+//!
+//! ## What is zeroized
+//!
+//! - [`AdminKey`]: its 24 bytes on drop, and its expanded key schedule (the `des` crate is
+//!   built with its `zeroize` feature, so every DES schedule wipes itself on drop, clones
+//!   included). The CMAC state used in diversification (`cmac` with `zeroize`), the derived
+//!   bytes and the intermediate CMAC tags are wiped too, as is the buffer
+//!   [`AdminKey::from_hex`] decodes into. [`AdminKey::to_base64`] returns
+//!   [`Zeroizing<String>`](Zeroizing).
+//! - [`Pin`]: its buffer on drop. Generation wipes its candidate buffer and any random bytes
+//!   it fetched but did not use, on success and on error.
+//! - Not secret, not wiped: [`Challenge`], [`Response`], [`CardId`], [`KeyCheckValue`],
+//!   [`PinPolicy`].
+//!
+//! Zeroizing on drop has limits that no library can lift: copies the compiler makes when a
+//! value is moved, values left in registers or swapped to disk, and every copy outside this
+//! crate: the text handed to [`AdminKey::from_hex`], the string a PIN is copied into for the
+//! HTTP response, the server's request and response buffers. Keep keys in one place (parse
+//! once, pass by reference), and zeroize your own copies.
+//!
+//! ## Secrets in logs and errors
+//!
+//! `Debug` of [`AdminKey`] shows only the check value, and of [`Pin`] only the length; [`Pin`]
+//! has no `Display`. No error holds key bytes or PIN characters: [`KeyError`] names a position,
+//! [`PinViolation`] a character class.
+//!
+//! ## Randomness
+//!
+//! The random generator is the caller's, and must be a cryptographically secure one, such as
+//! `rand_core::OsRng` (the operating system's generator; `rand_core` is re-exported as
+//! [`rand_core`]) or a CSPRNG seeded from it. The `CryptoRng` bound is a promise by the
+//! generator's author, not something this crate can check; a seeded deterministic generator
+//! belongs in tests only. A generator that fails or is stuck yields a [`GenerateError`].
+//!
+//! # Constant-time caveats
+//!
+//! - **Constant time:** [`AdminKey::verify`] and `Response == Response` compare the 8 response
+//!   bytes with `subtle`'s `ConstantTimeEq`, so a comparison does not reveal how many leading
+//!   bytes matched. `subtle` is a best effort against the optimiser, not a guarantee.
+//! - **Not constant time: the cipher.** The `des` crate's software DES (used for responses,
+//!   check values and CMAC) looks up S-box tables at indices that depend on the key and the
+//!   data, so on a processor with caches its timing can depend on the key. That matters when
+//!   an attacker shares the machine (another tenant, a co-located process) and can trigger
+//!   many operations. Run the server where that is not possible, or keep keys in an HSM that
+//!   computes the response.
+//! - **Not constant time: parsing and checks.** [`AdminKey::from_hex`] stops at the first bad
+//!   character; [`AdminKey::audit`] compares key parts with ordinary comparisons;
+//!   [`PinPolicy::validate`] returns at the first violation and does not hide the PIN length.
+//!   These run on keys at start-up or provisioning and on PINs a user is choosing, not as an
+//!   oracle an attacker can query; do not expose them as one.
+//! - **PIN generation** is not constant time either. Its running time depends mostly on how
+//!   many draws it rejected, which is independent of the PIN it returns; but the checks on the
+//!   final PIN stop early, and each character is looked up in the alphabet at a secret index,
+//!   so a co-located attacker watching caches is in the same position as for DES.
+//! - Nothing here addresses power or electromagnetic side channels.
+//!
+//! # Out of scope
+//!
+//! - **I/O:** HTTP, routing and the authorization of requests, reading keys from an HSM or
+//!   configuration, talking to the card (APDUs), logging. That is the server's job; this crate
+//!   computes what the server answers.
+//! - **MIM CM's certificate-based default key provider**, which derives admin keys with an
+//!   RSA key from a certificate in a certificate store. A custom scheme plugs in by producing
+//!   an [`AdminKey`] (from [`AdminKey::from_bytes`], or [`AdminKey::diversify_input`] over
+//!   other diversification data); responses, check values, audit and `to_base64` then work
+//!   unchanged.
+//! - **`CustomServerDistributed` PINs**, which a custom provider makes; for them
+//!   [`cm::server_proposed_pin`] returns `None`.
+//!
+//! # Provenance
+//!
+//! - Endpoints and the documented exchange: the MIM CM REST API v1.0 documentation of the three
+//!   endpoints; its "Get smart card authentication response" page gives the exchange above.
+//! - TDEA: NIST SP 800-67 (the EDE construction), checked against its TDEA example and NIST
+//!   known-answer tests; status from SP 800-131A Rev 2. The block cipher is the RustCrypto
+//!   `des` 0.8 crate.
+//! - Diversification: NXP AN10922 (3TDEA, CMAC per NIST SP 800-38B with the RustCrypto `cmac`
+//!   crate), checked against SP 800-38B's TDEA examples, AN10922's published example, and whole
+//!   keys computed by an independent implementation (pycryptodome).
+//! - Card ID layout: the Windows GUID memory layout, as .NET's `Guid.ToByteArray()` documents.
+//! - PIN policy: modelled on the Windows smart card PIN policy (lengths 4 to 127, a rule per
+//!   character class).
+//!
+//! Every vector file in `tests/vectors/` names its source at its top.
 
 #![no_std]
 #![forbid(unsafe_code)]

@@ -1,4 +1,8 @@
 //! Character classes and the rule a policy sets for each.
+//!
+//! The classes are those of the Windows smart card PIN policy. Space, control and non-ASCII
+//! characters belong to none: the same PIN must be typable on every keyboard layout and PIN
+//! pad and encode to the same bytes everywhere, which is only true of printable ASCII.
 
 use core::fmt;
 

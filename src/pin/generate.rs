@@ -1,4 +1,9 @@
 //! Uniform PIN generation from a caller-supplied CSPRNG.
+//!
+//! The generator is a parameter, not a global, so the crate stays I/O-free and `no_std`, and
+//! tests can pass a seeded one. Every loop here is bounded: a server thread must not spin
+//! forever because a generator is stuck (a mis-seeded or mocked RNG in production), so a
+//! generator that never yields an acceptable PIN is reported as a [`GenerateError`].
 
 use core::fmt;
 

@@ -16,6 +16,8 @@ mod class;
 mod generate;
 mod policy;
 mod secret;
+#[cfg(feature = "serde")]
+mod serde;
 mod weak;
 
 pub use class::{CharClass, CharRule};

@@ -1,4 +1,10 @@
 //! The PIN policy of a profile template, and what `validate` says about a PIN.
+//!
+//! A policy is checked once, when it is built (or deserialized, which goes through the same
+//! builder), and is immutable afterwards. Code holding a [`PinPolicy`] therefore never meets one
+//! that no PIN can satisfy, which is what lets [`PinPolicy::generate`] promise to find a PIN
+//! with a working generator, and lets a server load policies from configuration without
+//! re-checking them at every request.
 
 use core::fmt;
 use core::ops::RangeInclusive;
@@ -38,7 +44,9 @@ pub enum UserPinOption {
 ///
 /// Build one with [`PinPolicy::builder`]; every policy that builds can generate PINs.
 /// `PinPolicy::default()` is 6 to 8 digits (digits required, nothing else allowed), weak PINs
-/// rejected, proposed length 8, [`UserPinOption::Randomized`].
+/// rejected, proposed length 8, [`UserPinOption::Randomized`]. With the `serde` feature a policy
+/// also loads from configuration files, validated the same way; the
+/// [crate docs](crate#pin-policies-in-configuration-files) give the format.
 ///
 /// ```
 /// use cardadmin::{CharRule, PinPolicy};

@@ -1,4 +1,9 @@
 //! A generated PIN: a secret until the user has it.
+//!
+//! The PIN lives in a fixed buffer rather than a `String` so that generation needs no
+//! allocator and the one copy this crate makes can be wiped on drop; a `String` that grows
+//! leaves old copies behind in freed memory. Reading it takes an explicit
+//! [`Pin::as_str`], never a `Display` or `Debug` that a log line could pick up by accident.
 
 use core::fmt;
 
