@@ -287,10 +287,13 @@ impl ZeroBlock {
     }
 
     fn zeroize(&mut self) {
-        self.bytes
-            .iter_mut()
-            .for_each(|byte| byte.get_mut().zeroize());
-        *self.ready.get_mut() = false;
+        // Never filled (the cold path: a key made for one response), so nothing to wipe.
+        if *self.ready.get_mut() {
+            self.bytes
+                .iter_mut()
+                .for_each(|byte| byte.get_mut().zeroize());
+            *self.ready.get_mut() = false;
+        }
     }
 }
 
