@@ -257,7 +257,7 @@ impl Drop for AdminKey {
 /// `unsafe`: the bytes are stored (relaxed) before `ready` is set (release), and read (relaxed)
 /// only after `ready` is seen (acquire). Two threads that race to fill it store the same bytes,
 /// so a reader can never see a mix of two different values. Only byte-wide atomic loads and
-/// stores are used, which every target has.
+/// stores are used, no compare-and-swap.
 struct ZeroBlock {
     ready: AtomicBool,
     bytes: [AtomicU8; 8],
