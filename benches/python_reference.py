@@ -35,7 +35,7 @@ import cryptography.hazmat.backends
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
-try:  # cryptography >= 43 keeps TripleDES under "decrepit"
+try:  # recent releases keep TripleDES under "decrepit"
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 except ImportError:  # older releases
     from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
