@@ -1,15 +1,101 @@
-//! `AdminKey::respond` with the key reused, the hot path of the authenticationresponse endpoint.
+//! The challenge-response hot path, next to the raw `des` crate doing the same work.
+//!
+//! Each group has a `cardadmin` bench and a `raw_des` bench (`des` 0.8 `TdesEde3` through the
+//! `cipher` 0.4 traits), so the overhead of the wrapper is read off one run. The two groups of
+//! the 5% target run the raw bench again after `cardadmin` (`raw_des_again`): on a shared
+//! machine the gap between the two raw runs shows how far the load drifted meanwhile.
+//!
+//! - `respond`: one block encryption with a key whose schedule is already expanded;
+//! - `from_bytes+respond`: expand the schedule from 24 bytes, then encrypt one block (the cold
+//!   path: a key used once);
+//! - `verify`: encrypt and compare with an expected response (raw: `==` on the arrays, which
+//!   is not constant time, so it is slightly cheaper by construction).
+//!
+//! Run: `taskset -c 0 cargo bench --bench respond` (see `benches/README.md`).
+
+use std::time::Duration;
 
 use cardadmin::{AdminKey, Challenge};
+use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use des::TdesEde3;
 
-fn respond(c: &mut Criterion) {
-    let key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123").unwrap();
-    let challenge = Challenge::from_base64("1hFD+cz/0so=").unwrap();
-    c.bench_function("AdminKey::respond", |b| {
-        b.iter(|| black_box(&key).respond(black_box(&challenge)))
-    });
+const KEY: [u8; 24] = [
+    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01,
+    0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23,
+];
+/// `1hFD+cz/0so=`, the challenge of MIM CM's documented example.
+const CHALLENGE: [u8; 8] = [0xd6, 0x11, 0x43, 0xf9, 0xcc, 0xff, 0xd2, 0xca];
+
+fn raw_encrypt(cipher: &TdesEde3, input: [u8; 8]) -> [u8; 8] {
+    let mut block = GenericArray::from(input);
+    cipher.encrypt_block(&mut block);
+    block.into()
 }
 
-criterion_group!(benches, respond);
+fn respond(c: &mut Criterion) {
+    let key = AdminKey::from_bytes(KEY);
+    let raw = TdesEde3::new(GenericArray::from_slice(&KEY));
+    let challenge = Challenge::from_bytes(CHALLENGE);
+    assert_eq!(
+        key.respond(&challenge).as_bytes(),
+        &raw_encrypt(&raw, CHALLENGE)
+    );
+
+    let mut group = c.benchmark_group("respond");
+    group.bench_function("raw_des", |b| {
+        b.iter(|| raw_encrypt(black_box(&raw), black_box(CHALLENGE)))
+    });
+    group.bench_function("cardadmin", |b| {
+        b.iter(|| black_box(&key).respond(black_box(&challenge)))
+    });
+    group.bench_function("raw_des_again", |b| {
+        b.iter(|| raw_encrypt(black_box(&raw), black_box(CHALLENGE)))
+    });
+    group.finish();
+}
+
+fn from_bytes_respond(c: &mut Criterion) {
+    let challenge = Challenge::from_bytes(CHALLENGE);
+    let raw = || {
+        let raw = TdesEde3::new(GenericArray::from_slice(&black_box(KEY)));
+        raw_encrypt(&raw, black_box(CHALLENGE))
+    };
+    let mut group = c.benchmark_group("from_bytes+respond");
+    group.bench_function("raw_des", |b| b.iter(raw));
+    group.bench_function("cardadmin", |b| {
+        b.iter(|| AdminKey::from_bytes(black_box(KEY)).respond(black_box(&challenge)))
+    });
+    group.bench_function("raw_des_again", |b| b.iter(raw));
+    group.finish();
+}
+
+fn verify(c: &mut Criterion) {
+    let key = AdminKey::from_bytes(KEY);
+    let raw = TdesEde3::new(GenericArray::from_slice(&KEY));
+    let challenge = Challenge::from_bytes(CHALLENGE);
+    let expected = key.respond(&challenge);
+    let expected_bytes = *expected.as_bytes();
+    let mut group = c.benchmark_group("verify");
+    group.bench_function("cardadmin", |b| {
+        b.iter(|| black_box(&key).verify(black_box(&challenge), black_box(&expected)))
+    });
+    group.bench_function("raw_des", |b| {
+        b.iter(|| raw_encrypt(black_box(&raw), black_box(CHALLENGE)) == black_box(expected_bytes))
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = respond, from_bytes_respond, verify
+}
 criterion_main!(benches);

@@ -10,10 +10,6 @@
 //! to odd parity, the DES key convention that MIM CM's documented diversified keys follow.
 //! Parity bits are ignored by DES, so they never change a response.
 
-use cipher::generic_array::GenericArray;
-use cmac::digest::{FixedOutput, InnerInit, Update};
-use cmac::{Cmac, CmacCore};
-use des::TdesEde3;
 use zeroize::Zeroize;
 
 use crate::card_id::CardId;
@@ -79,8 +75,9 @@ impl AdminKey {
 
     fn derive(&self, input: &[u8]) -> AdminKey {
         let mut derived = [0u8; AdminKey::LEN];
+        let subkeys = Subkeys::of(self);
         for (part, constant) in derived.chunks_exact_mut(8).zip(PART_CONSTANTS) {
-            let mut tag = self.cmac(&[&[constant], input]);
+            let mut tag = self.cmac_with(&subkeys, &[&[constant], input]);
             part.copy_from_slice(&tag);
             tag.zeroize();
         }
@@ -92,15 +89,86 @@ impl AdminKey {
         key
     }
 
-    /// CMAC (NIST SP 800-38B) under this key over the concatenation of `message`, reusing the
-    /// key's schedule rather than expanding the key again.
+    /// CMAC (NIST SP 800-38B) under this key over the concatenation of `message`.
+    #[cfg(test)]
     pub(crate) fn cmac(&self, message: &[&[u8]]) -> [u8; 8] {
-        let mut mac = Cmac::<TdesEde3>::from_core(CmacCore::inner_init(self.cipher().clone()));
-        message.iter().for_each(|part| mac.update(part));
-        let mut tag = GenericArray::default();
-        mac.finalize_into(&mut tag);
-        tag.into()
+        self.cmac_with(&Subkeys::of(self), message)
     }
+
+    /// CMAC with subkeys already derived from this key: the CBC-MAC chain, run with the key's
+    /// own expanded schedule (no copy of it, no second expansion), over the message bytes; the
+    /// last block is XORed with `K1` when complete, or padded with `10..0` and XORed with `K2`.
+    /// The `cmac` crate computes the same (`tests/cmac_crosscheck.rs`), but encrypts `L` again
+    /// at every finalization and needs the schedule cloned into each MAC.
+    fn cmac_with(&self, subkeys: &Subkeys, message: &[&[u8]]) -> [u8; 8] {
+        let mut state = [0u8; 8];
+        // Bytes of the message XORed into `state` since the last encryption. A full block is
+        // only encrypted once another byte follows, since the last block is treated apart.
+        let mut filled = 0usize;
+        for &byte in message.iter().flat_map(|part| part.iter()) {
+            if filled == state.len() {
+                self.encrypt_in_place(&mut state);
+                filled = 0;
+            }
+            if let Some(slot) = state.get_mut(filled) {
+                *slot ^= byte;
+            }
+            filled += 1;
+        }
+        // A message of 0 bytes is one incomplete (padded) block.
+        let last_key = if filled == state.len() {
+            &subkeys.k1
+        } else {
+            if let Some(slot) = state.get_mut(filled) {
+                *slot ^= 0x80;
+            }
+            &subkeys.k2
+        };
+        state
+            .iter_mut()
+            .zip(last_key)
+            .for_each(|(byte, key)| *byte ^= key);
+        self.encrypt_in_place(&mut state);
+        state
+    }
+}
+
+/// CMAC's subkeys for 64-bit blocks: `K1 = dbl(L)`, `K2 = dbl(K1)` with `L = E_K(0^64)`, which
+/// the key keeps once computed (see [`AdminKey`]). Zeroized on drop.
+struct Subkeys {
+    k1: [u8; 8],
+    k2: [u8; 8],
+}
+
+impl Subkeys {
+    fn of(key: &AdminKey) -> Self {
+        let mut l = u64::from_be_bytes(key.zero_block());
+        let mut k1 = dbl(l);
+        let mut k2 = dbl(k1);
+        let subkeys = Self {
+            k1: k1.to_be_bytes(),
+            k2: k2.to_be_bytes(),
+        };
+        l.zeroize();
+        k1.zeroize();
+        k2.zeroize();
+        subkeys
+    }
+}
+
+impl Drop for Subkeys {
+    fn drop(&mut self) {
+        self.k1.zeroize();
+        self.k2.zeroize();
+    }
+}
+
+/// Doubling in GF(2^64) with SP 800-38B's `R64 = 0x1B`: shift left by one and, when a bit falls
+/// off the top, XOR `R64`. Branch-free, as the subkeys are secret.
+fn dbl(value: u64) -> u64 {
+    const R64: u64 = 0x1b;
+    let carry = value >> 63;
+    (value << 1) ^ (R64 & carry.wrapping_neg())
 }
 
 /// Sets the low bit so the byte has an odd number of one bits.

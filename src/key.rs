@@ -6,8 +6,15 @@
 //! is dropped, and the bytes leave the type only through [`AdminKey::expose_secret`] (and, with
 //! `alloc`, [`AdminKey::to_base64`]), so every place that handles raw key material is easy to
 //! find in review.
+//!
+//! A key also remembers `E_K(0)` once something has needed it: that block is both the key check
+//! value (its first 3 bytes) and the value `L` from which CMAC (NIST SP 800-38B) derives its
+//! subkeys, so a master key that diversifies many card keys encrypts it once, not once per
+//! CMAC. It is computed lazily, so making a key and answering one challenge (the cold path)
+//! costs no more than the raw `des` crate doing the same.
 
 use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use des::TdesEde3;
@@ -32,10 +39,20 @@ use crate::error::KeyError;
 /// assert_eq!(format!("{key:?}"), "AdminKey { check_value: 8CA64D }");
 /// # Ok::<(), cardadmin::ParseError>(())
 /// ```
-#[derive(Clone)]
 pub struct AdminKey {
     bytes: [u8; AdminKey::LEN],
     cipher: TdesEde3,
+    zero_block: ZeroBlock,
+}
+
+impl Clone for AdminKey {
+    fn clone(&self) -> Self {
+        Self {
+            bytes: self.bytes,
+            cipher: self.cipher.clone(),
+            zero_block: self.zero_block.clone(),
+        }
+    }
 }
 
 impl AdminKey {
@@ -59,7 +76,11 @@ impl AdminKey {
     /// ```
     pub fn from_bytes(bytes: [u8; AdminKey::LEN]) -> Self {
         let cipher = TdesEde3::new(GenericArray::from_slice(&bytes));
-        Self { bytes, cipher }
+        Self {
+            bytes,
+            cipher,
+            zero_block: ZeroBlock::empty(),
+        }
     }
 
     /// Makes a key from a slice that must hold exactly 24 bytes.
@@ -159,8 +180,10 @@ impl AdminKey {
     /// assert_eq!(kcv.as_bytes(), &[0x8c, 0xa6, 0x4d]);
     /// ```
     pub fn check_value(&self) -> KeyCheckValue {
-        let block = self.encrypt_block([0u8; 8]);
-        KeyCheckValue([block[0], block[1], block[2]])
+        let mut block = self.zero_block();
+        let kcv = KeyCheckValue([block[0], block[1], block[2]]);
+        block.zeroize();
+        kcv
     }
 
     /// Answers a card's admin challenge: 3DES-EDE ECB encryption of its 8 bytes.
@@ -204,8 +227,20 @@ impl AdminKey {
         KeyAudit::of(&self.bytes)
     }
 
-    pub(crate) fn cipher(&self) -> &TdesEde3 {
-        &self.cipher
+    /// Encrypts one block in place with the key's schedule.
+    pub(crate) fn encrypt_in_place(&self, block: &mut [u8; 8]) {
+        self.cipher.encrypt_block(block.into());
+    }
+
+    /// `E_K(0^64)`: the key check value's source and CMAC's `L`. Encrypted on first use, then
+    /// read from the cache. The caller should zeroize its copy.
+    pub(crate) fn zero_block(&self) -> [u8; 8] {
+        if let Some(block) = self.zero_block.get() {
+            return block;
+        }
+        let block = self.encrypt_block([0u8; 8]);
+        self.zero_block.set(&block);
+        block
     }
 
     fn encrypt_block(&self, input: [u8; 8]) -> [u8; 8] {
@@ -219,6 +254,64 @@ impl Drop for AdminKey {
     fn drop(&mut self) {
         // The schedule zeroizes itself: `des` is built with its `zeroize` feature.
         self.bytes.zeroize();
+        self.zero_block.zeroize();
+    }
+}
+
+/// A lazily filled copy of `E_K(0^64)`.
+///
+/// Atomics rather than a cell so that `AdminKey` stays `Send + Sync` with no lock and no
+/// `unsafe`: the bytes are stored (relaxed) before `ready` is set (release), and read (relaxed)
+/// only after `ready` is seen (acquire). Two threads that race to fill it store the same bytes,
+/// so a reader can never see a mix of two different values. Only byte-wide atomic loads and
+/// stores are used, no compare-and-swap.
+struct ZeroBlock {
+    ready: AtomicBool,
+    bytes: [AtomicU8; 8],
+}
+
+impl ZeroBlock {
+    fn empty() -> Self {
+        Self {
+            ready: AtomicBool::new(false),
+            bytes: [0u8; 8].map(AtomicU8::new),
+        }
+    }
+
+    fn get(&self) -> Option<[u8; 8]> {
+        self.ready.load(Ordering::Acquire).then(|| {
+            self.bytes
+                .each_ref()
+                .map(|byte| byte.load(Ordering::Relaxed))
+        })
+    }
+
+    fn set(&self, block: &[u8; 8]) {
+        for (cached, &byte) in self.bytes.iter().zip(block) {
+            cached.store(byte, Ordering::Relaxed);
+        }
+        self.ready.store(true, Ordering::Release);
+    }
+
+    fn zeroize(&mut self) {
+        // Never filled (the cold path: a key made for one response), so nothing to wipe.
+        if *self.ready.get_mut() {
+            self.bytes
+                .iter_mut()
+                .for_each(|byte| byte.get_mut().zeroize());
+            *self.ready.get_mut() = false;
+        }
+    }
+}
+
+impl Clone for ZeroBlock {
+    fn clone(&self) -> Self {
+        let copy = Self::empty();
+        if let Some(mut block) = self.get() {
+            copy.set(&block);
+            block.zeroize();
+        }
+        copy
     }
 }
 
