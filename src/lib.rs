@@ -210,7 +210,9 @@
 //!   wrong bytes.
 //! - **Keys keep their schedule.** [`AdminKey`] stores the 24 bytes and the expanded
 //!   3-key schedule together, so answering many challenges with one key costs one block
-//!   encryption each, and diversification runs its CMACs on that schedule.
+//!   encryption each. Diversification runs its CMAC chains on that schedule, and the key
+//!   remembers `E_K(0)` (CMAC's `L`, also the source of the check value) after first use, so
+//!   a master key that diversifies many cards derives its CMAC subkeys from one encryption.
 //! - **Hygiene is reported, not enforced.** The documented example key is all zeros, and real
 //!   deployments start from card vendors' defaults, so [`AdminKey::audit`] reports weak,
 //!   degenerate and well-known keys ([`KeyFinding`]) and the caller decides what to refuse.
@@ -231,14 +233,14 @@
 //!
 //! | value | size | contents |
 //! |---|---|---|
-//! | [`AdminKey`] | 408 B | the 24 key bytes and three DES key schedules of 16 round keys (384 B) |
+//! | [`AdminKey`] | 424 B | the 24 key bytes, three DES key schedules of 16 round keys (384 B), and the cached `E_K(0)` block (8 atomic bytes and a flag, so the key stays `Send + Sync`) |
 //! | [`Pin`] | 136 B | a fixed 127-byte buffer (the longest PIN any policy allows) and its length |
 //! | [`PinPolicy`] | 32 B | lengths, four rules, two flags |
 //! | [`CardId`], [`Challenge`], [`Response`] | 16 B, 8 B, 8 B | the bytes |
 //!
 //! [`PinPolicy::generate`] works on the stack: the alphabet (94 B), the candidate PIN (127 B)
-//! and a 64-byte chunk of random bytes. Diversification works on the stack too, with a CMAC
-//! state built on the master key's schedule. The `des` crate's S-box tables (8 tables of 64
+//! and a 64-byte chunk of random bytes. Diversification works on the stack too: an 8-byte
+//! CMAC state and two 8-byte subkeys, run on the master key's own schedule. The `des` crate's S-box tables (8 tables of 64
 //! bytes) are static data.
 //!
 //! # Security Considerations
@@ -262,8 +264,8 @@
 //!
 //! - [`AdminKey`]: its 24 bytes on drop, and its expanded key schedule (the `des` crate is
 //!   built with its `zeroize` feature, so every DES schedule wipes itself on drop, clones
-//!   included). The CMAC state used in diversification (`cmac` with `zeroize`), the derived
-//!   bytes and the intermediate CMAC tags are wiped too, as is the buffer
+//!   included), and its cached `E_K(0)` block. The CMAC subkeys used in diversification, the
+//!   derived bytes and the intermediate CMAC tags are wiped too, as is the buffer
 //!   [`AdminKey::from_hex`] decodes into. [`AdminKey::to_base64`] returns
 //!   [`Zeroizing<String>`](Zeroizing).
 //! - [`Pin`]: its buffer on drop. Generation wipes its candidate buffer and any random bytes
@@ -333,8 +335,9 @@
 //! - TDEA: NIST SP 800-67 (the EDE construction), checked against its TDEA example and NIST
 //!   known-answer tests; status from SP 800-131A Rev 2. The block cipher is the RustCrypto
 //!   `des` 0.8 crate.
-//! - Diversification: NXP AN10922 (3TDEA, CMAC per NIST SP 800-38B with the RustCrypto `cmac`
-//!   crate), checked against SP 800-38B's TDEA examples, AN10922's published example, and whole
+//! - Diversification: NXP AN10922 (3TDEA, CMAC per NIST SP 800-38B, its chain run on the
+//!   RustCrypto `des` block cipher; tests hold it to the RustCrypto `cmac` crate on every input
+//!   length), checked against SP 800-38B's TDEA examples, AN10922's published example, and whole
 //!   keys computed by an independent implementation (pycryptodome).
 //! - Card ID layout: the Windows GUID memory layout, as .NET's `Guid.ToByteArray()` documents.
 //! - PIN policy: modelled on the Windows smart card PIN policy (lengths 4 to 127, a rule per
