@@ -7,6 +7,18 @@
 # Results land in mutants.out/ (git-ignored): caught.txt, missed.txt, unviable.txt, timeout.txt.
 # Low priority and MUTANTS_JOBS (default 2) parallel builds, for a shared 2-core machine. It
 # takes about half an hour there. Not part of .ci/run: too slow for CI.
+#
+# Last full run (issue #3, cargo-mutants 27.1.0): 271 mutants, 212 caught, 7 missed,
+# 0 timeouts, 52 unviable: 96.8% of the 219 viable mutants caught. The 7 left are equivalent or
+# cannot be observed from safe code:
+#   src/audit.rs:113 (x2)   `3 + 3 + 2` with a `*`: a larger findings array; at most 7 are used
+#   src/card_id.rs:109      `(b << 4) | v` with `^`: the low nibble is zero, so `|` is `^`
+#   src/diversify.rs:109    `high_bits | bit` with `^`: bit 0 of high_bits is zero, same again
+#   src/pin/policy.rs:96    `builder()` as `Default::default()`: it is exactly that
+#   src/pin/secret.rs:70    `Drop for Pin` emptied: zeroization of a freed Pin is not visible
+#                           to safe code (tests/zeroize.rs does this for AdminKey, whose layout
+#                           has no padding to read)
+#   src/pin/generate.rs:135 `Drop for RandomBytes` emptied: a stack buffer inside generate
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
