@@ -221,9 +221,11 @@ fn decode_block(what: &'static str, text: &str) -> Result<[u8; BLOCK_LEN], Parse
     // Well-formed base64 is whole 4-character groups (the loop allows at most two '='); anything
     // else either lacks its padding or is not base64 of any length.
     if chars % 4 != 0 {
-        let data_chars = chars - padding;
         if padding == 0 && chars % 4 != 1 {
-            let found = data_chars * 3 / 4;
+            // Unpadded, so every character carries data: three bytes per whole group of four,
+            // and one or two for the rest. The same as `chars * 3 / 4`, without its overflow on
+            // 32-bit targets for huge texts.
+            let found = chars / 4 * 3 + chars % 4 * 3 / 4;
             return Err(if found == BLOCK_LEN {
                 ParseError::MissingPadding { what, found: chars }
             } else {

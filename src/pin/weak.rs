@@ -75,4 +75,26 @@ mod tests {
         assert_eq!(weak_pattern(b"1234512345"), None);
         assert_eq!(weak_pattern(b"135790"), None);
     }
+
+    /// Below the 4 characters of any policy: what `validate` never asks, pinned so that the
+    /// guards stay exact (no pattern in fewer than 2 characters, a block repeated at least
+    /// twice).
+    #[test]
+    fn short_inputs() {
+        assert_eq!(weak_pattern(b""), None);
+        assert_eq!(weak_pattern(b"7"), None);
+        assert_eq!(weak_pattern(b"77"), Some(WeakPattern::AllSame));
+        assert_eq!(weak_pattern(b"78"), Some(WeakPattern::Sequence));
+        // One block of 2 or 3 is not a repetition.
+        assert_eq!(weak_pattern(b"13"), None);
+        assert_eq!(weak_pattern(b"135"), None);
+        assert_eq!(
+            weak_pattern(b"1313"),
+            Some(WeakPattern::RepeatedBlock { block_len: 2 })
+        );
+        assert_eq!(
+            weak_pattern(b"135135"),
+            Some(WeakPattern::RepeatedBlock { block_len: 3 })
+        );
+    }
 }

@@ -1,0 +1,114 @@
+//! `AdminKey` is zeroized on drop: its bytes are gone from memory by the time it is freed.
+//!
+//! This test binary has its own global allocator, which looks at each freed block of an
+//! `AdminKey`'s size, while armed, at the place of the key bytes (the offset of
+//! `expose_secret()` in the block) before handing the block back to the system allocator. A `Box<AdminKey>` is dropped in place (running its `Drop`) before it
+//! is freed, so the pattern must be gone by then. The control case frees a plain array of the
+//! same size with the pattern in it, which the allocator must see, so the test can fail.
+//!
+//! The library itself forbids unsafe code; a test-only allocator cannot avoid it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+
+use cardadmin::AdminKey;
+
+/// 24 distinct bytes, unlikely to be anywhere else in a freed block by chance.
+const PATTERN: [u8; 24] = [
+    0xa7, 0x3c, 0x91, 0x5e, 0xd2, 0x08, 0x6b, 0xf4, 0x1d, 0xc9, 0x72, 0x3f, 0xe6, 0x54, 0x8b, 0x20,
+    0xb5, 0x4a, 0x97, 0x0e, 0x63, 0xfa, 0x2d, 0xce,
+];
+
+static ARMED: AtomicBool = AtomicBool::new(false);
+static WATCHED_SIZE: AtomicUsize = AtomicUsize::new(0);
+/// Where the 24 watched bytes sit in the block.
+static WATCHED_OFFSET: AtomicUsize = AtomicUsize::new(0);
+static INSPECTED: AtomicUsize = AtomicUsize::new(0);
+static STILL_THERE: AtomicUsize = AtomicUsize::new(0);
+
+struct Inspecting;
+
+unsafe impl GlobalAlloc for Inspecting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let offset = WATCHED_OFFSET.load(SeqCst);
+        if ARMED.load(SeqCst)
+            && layout.size() == WATCHED_SIZE.load(SeqCst)
+            && offset + PATTERN.len() <= layout.size()
+        {
+            // SAFETY: the block is still allocated and `layout.size()` bytes long, and the 24
+            // bytes read are a `[u8; 24]` field (the key bytes, or the control's array), which
+            // dropping leaves initialized. Padding elsewhere in the block is never read.
+            let bytes = unsafe { std::slice::from_raw_parts(ptr.add(offset), PATTERN.len()) };
+            INSPECTED.fetch_add(1, SeqCst);
+            if bytes == PATTERN {
+                STILL_THERE.fetch_add(1, SeqCst);
+            }
+        }
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Inspecting = Inspecting;
+
+const KEY_SIZE: usize = std::mem::size_of::<AdminKey>();
+
+/// Frees `block` while armed, watching the 24 bytes at `offset`; returns (blocks inspected,
+/// blocks that still held the pattern there).
+fn free_and_inspect<T>(block: Box<T>, offset: usize) -> (usize, usize) {
+    WATCHED_OFFSET.store(offset, SeqCst);
+    INSPECTED.store(0, SeqCst);
+    STILL_THERE.store(0, SeqCst);
+    ARMED.store(true, SeqCst);
+    drop(block);
+    ARMED.store(false, SeqCst);
+    (INSPECTED.load(SeqCst), STILL_THERE.load(SeqCst))
+}
+
+/// Where the key bytes sit inside a boxed key.
+fn key_bytes_offset(key: &AdminKey) -> usize {
+    let start = key as *const AdminKey as usize;
+    let bytes = key.expose_secret().as_ptr() as usize;
+    assert!(
+        bytes >= start && bytes + 24 <= start + KEY_SIZE,
+        "key bytes outside the key"
+    );
+    bytes - start
+}
+
+#[test]
+fn admin_key_bytes_are_gone_when_it_is_freed() {
+    WATCHED_SIZE.store(KEY_SIZE, SeqCst);
+
+    // Control: a plain array of the same size keeps the pattern, and the allocator sees it.
+    let mut plain = Box::new([0u8; KEY_SIZE]);
+    plain[8..32].copy_from_slice(&PATTERN);
+    let (inspected, still_there) = free_and_inspect(plain, 8);
+    assert!(
+        inspected >= 1,
+        "the allocator did not see the control block"
+    );
+    assert_eq!(
+        still_there, 1,
+        "the allocator cannot see a pattern it should"
+    );
+
+    // The key holds the pattern while it lives, and not once it is dropped.
+    let key = Box::new(AdminKey::from_bytes(PATTERN));
+    assert_eq!(key.expose_secret(), &PATTERN);
+    let offset = key_bytes_offset(&key);
+    let (inspected, still_there) = free_and_inspect(key, offset);
+    assert!(inspected >= 1, "the allocator did not see the key's block");
+    assert_eq!(still_there, 0, "key bytes left in freed memory");
+
+    // A clone owns its bytes too.
+    let original = AdminKey::from_bytes(PATTERN);
+    let clone = Box::new(original.clone());
+    let offset = key_bytes_offset(&clone);
+    let (_, still_there) = free_and_inspect(clone, offset);
+    assert_eq!(still_there, 0, "a clone's key bytes left in freed memory");
+}
