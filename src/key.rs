@@ -357,3 +357,32 @@ impl fmt::Display for KeyCheckValue {
         self.0.iter().try_for_each(|byte| write!(f, "{byte:02X}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{AdminKey, ZeroBlock};
+
+    /// E_K(0) for the all-zero key: single DES under key 0 (8CA64DE9C1B123A7).
+    const ZERO_KEY_ZERO_BLOCK: [u8; 8] = [0x8c, 0xa6, 0x4d, 0xe9, 0xc1, 0xb1, 0x23, 0xa7];
+
+    #[test]
+    fn zero_block_is_computed_lazily_then_kept() {
+        let key = AdminKey::from_bytes([0; 24]);
+        // The cold path (make a key, answer one challenge) must not pay for it.
+        assert_eq!(key.zero_block.get(), None);
+        assert_eq!(key.zero_block(), ZERO_KEY_ZERO_BLOCK);
+        assert_eq!(key.zero_block.get(), Some(ZERO_KEY_ZERO_BLOCK));
+        // A clone carries the cached block; a clone of a cold key stays cold.
+        assert_eq!(key.clone().zero_block.get(), Some(ZERO_KEY_ZERO_BLOCK));
+        assert_eq!(AdminKey::from_bytes([0; 24]).clone().zero_block.get(), None);
+    }
+
+    #[test]
+    fn zeroize_wipes_the_cached_block() {
+        let mut block = ZeroBlock::empty();
+        block.set(&ZERO_KEY_ZERO_BLOCK);
+        block.zeroize();
+        assert_eq!(block.get(), None);
+        assert!(block.bytes.iter_mut().all(|byte| *byte.get_mut() == 0));
+    }
+}
