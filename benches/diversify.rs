@@ -18,7 +18,7 @@
 //!
 //! Run: `taskset -c 0 cargo bench --bench diversify` (see `benches/README.md`).
 
-use std::time::Duration;
+mod common;
 
 use base64::Engine as _;
 use cardadmin::{cm, AdminKey, CardId, Challenge};
@@ -205,16 +205,9 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = diversify, authentication_response, parse
 }
 criterion_main!(benches);

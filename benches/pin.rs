@@ -10,7 +10,7 @@
 //!
 //! Run: `taskset -c 0 cargo bench --bench pin` (see `benches/README.md`).
 
-use std::time::Duration;
+mod common;
 
 use cardadmin::{CharRule, PinPolicy};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -126,16 +126,9 @@ fn validate(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = generate, validate
 }
 criterion_main!(benches);

@@ -13,7 +13,7 @@
 //!
 //! Run: `taskset -c 0 cargo bench --bench respond` (see `benches/README.md`).
 
-use std::time::Duration;
+mod common;
 
 use cardadmin::{AdminKey, Challenge};
 use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
@@ -86,16 +86,9 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = respond, from_bytes_respond, verify
 }
 criterion_main!(benches);
