@@ -129,22 +129,9 @@ fn challenge_other_mistakes() {
 
 #[test]
 fn admin_key_text_mistakes() {
+    // Empty, short, `0x` and non-ASCII texts, and byte lengths: tests/hardening.rs.
     let good = "0123456789abcdef23456789ABCDEF01456789abcdef0123";
     assert!(AdminKey::from_hex(good).is_ok());
-    assert_eq!(
-        AdminKey::from_hex("").unwrap_err(),
-        KeyError::HexLength {
-            expected: 48,
-            found: 0
-        }
-    );
-    assert_eq!(
-        AdminKey::from_hex(&good[..47]).unwrap_err(),
-        KeyError::HexLength {
-            expected: 48,
-            found: 47
-        }
-    );
     assert_eq!(
         AdminKey::from_hex(&format!("{good}0")).unwrap_err(),
         KeyError::HexLength {
@@ -153,17 +140,8 @@ fn admin_key_text_mistakes() {
         }
     );
     assert_eq!(
-        AdminKey::from_hex(&format!("0x{}", &good[2..])).unwrap_err(),
-        KeyError::NotHex { position: 1 }
-    );
-    assert_eq!(
         AdminKey::from_hex(&format!("{} {}", &good[..24], &good[25..])).unwrap_err(),
         KeyError::NotHex { position: 24 }
-    );
-    // Position counts characters, not bytes.
-    assert_eq!(
-        AdminKey::from_hex(&format!("\u{e9}{}", &good[1..])).unwrap_err(),
-        KeyError::NotHex { position: 0 }
     );
     // The message names the position but never echoes the text of the would-be secret.
     let message = AdminKey::from_hex(&format!("{}Z", &good[..47]))
@@ -173,32 +151,6 @@ fn admin_key_text_mistakes() {
         message.contains("position 47") && !message.contains('Z'),
         "{message}"
     );
-}
-
-#[test]
-fn admin_key_byte_lengths() {
-    for len in [0, 8, 16, 23, 25, 32] {
-        assert_eq!(
-            AdminKey::from_slice(&vec![0u8; len]).unwrap_err(),
-            KeyError::ByteLength {
-                expected: 24,
-                found: len
-            }
-        );
-    }
-    let key = AdminKey::from_bytes([1; 24]);
-    for len in [0, 65, 1000] {
-        assert_eq!(
-            key.diversify_input(&vec![0u8; len]).unwrap_err(),
-            KeyError::DiversificationInputLength {
-                min: 1,
-                max: 64,
-                found: len
-            }
-        );
-    }
-    assert!(key.diversify_input(&[0u8; 64]).is_ok());
-    assert!(key.diversify_input(&[0u8; 1]).is_ok());
 }
 
 #[test]
