@@ -369,21 +369,20 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-mod audit;
 mod card_id;
 mod challenge;
 pub mod cm;
-mod diversify;
 mod error;
+mod kdf;
 mod key;
 mod pin;
+pub mod primitive;
 
-pub use audit::{KeyAudit, KeyFinding};
 pub use card_id::CardId;
 pub use challenge::{Challenge, Response};
 pub use cm::CmError;
 pub use error::{KeyError, ParseError};
-pub use key::{AdminKey, KeyCheckValue};
+pub use key::{AdminKey, KeyAudit, KeyCheckValue, KeyFinding};
 pub use pin::{
     CharClass, CharRule, GenerateError, Pin, PinPolicy, PinPolicyBuilder, PinViolation,
     PolicyError, UserPinOption,

@@ -25,6 +25,10 @@ static WATCHED_SIZE: AtomicUsize = AtomicUsize::new(0);
 static WATCHED_OFFSET: AtomicUsize = AtomicUsize::new(0);
 static INSPECTED: AtomicUsize = AtomicUsize::new(0);
 static STILL_THERE: AtomicUsize = AtomicUsize::new(0);
+/// How many bytes of the whole watched block were not zero when it was freed.
+static NONZERO: AtomicUsize = AtomicUsize::new(0);
+/// The watch is global, so the tests that arm it take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Inspecting;
 
@@ -44,6 +48,8 @@ unsafe impl GlobalAlloc for Inspecting {
             // dropping leaves initialized. Padding elsewhere in the block is never read.
             let bytes = unsafe { std::slice::from_raw_parts(ptr.add(offset), PATTERN.len()) };
             INSPECTED.fetch_add(1, SeqCst);
+            let whole = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
+            NONZERO.store(whole.iter().filter(|&&byte| byte != 0).count(), SeqCst);
             if bytes == PATTERN {
                 STILL_THERE.fetch_add(1, SeqCst);
             }
@@ -82,6 +88,9 @@ fn key_bytes_offset(key: &AdminKey) -> usize {
 
 #[test]
 fn admin_key_bytes_are_gone_when_it_is_freed() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     WATCHED_SIZE.store(KEY_SIZE, SeqCst);
 
     // Control: a plain array of the same size keeps the pattern, and the allocator sees it.
@@ -111,4 +120,36 @@ fn admin_key_bytes_are_gone_when_it_is_freed() {
     let offset = key_bytes_offset(&clone);
     let (_, still_there) = free_and_inspect(clone, offset);
     assert_eq!(still_there, 0, "a clone's key bytes left in freed memory");
+}
+
+/// The whole key is wiped, not just its bytes: the expanded key schedule (the cipher's round
+/// keys, hundreds of bytes derived from the key) and the cached `E_K(0)` block too. A live key
+/// has hundreds of non-zero bytes; once dropped, only a few may remain (the cipher's enum tag,
+/// and padding the compiler never writes).
+#[test]
+fn the_whole_admin_key_schedule_included_is_wiped_when_freed() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    WATCHED_SIZE.store(KEY_SIZE, SeqCst);
+    let key = Box::new(AdminKey::from_bytes(PATTERN));
+    // Fill the cached E_K(0) block too.
+    let _ = key.check_value();
+    let live =
+        unsafe { std::slice::from_raw_parts((&*key as *const AdminKey).cast::<u8>(), KEY_SIZE) }
+            .iter()
+            .filter(|&&byte| byte != 0)
+            .count();
+    assert!(
+        live > KEY_SIZE / 3,
+        "a live key should be mostly non-zero bytes ({live} of {KEY_SIZE})"
+    );
+    let offset = key_bytes_offset(&key);
+    let (inspected, _) = free_and_inspect(key, offset);
+    assert!(inspected >= 1, "the allocator did not see the key's block");
+    let left = NONZERO.load(SeqCst);
+    assert!(
+        left <= 8,
+        "{left} of {KEY_SIZE} bytes of a dropped key were not wiped (live: {live})"
+    );
 }

@@ -13,17 +13,22 @@
 //! CMAC. It is computed lazily, so making a key and answering one challenge (the cold path)
 //! costs no more than the raw `des` crate doing the same.
 
+mod audit;
+mod check_value;
+mod text;
+
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
-use des::TdesEde3;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::audit::KeyAudit;
+pub use audit::{KeyAudit, KeyFinding};
+pub use check_value::KeyCheckValue;
+
 use crate::challenge::{Challenge, Response};
 use crate::error::KeyError;
+use crate::primitive::{Cipher, TdesEde3};
 
 /// A 24-byte 3-key Triple-DES (EDE) admin key, with its key schedule.
 ///
@@ -41,9 +46,17 @@ use crate::error::KeyError;
 /// ```
 pub struct AdminKey {
     bytes: [u8; AdminKey::LEN],
-    cipher: TdesEde3,
+    cipher: Cipher,
     zero_block: ZeroBlock,
 }
+
+// Fails to compile if a part of the key stops wiping itself on drop (the engine's schedule, for
+// instance), rather than leaving it to a test to notice.
+const _: () = {
+    const fn wipes_on_drop<T: ZeroizeOnDrop>() {}
+    wipes_on_drop::<AdminKey>();
+    wipes_on_drop::<TdesEde3>();
+};
 
 impl Clone for AdminKey {
     fn clone(&self) -> Self {
@@ -74,11 +87,17 @@ impl AdminKey {
     /// let key = AdminKey::from_bytes([0x01; 24]);
     /// assert_eq!(key.expose_secret(), &[0x01; 24]);
     /// ```
-    pub fn from_bytes(bytes: [u8; AdminKey::LEN]) -> Self {
-        let cipher = TdesEde3::new(GenericArray::from_slice(&bytes));
+    pub fn from_bytes(mut bytes: [u8; AdminKey::LEN]) -> Self {
+        let key = Self::from_array(&bytes);
+        // `bytes` is this function's own copy of the caller's array: wipe it too.
+        bytes.zeroize();
+        key
+    }
+
+    fn from_array(bytes: &[u8; AdminKey::LEN]) -> Self {
         Self {
-            bytes,
-            cipher,
+            bytes: *bytes,
+            cipher: Cipher::Tdes(TdesEde3::new(bytes)),
             zero_block: ZeroBlock::empty(),
         }
     }
@@ -99,7 +118,7 @@ impl AdminKey {
             expected: AdminKey::LEN,
             found: bytes.len(),
         })?;
-        Ok(Self::from_bytes(*array))
+        Ok(Self::from_array(array))
     }
 
     /// Parses the 48-hex-digit form that MIM CM profile templates store, in either case.
@@ -118,29 +137,9 @@ impl AdminKey {
     /// # Ok::<(), KeyError>(())
     /// ```
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
-        const HEX_LEN: usize = AdminKey::LEN * 2;
-        if let Some(position) = text.chars().position(|c| !c.is_ascii_hexdigit()) {
-            if position < HEX_LEN {
-                return Err(KeyError::NotHex { position });
-            }
-        }
-        let found = text.chars().count();
-        if found != HEX_LEN {
-            return Err(KeyError::HexLength {
-                expected: HEX_LEN,
-                found,
-            });
-        }
-        let mut bytes = [0u8; AdminKey::LEN];
-        // Every character was checked above, so this cannot fail; map it anyway rather than
-        // panic, should that reasoning ever be broken by a change.
-        let decoded = hex::decode_to_slice(text, &mut bytes).map_err(|_| KeyError::HexLength {
-            expected: HEX_LEN,
-            found,
-        });
-        let key = decoded.map(|()| Self::from_bytes(bytes));
-        bytes.zeroize();
-        key
+        let mut bytes = Zeroizing::new([0u8; AdminKey::LEN]);
+        text::decode_hex(text, &mut bytes)?;
+        Ok(Self::from_array(&bytes))
     }
 
     /// The raw key bytes. This is the only way to them: grep for it to audit key handling.
@@ -164,9 +163,8 @@ impl AdminKey {
     /// assert_eq!(key.to_base64().as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     /// ```
     #[cfg(feature = "alloc")]
-    pub fn to_base64(&self) -> zeroize::Zeroizing<alloc::string::String> {
-        use base64::Engine as _;
-        zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.bytes))
+    pub fn to_base64(&self) -> Zeroizing<alloc::string::String> {
+        text::encode_base64(&self.bytes)
     }
 
     /// The key check value: the first 3 bytes of the key's encryption of an all-zero block.
@@ -180,10 +178,9 @@ impl AdminKey {
     /// assert_eq!(kcv.as_bytes(), &[0x8c, 0xa6, 0x4d]);
     /// ```
     pub fn check_value(&self) -> KeyCheckValue {
-        let mut block = self.zero_block();
-        let kcv = KeyCheckValue([block[0], block[1], block[2]]);
-        block.zeroize();
-        kcv
+        let block = self.zero_block();
+        let [a, b, c, ..] = *block;
+        KeyCheckValue([a, b, c])
     }
 
     /// Answers a card's admin challenge: 3DES-EDE ECB encryption of its 8 bytes.
@@ -211,6 +208,7 @@ impl AdminKey {
     /// assert!(key.verify(&challenge, &key.respond(&challenge)));
     /// assert!(!key.verify(&challenge, &Response::from_bytes([0; 8])));
     /// ```
+    #[must_use]
     pub fn verify(&self, challenge: &Challenge, response: &Response) -> bool {
         let expected = self.encrypt_block(*challenge.as_bytes());
         expected.ct_eq(response.as_bytes()).into()
@@ -224,41 +222,59 @@ impl AdminKey {
     /// assert!(!AdminKey::from_bytes([0u8; 24]).audit().is_clean());
     /// ```
     pub fn audit(&self) -> KeyAudit {
-        KeyAudit::of(&self.bytes)
+        KeyAudit::of_tdes(&self.bytes)
     }
 
-    /// Encrypts one block in place with the key's schedule.
-    pub(crate) fn encrypt_in_place(&self, block: &mut [u8; 8]) {
-        self.cipher.encrypt_block(block.into());
+    /// The key's cipher, for the constructions built on it (CMAC, diversification).
+    pub(crate) fn cipher(&self) -> &Cipher {
+        &self.cipher
     }
 
-    /// `E_K(0^64)`: the key check value's source and CMAC's `L`. Encrypted on first use, then
-    /// read from the cache. The caller should zeroize its copy.
-    pub(crate) fn zero_block(&self) -> [u8; 8] {
+    /// `E_K(0)`: the key check value's source and CMAC's `L`. Encrypted on first use, then
+    /// read from the cache; wiped when the caller drops it.
+    pub(crate) fn zero_block(&self) -> Zeroizing<[u8; ZERO_BLOCK_LEN]> {
         if let Some(block) = self.zero_block.get() {
             return block;
         }
-        let block = self.encrypt_block([0u8; 8]);
+        let mut block = Zeroizing::new([0u8; ZERO_BLOCK_LEN]);
+        if let Some(one_block) = block.get_mut(..self.cipher.block_len()) {
+            // Cannot fail: the slice is one block long.
+            let _ = self.cipher.encrypt(one_block);
+        }
         self.zero_block.set(&block);
         block
     }
 
+    /// The first `N` bytes of [`AdminKey::zero_block`]: `L` for a cipher with `N`-byte blocks.
+    pub(crate) fn zero_block_of<const N: usize>(&self) -> Zeroizing<[u8; N]> {
+        let block = self.zero_block();
+        let mut out = Zeroizing::new([0u8; N]);
+        out.iter_mut()
+            .zip(block.iter())
+            .for_each(|(out, byte)| *out = *byte);
+        out
+    }
+
     fn encrypt_block(&self, input: [u8; 8]) -> [u8; 8] {
-        let mut block = GenericArray::from(input);
-        self.cipher.encrypt_block(&mut block);
-        block.into()
+        let mut block = input;
+        // Cannot fail: a Triple-DES key and an 8-byte block.
+        let _ = self.cipher.encrypt(&mut block);
+        block
     }
 }
 
 impl Drop for AdminKey {
     fn drop(&mut self) {
-        // The schedule zeroizes itself: `des` is built with its `zeroize` feature.
+        // The cipher's schedule wipes itself (asserted at compile time above).
         self.bytes.zeroize();
         self.zero_block.zeroize();
     }
 }
 
-/// A lazily filled copy of `E_K(0^64)`.
+/// Room for one block of any of the crate's ciphers.
+const ZERO_BLOCK_LEN: usize = 8;
+
+/// A lazily filled copy of `E_K(0)`.
 ///
 /// Atomics rather than a cell so that `AdminKey` stays `Send + Sync` with no lock and no
 /// `unsafe`: the bytes are stored (relaxed) before `ready` is set (release), and read (relaxed)
@@ -267,26 +283,28 @@ impl Drop for AdminKey {
 /// stores are used, no compare-and-swap.
 struct ZeroBlock {
     ready: AtomicBool,
-    bytes: [AtomicU8; 8],
+    bytes: [AtomicU8; ZERO_BLOCK_LEN],
 }
 
 impl ZeroBlock {
     fn empty() -> Self {
         Self {
             ready: AtomicBool::new(false),
-            bytes: [0u8; 8].map(AtomicU8::new),
+            bytes: [0u8; ZERO_BLOCK_LEN].map(AtomicU8::new),
         }
     }
 
-    fn get(&self) -> Option<[u8; 8]> {
+    fn get(&self) -> Option<Zeroizing<[u8; ZERO_BLOCK_LEN]>> {
         self.ready.load(Ordering::Acquire).then(|| {
-            self.bytes
-                .each_ref()
-                .map(|byte| byte.load(Ordering::Relaxed))
+            let mut block = Zeroizing::new([0u8; ZERO_BLOCK_LEN]);
+            for (out, cached) in block.iter_mut().zip(&self.bytes) {
+                *out = cached.load(Ordering::Relaxed);
+            }
+            block
         })
     }
 
-    fn set(&self, block: &[u8; 8]) {
+    fn set(&self, block: &[u8; ZERO_BLOCK_LEN]) {
         for (cached, &byte) in self.bytes.iter().zip(block) {
             cached.store(byte, Ordering::Relaxed);
         }
@@ -294,7 +312,8 @@ impl ZeroBlock {
     }
 
     fn zeroize(&mut self) {
-        // Never filled (the cold path: a key made for one response), so nothing to wipe.
+        // Whether it was filled is public (it says only whether a check value or CMAC was
+        // asked for); a cache never filled holds nothing to wipe.
         if *self.ready.get_mut() {
             self.bytes
                 .iter_mut()
@@ -307,9 +326,8 @@ impl ZeroBlock {
 impl Clone for ZeroBlock {
     fn clone(&self) -> Self {
         let copy = Self::empty();
-        if let Some(mut block) = self.get() {
+        if let Some(block) = self.get() {
             copy.set(&block);
-            block.zeroize();
         }
         copy
     }
@@ -325,39 +343,6 @@ impl fmt::Debug for AdminKey {
     }
 }
 
-/// A key check value: the first 3 bytes of `E_K(00..00)`.
-///
-/// `Display` gives 6 uppercase hex digits, the form key ceremonies and HSM consoles print.
-///
-/// ```
-/// use cardadmin::AdminKey;
-///
-/// let key = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
-/// assert_eq!(key.check_value().to_string().len(), 6);
-/// # Ok::<(), cardadmin::KeyError>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct KeyCheckValue([u8; 3]);
-
-impl KeyCheckValue {
-    /// The 3 check-value bytes.
-    ///
-    /// ```
-    /// use cardadmin::AdminKey;
-    ///
-    /// assert_eq!(AdminKey::from_bytes([0; 24]).check_value().as_bytes(), &[0x8c, 0xa6, 0x4d]);
-    /// ```
-    pub fn as_bytes(&self) -> &[u8; 3] {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyCheckValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|byte| write!(f, "{byte:02X}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::{AdminKey, ZeroBlock};
@@ -369,12 +354,22 @@ mod tests {
     fn zero_block_is_computed_lazily_then_kept() {
         let key = AdminKey::from_bytes([0; 24]);
         // The cold path (make a key, answer one challenge) must not pay for it.
-        assert_eq!(key.zero_block.get(), None);
-        assert_eq!(key.zero_block(), ZERO_KEY_ZERO_BLOCK);
-        assert_eq!(key.zero_block.get(), Some(ZERO_KEY_ZERO_BLOCK));
+        assert_eq!(key.zero_block.get().as_deref(), None);
+        assert_eq!(*key.zero_block(), ZERO_KEY_ZERO_BLOCK);
+        assert_eq!(key.zero_block.get().as_deref(), Some(&ZERO_KEY_ZERO_BLOCK));
         // A clone carries the cached block; a clone of a cold key stays cold.
-        assert_eq!(key.clone().zero_block.get(), Some(ZERO_KEY_ZERO_BLOCK));
-        assert_eq!(AdminKey::from_bytes([0; 24]).clone().zero_block.get(), None);
+        assert_eq!(
+            key.clone().zero_block.get().as_deref(),
+            Some(&ZERO_KEY_ZERO_BLOCK)
+        );
+        assert_eq!(
+            AdminKey::from_bytes([0; 24])
+                .clone()
+                .zero_block
+                .get()
+                .as_deref(),
+            None
+        );
     }
 
     #[test]
@@ -382,7 +377,7 @@ mod tests {
         let mut block = ZeroBlock::empty();
         block.set(&ZERO_KEY_ZERO_BLOCK);
         block.zeroize();
-        assert_eq!(block.get(), None);
+        assert_eq!(block.get().as_deref(), None);
         assert!(block.bytes.iter_mut().all(|byte| *byte.get_mut() == 0));
     }
 }

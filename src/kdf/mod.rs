@@ -1,0 +1,3 @@
+//! Key derivation: each card's admin key from the master key.
+
+mod an10922;

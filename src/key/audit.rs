@@ -1,0 +1,301 @@
+//! Key hygiene: findings about an admin key that make it weaker than it looks.
+//!
+//! Cards are often shipped, and sometimes left, with a default admin key, and hand-typed keys
+//! are sometimes repeated halves. None of that is an error (the MIM CM documentation's own
+//! example uses the all-zero key), so [`AdminKey::audit`](crate::AdminKey::audit) reports
+//! instead of failing, and the caller decides what to refuse.
+
+use core::fmt;
+
+use subtle::{Choice, ConstantTimeEq};
+use zeroize::Zeroize;
+
+use crate::primitive::des_key::{self, PARITY_MASK};
+
+/// The default admin key of Windows smart card minidrivers (parity bits cleared when compared).
+const MINIDRIVER_DEFAULT: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/// One thing found about a key. `Display` says what it means for the key's strength.
+///
+/// ```
+/// use cardadmin::{AdminKey, KeyFinding};
+///
+/// let audit = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?.audit();
+/// assert!(audit.findings().any(|finding| finding == KeyFinding::MinidriverDefault));
+/// # Ok::<(), cardadmin::KeyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyFinding {
+    /// Part `K1`, `K2` or `K3` (numbered 1 to 3) is a DES weak key.
+    WeakPart {
+        /// 1, 2 or 3.
+        part: u8,
+    },
+    /// Part `K1`, `K2` or `K3` (numbered 1 to 3) is a DES semi-weak key.
+    SemiWeakPart {
+        /// 1, 2 or 3.
+        part: u8,
+    },
+    /// Part `K1`, `K2` or `K3` (numbered 1 to 3) is one of the 48 DES possibly-weak keys, whose
+    /// key schedule repeats only 4 distinct round keys.
+    PossiblyWeakPart {
+        /// 1, 2 or 3.
+        part: u8,
+    },
+    /// `K1 == K2`: the first two steps cancel, leaving single DES under `K3`.
+    K1EqualsK2,
+    /// `K2 == K3`: the last two steps cancel, leaving single DES under `K1`.
+    K2EqualsK3,
+    /// `K1 == K3`: two-key Triple-DES, with less strength than three independent keys.
+    K1EqualsK3,
+    /// The all-zero key, a well-known default (parity ignored, so `0101..01` too).
+    AllZero,
+    /// The Windows minidriver default key `0102030405060708` repeated three times (parity
+    /// ignored, so its odd-parity form `0102020404070708` x3 too).
+    MinidriverDefault,
+}
+
+impl fmt::Display for KeyFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::WeakPart { part } => write!(f, "K{part} is a DES weak key"),
+            Self::SemiWeakPart { part } => write!(f, "K{part} is a DES semi-weak key"),
+            Self::PossiblyWeakPart { part } => write!(
+                f,
+                "K{part} is a DES possibly-weak key (only 4 distinct round keys)"
+            ),
+            Self::K1EqualsK2 => f.write_str("K1 equals K2: the key degenerates to single DES"),
+            Self::K2EqualsK3 => f.write_str("K2 equals K3: the key degenerates to single DES"),
+            Self::K1EqualsK3 => f.write_str("K1 equals K3: the key is two-key Triple-DES"),
+            Self::AllZero => f.write_str("the key is all zeros, a well-known default"),
+            Self::MinidriverDefault => {
+                f.write_str("the key is the well-known minidriver default 0102030405060708 x3")
+            }
+        }
+    }
+}
+
+/// The result of [`AdminKey::audit`](crate::AdminKey::audit): findings, and parity on its own.
+///
+/// Parity never makes a key unclean: DES ignores the parity bits, but some tools check them.
+///
+/// ```
+/// use cardadmin::{AdminKey, KeyFinding};
+///
+/// let audit = AdminKey::from_bytes([0; 24]).audit();
+/// assert!(!audit.is_clean());
+/// assert!(audit.findings().any(|finding| finding == KeyFinding::AllZero));
+/// for finding in audit.findings() {
+///     println!("warning: {finding}");
+/// }
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct KeyAudit {
+    /// One bit per entry of [`FINDING_ORDER`], set when that finding holds.
+    flags: u32,
+    /// 1 when every byte has odd parity.
+    odd_parity: u8,
+}
+
+/// Every finding the audit can make, in the order [`KeyAudit::findings`] reports them: weak
+/// parts first, then degenerate structure, then well-known defaults.
+const FINDING_ORDER: [KeyFinding; 14] = [
+    KeyFinding::WeakPart { part: 1 },
+    KeyFinding::WeakPart { part: 2 },
+    KeyFinding::WeakPart { part: 3 },
+    KeyFinding::SemiWeakPart { part: 1 },
+    KeyFinding::SemiWeakPart { part: 2 },
+    KeyFinding::SemiWeakPart { part: 3 },
+    KeyFinding::PossiblyWeakPart { part: 1 },
+    KeyFinding::PossiblyWeakPart { part: 2 },
+    KeyFinding::PossiblyWeakPart { part: 3 },
+    KeyFinding::K1EqualsK2,
+    KeyFinding::K2EqualsK3,
+    KeyFinding::K1EqualsK3,
+    KeyFinding::AllZero,
+    KeyFinding::MinidriverDefault,
+];
+
+/// Sets finding bits from [`Choice`]s, in [`FINDING_ORDER`], with shifts by public amounts.
+struct Flags {
+    flags: u32,
+    next: u32,
+}
+
+impl Flags {
+    fn push(&mut self, finding: Choice) {
+        self.flags |= u32::from(finding.unwrap_u8()) << self.next;
+        self.next += 1;
+    }
+}
+
+impl KeyAudit {
+    /// Audits a 3-key Triple-DES key in constant time: every check runs on every key, findings
+    /// accumulate as bits with no early exit, and the parity-masked parts are wiped after use.
+    pub(crate) fn of_tdes(key: &[u8; 24]) -> Self {
+        let [mut k1, mut k2, mut k3] = [0usize, 1, 2].map(|index| {
+            let mut part = [0u8; 8];
+            for (out, byte) in part.iter_mut().zip(key.iter().skip(index * 8)) {
+                *out = *byte;
+            }
+            let value = u64::from_be_bytes(part) & PARITY_MASK;
+            part.zeroize();
+            value
+        });
+        let mut flags = Flags { flags: 0, next: 0 };
+        let classes = [k1, k2, k3].map(des_key::classify);
+        for class in &classes {
+            flags.push(class.weak);
+        }
+        for class in &classes {
+            flags.push(class.semi_weak);
+        }
+        for class in &classes {
+            flags.push(class.possibly_weak);
+        }
+        flags.push(k1.ct_eq(&k2));
+        flags.push(k2.ct_eq(&k3));
+        flags.push(k1.ct_eq(&k3));
+        let minidriver = u64::from_be_bytes(MINIDRIVER_DEFAULT) & PARITY_MASK;
+        let all_same = k1.ct_eq(&k2) & k2.ct_eq(&k3);
+        flags.push(all_same & k1.ct_eq(&0));
+        flags.push(all_same & k1.ct_eq(&minidriver));
+        k1.zeroize();
+        k2.zeroize();
+        k3.zeroize();
+        let odd_parity = key
+            .iter()
+            .fold(1u8, |all, &byte| all & des_key::odd_parity_bit(byte));
+        Self {
+            flags: flags.flags,
+            odd_parity,
+        }
+    }
+
+    /// True when there is no finding. Parity does not count.
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// let key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123")?;
+    /// assert!(key.audit().is_clean());
+    /// # Ok::<(), cardadmin::KeyError>(())
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.findings().next().is_none()
+    }
+
+    /// The findings, weak parts first, then degenerate structure, then well-known defaults.
+    ///
+    /// ```
+    /// use cardadmin::{AdminKey, KeyFinding};
+    ///
+    /// let key = AdminKey::from_hex("0123456789abcdeffedcba98765432100123456789abcdef")?;
+    /// assert_eq!(key.audit().findings().collect::<Vec<_>>(), [KeyFinding::K1EqualsK3]);
+    /// # Ok::<(), cardadmin::KeyError>(())
+    /// ```
+    pub fn findings(&self) -> impl Iterator<Item = KeyFinding> + '_ {
+        (0u32..)
+            .zip(FINDING_ORDER)
+            .filter(|(bit, _)| self.flags >> bit & 1 == 1)
+            .map(|(_, finding)| finding)
+    }
+
+    /// True when every key byte has an odd number of one bits (the DES parity convention).
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// assert!(AdminKey::from_bytes([0x01; 24]).audit().has_odd_parity());
+    /// assert!(!AdminKey::from_bytes([0x00; 24]).audit().has_odd_parity());
+    /// ```
+    pub fn has_odd_parity(&self) -> bool {
+        self.odd_parity == 1
+    }
+}
+
+impl fmt::Debug for KeyAudit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Findings<'a>(&'a KeyAudit);
+        impl fmt::Debug for Findings<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.findings()).finish()
+            }
+        }
+        f.debug_struct("KeyAudit")
+            .field("findings", &Findings(self))
+            .field("odd_parity", &self.has_odd_parity())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    use super::KeyFinding;
+    use crate::AdminKey;
+
+    fn findings(hex: &str) -> Vec<KeyFinding> {
+        AdminKey::from_hex(hex)
+            .unwrap()
+            .audit()
+            .findings()
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_found_whatever_their_parity_bits() {
+        // The all-zero key and its odd-parity form, which gives the same responses.
+        for hex in [&"00".repeat(24), &"01".repeat(24)] {
+            assert!(findings(hex).contains(&KeyFinding::AllZero), "{hex}");
+        }
+        // The minidriver default and its odd-parity form.
+        for hex in [
+            "010203040506070801020304050607080102030405060708",
+            "010202040407070801020204040707080102020404070708",
+        ] {
+            assert!(
+                findings(hex).contains(&KeyFinding::MinidriverDefault),
+                "{hex}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_degenerate_part_is_reported_in_order() {
+        // K1 possibly weak (01011F1F01010E0E), K2 semi-weak, K3 weak: all three found, weak first.
+        let found = findings("01011f1f01010e0e01fe01fe01fe01fe0101010101010101");
+        assert_eq!(
+            found,
+            [
+                KeyFinding::WeakPart { part: 3 },
+                KeyFinding::SemiWeakPart { part: 2 },
+                KeyFinding::PossiblyWeakPart { part: 1 },
+            ]
+        );
+        assert_eq!(
+            KeyFinding::PossiblyWeakPart { part: 1 }.to_string(),
+            "K1 is a DES possibly-weak key (only 4 distinct round keys)"
+        );
+    }
+
+    #[test]
+    fn all_findings_accumulate_without_early_exit() {
+        let found = findings(&"00".repeat(24));
+        assert_eq!(
+            found,
+            [
+                KeyFinding::WeakPart { part: 1 },
+                KeyFinding::WeakPart { part: 2 },
+                KeyFinding::WeakPart { part: 3 },
+                KeyFinding::K1EqualsK2,
+                KeyFinding::K2EqualsK3,
+                KeyFinding::K1EqualsK3,
+                KeyFinding::AllZero,
+            ]
+        );
+    }
+}

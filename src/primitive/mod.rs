@@ -1,0 +1,65 @@
+//! The block ciphers, and the constructions built directly on them.
+//!
+//! This is the only module that names a cipher implementation. The rest of the crate sees a
+//! block cipher through [`BlockCipher`] (encrypt or decrypt blocks of `N` bytes in place) and an
+//! admin key's cipher through [`Cipher`], which dispatches at run time, because a profile picks
+//! its algorithm at run time. Adding a cipher means adding a file here and a variant to
+//! [`Cipher`]; key handling, diversification and the MIM CM facade do not change.
+//!
+//! Every type here holds or handles key material, and is written to run in constant time: see
+//! the crate documentation's "Constant-time caveats" for what that covers and how it is checked.
+
+mod cmac;
+pub(crate) mod des_key;
+mod tdes;
+
+pub(crate) use cmac::{cmac_lanes, Padding, Subkeys};
+pub use tdes::TdesEde3;
+
+/// A block cipher with `N`-byte blocks, as the crate uses it. Crate-private, so sealed.
+pub(crate) trait BlockCipher<const N: usize> {
+    /// Encrypts one block in place.
+    fn encrypt_one(&self, block: &mut [u8; N]);
+    /// Encrypts independent blocks in place (ECB); an engine may interleave them.
+    fn encrypt_blocks(&self, blocks: &mut [[u8; N]]) {
+        blocks.iter_mut().for_each(|block| self.encrypt_one(block));
+    }
+}
+
+impl BlockCipher<8> for TdesEde3 {
+    fn encrypt_one(&self, block: &mut [u8; 8]) {
+        self.encrypt_block(block);
+    }
+
+    fn encrypt_blocks(&self, blocks: &mut [[u8; 8]]) {
+        TdesEde3::encrypt_blocks(self, blocks);
+    }
+}
+
+/// An admin key's cipher, chosen at run time.
+#[derive(Clone)]
+pub(crate) enum Cipher {
+    /// 3-key Triple-DES (EDE), the crate's constant-time engine.
+    Tdes(TdesEde3),
+}
+
+impl Cipher {
+    /// The cipher's block length in bytes.
+    pub(crate) fn block_len(&self) -> usize {
+        match self {
+            Self::Tdes(_) => 8,
+        }
+    }
+
+    /// Encrypts one block in place. `Err` carries the cipher's block length when `block` is not
+    /// exactly one block (the length is public: it comes from the caller's data, not the key).
+    pub(crate) fn encrypt(&self, block: &mut [u8]) -> Result<(), usize> {
+        match self {
+            Self::Tdes(cipher) => one_block(block).map(|block| cipher.encrypt_one(block)),
+        }
+    }
+}
+
+fn one_block<const N: usize>(block: &mut [u8]) -> Result<&mut [u8; N], usize> {
+    block.try_into().map_err(|_| N)
+}
