@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "  AdminKey::respond agrees {}, AdminKey::verify accepts it {}",
-        checks.verdict(admin_key.respond(&challenge) == response),
+        checks.verdict(admin_key.respond(&challenge)? == response),
         checks.verdict(admin_key.verify(&challenge, &response))
     );
 

@@ -1,10 +1,11 @@
-//! The card's 8-byte admin challenge and the server's 8-byte response, and their base64 text.
+//! The card's admin challenge and the server's response (one cipher block: 8 bytes for a
+//! Triple-DES key, 16 for AES), and their base64 text.
 //!
 //! MIM CM passes both as standard base64 in a URL query string, where a `+` that was not
 //! percent-encoded arrives as a space. A lenient decoder would quietly answer a different
 //! challenge, and the card would lock the admin key after a few failures; so the parser here is
-//! strict (exactly 12 characters, standard alphabet, `=` padding, canonical) and says which of
-//! the common mistakes it saw.
+//! strict (exactly 12 characters for 8 bytes or 24 for 16, standard alphabet, `=` padding,
+//! canonical) and says which of the common mistakes it saw.
 
 use core::{fmt, str::FromStr};
 
@@ -13,11 +14,59 @@ use subtle::ConstantTimeEq;
 
 use crate::error::ParseError;
 
-/// The number of base64 characters for 8 bytes.
-const TEXT_LEN: usize = 12;
-const BLOCK_LEN: usize = 8;
+/// The number of base64 characters for 16 bytes, the longest block.
+const TEXT_LEN: usize = 24;
+/// A Triple-DES block.
+const SHORT: usize = 8;
+/// An AES block.
+const LONG: usize = 16;
 
-/// An 8-byte challenge issued by the card.
+/// One block: 8 or 16 bytes, the rest of the array zero.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Block {
+    bytes: [u8; LONG],
+    len: u8,
+}
+
+impl Block {
+    fn short(bytes: [u8; SHORT]) -> Self {
+        let mut block = Self {
+            bytes: [0; LONG],
+            len: SHORT as u8,
+        };
+        block
+            .bytes
+            .iter_mut()
+            .zip(bytes)
+            .for_each(|(out, byte)| *out = byte);
+        block
+    }
+
+    fn from_slice(what: &'static str, bytes: &[u8]) -> Result<Self, ParseError> {
+        let len = bytes.len();
+        if len != SHORT && len != LONG {
+            return Err(ParseError::ByteLength { what, found: len });
+        }
+        let mut block = Self {
+            bytes: [0; LONG],
+            len: len as u8,
+        };
+        block
+            .bytes
+            .iter_mut()
+            .zip(bytes)
+            .for_each(|(out, byte)| *out = *byte);
+        Ok(block)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes
+            .get(..usize::from(self.len))
+            .unwrap_or(&self.bytes)
+    }
+}
+
+/// A challenge issued by the card: 8 bytes for a Triple-DES admin key, 16 for AES.
 ///
 /// ```
 /// use cardadmin::Challenge;
@@ -28,32 +77,48 @@ const BLOCK_LEN: usize = 8;
 /// # Ok::<(), cardadmin::ParseError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Challenge([u8; BLOCK_LEN]);
+pub struct Challenge(Block);
 
 impl Challenge {
-    /// Makes a challenge from its 8 bytes.
+    /// Makes an 8-byte (Triple-DES) challenge.
     ///
     /// ```
     /// use cardadmin::Challenge;
     ///
     /// assert_eq!(Challenge::from_bytes([1; 8]).as_bytes(), &[1; 8]);
     /// ```
-    pub fn from_bytes(bytes: [u8; BLOCK_LEN]) -> Self {
-        Self(bytes)
+    pub fn from_bytes(bytes: [u8; SHORT]) -> Self {
+        Self(Block::short(bytes))
     }
 
-    /// The 8 challenge bytes.
+    /// Makes a challenge from 8 (Triple-DES) or 16 (AES) bytes; any other length is an error.
+    ///
+    /// ```
+    /// use cardadmin::{Challenge, ParseError};
+    ///
+    /// assert_eq!(Challenge::from_slice(&[7; 16])?.as_bytes(), &[7; 16]);
+    /// assert_eq!(
+    ///     Challenge::from_slice(&[7; 5]).unwrap_err().to_string(),
+    ///     "challenge must be 8 bytes (3DES) or 16 bytes (AES), got 5",
+    /// );
+    /// # Ok::<(), ParseError>(())
+    /// ```
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, ParseError> {
+        Block::from_slice("challenge", bytes).map(Self)
+    }
+
+    /// The challenge bytes: 8 or 16 of them.
     ///
     /// ```
     /// use cardadmin::Challenge;
     ///
     /// assert_eq!(Challenge::from_bytes(*b"abcdefgh").as_bytes(), b"abcdefgh");
     /// ```
-    pub fn as_bytes(&self) -> &[u8; BLOCK_LEN] {
-        &self.0
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 
-    /// Parses the 12-character standard base64 form MIM CM uses.
+    /// Parses the standard base64 form MIM CM uses: 12 characters for 8 bytes, 24 for 16.
     ///
     /// ```
     /// use cardadmin::{Challenge, ParseError};
@@ -79,9 +144,9 @@ impl FromStr for Challenge {
 }
 
 impl fmt::Display for Challenge {
-    /// The 12-character standard base64 form.
+    /// The standard base64 form: 12 characters, or 24 for an AES challenge.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_base64(f, &self.0)
+        write_base64(f, self.0.as_bytes())
     }
 }
 
@@ -91,7 +156,7 @@ impl fmt::Debug for Challenge {
     }
 }
 
-/// The server's 8-byte answer to a challenge.
+/// The server's answer to a challenge: one block, 8 bytes (Triple-DES) or 16 (AES).
 ///
 /// Equality is constant time, so comparing a received response with an expected one does not
 /// leak how many leading bytes matched. `Display` is the 12-character base64 body that MIM CM's
@@ -106,32 +171,45 @@ impl fmt::Debug for Challenge {
 /// # Ok::<(), cardadmin::ParseError>(())
 /// ```
 #[derive(Clone, Copy, Eq)]
-pub struct Response([u8; BLOCK_LEN]);
+pub struct Response(Block);
 
 impl Response {
-    /// Makes a response from its 8 bytes.
+    /// Makes an 8-byte (Triple-DES) response.
     ///
     /// ```
     /// use cardadmin::Response;
     ///
     /// assert_eq!(Response::from_bytes([2; 8]).as_bytes(), &[2; 8]);
     /// ```
-    pub fn from_bytes(bytes: [u8; BLOCK_LEN]) -> Self {
-        Self(bytes)
+    pub fn from_bytes(bytes: [u8; SHORT]) -> Self {
+        Self(Block::short(bytes))
     }
 
-    /// The 8 response bytes.
+    /// Makes a response from 8 (Triple-DES) or 16 (AES) bytes; any other length is an error.
+    ///
+    /// ```
+    /// use cardadmin::Response;
+    ///
+    /// assert_eq!(Response::from_slice(&[2; 16])?.as_bytes(), &[2; 16]);
+    /// assert!(Response::from_slice(&[2; 12]).is_err());
+    /// # Ok::<(), cardadmin::ParseError>(())
+    /// ```
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, ParseError> {
+        Block::from_slice("response", bytes).map(Self)
+    }
+
+    /// The response bytes: 8 or 16 of them.
     ///
     /// ```
     /// use cardadmin::Response;
     ///
     /// assert_eq!(Response::from_bytes(*b"response").as_bytes(), b"response");
     /// ```
-    pub fn as_bytes(&self) -> &[u8; BLOCK_LEN] {
-        &self.0
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 
-    /// Parses the 12-character standard base64 form, as strictly as
+    /// Parses the standard base64 form (12 or 24 characters), as strictly as
     /// [`Challenge::from_base64`].
     ///
     /// ```
@@ -149,8 +227,9 @@ impl Response {
 }
 
 impl PartialEq for Response {
+    /// Constant time in the bytes; responses of different lengths are simply unequal.
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        self.0.len == other.0.len && bool::from(self.0.bytes.ct_eq(&other.0.bytes))
     }
 }
 
@@ -163,9 +242,9 @@ impl FromStr for Response {
 }
 
 impl fmt::Display for Response {
-    /// The 12-character standard base64 form.
+    /// The standard base64 form: 12 characters, or 24 for an AES response.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_base64(f, &self.0)
+        write_base64(f, self.0.as_bytes())
     }
 }
 
@@ -175,7 +254,7 @@ impl fmt::Debug for Response {
     }
 }
 
-fn write_base64(f: &mut fmt::Formatter<'_>, bytes: &[u8; BLOCK_LEN]) -> fmt::Result {
+fn write_base64(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     let mut text = [0u8; TEXT_LEN];
     let written = base64::engine::general_purpose::STANDARD
         .encode_slice(bytes, &mut text)
@@ -184,8 +263,8 @@ fn write_base64(f: &mut fmt::Formatter<'_>, bytes: &[u8; BLOCK_LEN]) -> fmt::Res
     f.write_str(core::str::from_utf8(text).map_err(|_| fmt::Error)?)
 }
 
-/// Strictly decodes the base64 of one 8-byte block, naming the first mistake it finds.
-fn decode_block(what: &'static str, text: &str) -> Result<[u8; BLOCK_LEN], ParseError> {
+/// Strictly decodes the base64 of one 8- or 16-byte block, naming the first mistake it finds.
+fn decode_block(what: &'static str, text: &str) -> Result<Block, ParseError> {
     if text.is_empty() {
         return Err(ParseError::Empty { what });
     }
@@ -226,34 +305,36 @@ fn decode_block(what: &'static str, text: &str) -> Result<[u8; BLOCK_LEN], Parse
             // and one or two for the rest. The same as `chars * 3 / 4`, without its overflow on
             // 32-bit targets for huge texts.
             let found = chars / 4 * 3 + chars % 4 * 3 / 4;
-            return Err(if found == BLOCK_LEN {
+            return Err(if found == SHORT || found == LONG {
                 ParseError::MissingPadding { what, found: chars }
             } else {
-                ParseError::DecodedLength {
-                    what,
-                    expected: BLOCK_LEN,
-                    found,
-                }
+                decoded_length(what, found)
             });
         }
         return Err(ParseError::Length {
             what,
-            expected: "12",
+            expected: "12 or 24",
             found: chars,
         });
     }
     let decoded_len = chars / 4 * 3 - padding;
-    if decoded_len != BLOCK_LEN {
-        return Err(ParseError::DecodedLength {
-            what,
-            expected: BLOCK_LEN,
-            found: decoded_len,
-        });
+    if decoded_len != SHORT && decoded_len != LONG {
+        return Err(decoded_length(what, decoded_len));
     }
-    let mut block = [0u8; BLOCK_LEN];
+    let mut block = [0u8; LONG];
     match base64::engine::general_purpose::STANDARD.decode_slice(text, &mut block) {
-        Ok(BLOCK_LEN) => Ok(block),
+        Ok(len) if len == decoded_len => Block::from_slice(what, block.get(..len).unwrap_or(&[])),
         // The checks above leave one way to fail: non-zero trailing bits.
         _ => Err(ParseError::NonCanonical { what }),
+    }
+}
+
+/// The error for base64 of the wrong length, naming the nearer of the two block lengths: a
+/// short text is most likely a truncated Triple-DES challenge.
+fn decoded_length(what: &'static str, found: usize) -> ParseError {
+    ParseError::DecodedLength {
+        what,
+        expected: if found <= 12 { SHORT } else { LONG },
+        found,
     }
 }

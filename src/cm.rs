@@ -27,7 +27,7 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::card_id::CardId;
 use crate::challenge::{Challenge, Response};
-use crate::error::ParseError;
+use crate::error::{KeyError, ParseError};
 use crate::key::AdminKey;
 use crate::pin::{GenerateError, Pin, PinPolicy};
 
@@ -47,6 +47,9 @@ pub enum CmError {
     CardId(ParseError),
     /// The `challenge` parameter is not the base64 of 8 bytes.
     Challenge(ParseError),
+    /// The `challenge` parameter is not one block of the configured key's cipher (8 bytes for
+    /// Triple-DES, 16 for AES): the error names the length the key needs.
+    ChallengeLength(KeyError),
     /// No PIN could be generated: the random generator is broken.
     Pin(GenerateError),
 }
@@ -56,6 +59,7 @@ impl fmt::Display for CmError {
         match self {
             Self::CardId(err) => write!(f, "cardid: {err}"),
             Self::Challenge(err) => write!(f, "challenge: {err}"),
+            Self::ChallengeLength(err) => write!(f, "challenge: {err}"),
             Self::Pin(err) => write!(f, "server-proposed PIN: {err}"),
         }
     }
@@ -66,6 +70,7 @@ impl std::error::Error for CmError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::CardId(err) | Self::Challenge(err) => Some(err),
+            Self::ChallengeLength(err) => Some(err),
             Self::Pin(err) => Some(err),
         }
     }
@@ -99,11 +104,12 @@ pub fn authentication_response(
 ) -> Result<Response, CmError> {
     let card_id = CardId::parse(card_id).map_err(CmError::CardId)?;
     let challenge = Challenge::from_base64(challenge).map_err(CmError::Challenge)?;
-    Ok(if diversified {
+    if diversified {
         admin_key.diversify(&card_id).respond(&challenge)
     } else {
         admin_key.respond(&challenge)
-    })
+    }
+    .map_err(CmError::ChallengeLength)
 }
 
 /// `diversifiedkey`: the card's own admin key. Its `to_base64()` is the response body.

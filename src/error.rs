@@ -38,6 +38,17 @@ pub enum KeyError {
         /// Zero-based character position of the first offending character.
         position: usize,
     },
+    /// An algorithm name was not one of `tdes` (or `3des`), `aes128`, `aes192`, `aes256`.
+    UnknownAlgorithm,
+    /// A challenge was not one block of the key's cipher.
+    ChallengeLength {
+        /// The key's algorithm.
+        algorithm: crate::Algorithm,
+        /// Its block length: 8 for Triple-DES, 16 for AES.
+        expected: usize,
+        /// The challenge's length in bytes.
+        found: usize,
+    },
     /// A diversification input was empty or longer than 64 bytes.
     DiversificationInputLength {
         /// The shortest accepted input (1).
@@ -62,6 +73,17 @@ impl fmt::Display for KeyError {
             Self::NotHex { position } => write!(
                 f,
                 "admin key has a character that is not a hex digit (0-9, a-f, A-F) at position {position}"
+            ),
+            Self::UnknownAlgorithm => f.write_str(
+                "unknown key algorithm: expected tdes (or 3des), aes128, aes192 or aes256",
+            ),
+            Self::ChallengeLength {
+                algorithm,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{algorithm} admin keys answer {expected}-byte challenges, got {found} bytes"
             ),
             Self::DiversificationInputLength { min, max, found } => write!(
                 f,
@@ -142,6 +164,14 @@ pub enum ParseError {
         /// The number of bytes the text decodes to.
         found: usize,
     },
+    /// A challenge or response of a length that is no cipher's block: 8 bytes (Triple-DES) or
+    /// 16 (AES) are needed.
+    ByteLength {
+        /// What was being parsed.
+        what: &'static str,
+        /// The number of bytes given.
+        found: usize,
+    },
     /// Base64 whose unused trailing bits are not zero: some other text encodes the same bytes.
     NonCanonical {
         /// What was being parsed.
@@ -189,7 +219,12 @@ impl fmt::Display for ParseError {
             ),
             Self::MissingPadding { what, found } => write!(
                 f,
-                "{what} is missing its '=' padding: expected 12 characters ending in '=', got {found}"
+                "{what} is missing its '=' padding: expected {} characters ending in '=', got {found}",
+                found.div_ceil(4).saturating_mul(4)
+            ),
+            Self::ByteLength { what, found } => write!(
+                f,
+                "{what} must be 8 bytes (3DES) or 16 bytes (AES), got {found}"
             ),
             Self::DecodedLength {
                 what,

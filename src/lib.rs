@@ -67,10 +67,10 @@
 //! let challenge: Challenge = "1hFD+cz/0so=".parse()?;
 //!
 //! let card_key = master.diversify(&card); // diversified=true
-//! let response = card_key.respond(&challenge);
+//! let response = card_key.respond(&challenge)?;
 //! assert!(card_key.verify(&challenge, &response));
 //! assert!(!master.verify(&challenge, &response));
-//! # Ok::<(), cardadmin::ParseError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## `diversifiedkey`
@@ -382,7 +382,8 @@ pub use card_id::CardId;
 pub use challenge::{Challenge, Response};
 pub use cm::CmError;
 pub use error::{KeyError, ParseError};
-pub use key::{AdminKey, KeyAudit, KeyCheckValue, KeyFinding};
+pub use kdf::DesParity;
+pub use key::{AdminKey, Algorithm, KeyAudit, KeyCheckValue, KeyFinding};
 pub use pin::{
     CharClass, CharRule, GenerateError, Pin, PinPolicy, PinPolicyBuilder, PinViolation,
     PolicyError, UserPinOption,

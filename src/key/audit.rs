@@ -49,10 +49,15 @@ pub enum KeyFinding {
     K2EqualsK3,
     /// `K1 == K3`: two-key Triple-DES, with less strength than three independent keys.
     K1EqualsK3,
+    /// An AES key whose first half equals its second half: typed or generated carelessly, and
+    /// half as much secret as it looks.
+    RepeatedHalves,
     /// The all-zero key, a well-known default (parity ignored, so `0101..01` too).
     AllZero,
-    /// The Windows minidriver default key `0102030405060708` repeated three times (parity
-    /// ignored, so its odd-parity form `0102020404070708` x3 too).
+    /// The Windows minidriver default key `0102030405060708` repeated three times (for a
+    /// Triple-DES key parity is ignored, so its odd-parity form `0102020404070708` x3 too). The
+    /// same bytes are the YubiKey 5.7 default AES-192 management key, and are reported for AES
+    /// keys too (`0102030405060708` repeated over the whole key).
     MinidriverDefault,
 }
 
@@ -68,6 +73,9 @@ impl fmt::Display for KeyFinding {
             Self::K1EqualsK2 => f.write_str("K1 equals K2: the key degenerates to single DES"),
             Self::K2EqualsK3 => f.write_str("K2 equals K3: the key degenerates to single DES"),
             Self::K1EqualsK3 => f.write_str("K1 equals K3: the key is two-key Triple-DES"),
+            Self::RepeatedHalves => {
+                f.write_str("the key's two halves are equal: it holds half the secret it seems to")
+            }
             Self::AllZero => f.write_str("the key is all zeros, a well-known default"),
             Self::MinidriverDefault => {
                 f.write_str("the key is the well-known minidriver default 0102030405060708 x3")
@@ -100,7 +108,7 @@ pub struct KeyAudit {
 
 /// Every finding the audit can make, in the order [`KeyAudit::findings`] reports them: weak
 /// parts first, then degenerate structure, then well-known defaults.
-const FINDING_ORDER: [KeyFinding; 14] = [
+const FINDING_ORDER: [KeyFinding; 15] = [
     KeyFinding::WeakPart { part: 1 },
     KeyFinding::WeakPart { part: 2 },
     KeyFinding::WeakPart { part: 3 },
@@ -113,20 +121,22 @@ const FINDING_ORDER: [KeyFinding; 14] = [
     KeyFinding::K1EqualsK2,
     KeyFinding::K2EqualsK3,
     KeyFinding::K1EqualsK3,
+    KeyFinding::RepeatedHalves,
     KeyFinding::AllZero,
     KeyFinding::MinidriverDefault,
 ];
 
-/// Sets finding bits from [`Choice`]s, in [`FINDING_ORDER`], with shifts by public amounts.
-struct Flags {
-    flags: u32,
-    next: u32,
-}
+/// Finding bits, set from [`Choice`]s with shifts by public amounts (a finding's place in
+/// [`FINDING_ORDER`]).
+struct Flags(u32);
 
 impl Flags {
-    fn push(&mut self, finding: Choice) {
-        self.flags |= u32::from(finding.unwrap_u8()) << self.next;
-        self.next += 1;
+    fn set(&mut self, finding: KeyFinding, holds: Choice) {
+        let bit = (0u32..)
+            .zip(FINDING_ORDER)
+            .find(|(_, candidate)| *candidate == finding)
+            .map_or(0, |(bit, _)| bit);
+        self.0 |= u32::from(holds.unwrap_u8()) << bit;
     }
 }
 
@@ -143,24 +153,23 @@ impl KeyAudit {
             part.zeroize();
             value
         });
-        let mut flags = Flags { flags: 0, next: 0 };
+        let mut flags = Flags(0);
         let classes = [k1, k2, k3].map(des_key::classify);
-        for class in &classes {
-            flags.push(class.weak);
+        for (part, class) in (1u8..).zip(&classes) {
+            flags.set(KeyFinding::WeakPart { part }, class.weak);
+            flags.set(KeyFinding::SemiWeakPart { part }, class.semi_weak);
+            flags.set(KeyFinding::PossiblyWeakPart { part }, class.possibly_weak);
         }
-        for class in &classes {
-            flags.push(class.semi_weak);
-        }
-        for class in &classes {
-            flags.push(class.possibly_weak);
-        }
-        flags.push(k1.ct_eq(&k2));
-        flags.push(k2.ct_eq(&k3));
-        flags.push(k1.ct_eq(&k3));
+        flags.set(KeyFinding::K1EqualsK2, k1.ct_eq(&k2));
+        flags.set(KeyFinding::K2EqualsK3, k2.ct_eq(&k3));
+        flags.set(KeyFinding::K1EqualsK3, k1.ct_eq(&k3));
         let minidriver = u64::from_be_bytes(MINIDRIVER_DEFAULT) & PARITY_MASK;
         let all_same = k1.ct_eq(&k2) & k2.ct_eq(&k3);
-        flags.push(all_same & k1.ct_eq(&0));
-        flags.push(all_same & k1.ct_eq(&minidriver));
+        flags.set(KeyFinding::AllZero, all_same & k1.ct_eq(&0));
+        flags.set(
+            KeyFinding::MinidriverDefault,
+            all_same & k1.ct_eq(&minidriver),
+        );
         k1.zeroize();
         k2.zeroize();
         k3.zeroize();
@@ -168,7 +177,33 @@ impl KeyAudit {
             .iter()
             .fold(1u8, |all, &byte| all & des_key::odd_parity_bit(byte));
         Self {
-            flags: flags.flags,
+            flags: flags.0,
+            odd_parity,
+        }
+    }
+
+    /// Audits an AES key (16, 24 or 32 bytes) in constant time: the all-zero key, the
+    /// well-known default bytes `0102030405060708` repeated, and equal halves.
+    pub(crate) fn of_aes(key: &[u8]) -> Self {
+        let mut flags = Flags(0);
+        let (first, second) = key.split_at(key.len() / 2);
+        flags.set(KeyFinding::RepeatedHalves, first.ct_eq(second));
+        let all_zero = key
+            .iter()
+            .fold(Choice::from(1), |all, byte| all & byte.ct_eq(&0));
+        flags.set(KeyFinding::AllZero, all_zero);
+        let default = key
+            .iter()
+            .zip(MINIDRIVER_DEFAULT.iter().cycle())
+            .fold(Choice::from(1), |all, (byte, expected)| {
+                all & byte.ct_eq(expected)
+            });
+        flags.set(KeyFinding::MinidriverDefault, default);
+        let odd_parity = key
+            .iter()
+            .fold(1u8, |all, &byte| all & des_key::odd_parity_bit(byte));
+        Self {
+            flags: flags.0,
             odd_parity,
         }
     }
@@ -202,7 +237,8 @@ impl KeyAudit {
             .map(|(_, finding)| finding)
     }
 
-    /// True when every key byte has an odd number of one bits (the DES parity convention).
+    /// True when every key byte has an odd number of one bits (the DES parity convention; it
+    /// means nothing for an AES key).
     ///
     /// ```
     /// use cardadmin::AdminKey;

@@ -9,12 +9,17 @@
 //! Every type here holds or handles key material, and is written to run in constant time: see
 //! the crate documentation's "Constant-time caveats" for what that covers and how it is checked.
 
+mod aes;
 mod cmac;
 pub(crate) mod des_key;
 mod tdes;
 
+use self::aes::{Aes128, Aes192, Aes256};
+
 pub(crate) use cmac::{cmac_lanes, Padding, Subkeys};
 pub use tdes::TdesEde3;
+
+use crate::key::Algorithm;
 
 /// A block cipher with `N`-byte blocks, as the crate uses it. Crate-private, so sealed.
 pub(crate) trait BlockCipher<const N: usize> {
@@ -41,13 +46,41 @@ impl BlockCipher<8> for TdesEde3 {
 pub(crate) enum Cipher {
     /// 3-key Triple-DES (EDE), the crate's constant-time engine.
     Tdes(TdesEde3),
+    /// AES-128, from the `aes` crate.
+    Aes128(Aes128),
+    /// AES-192, from the `aes` crate.
+    Aes192(Aes192),
+    /// AES-256, from the `aes` crate.
+    Aes256(Aes256),
 }
 
+// Every cipher's key schedule must wipe itself on drop; this fails to compile otherwise.
+const _: () = {
+    const fn wipes_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wipes_on_drop::<TdesEde3>();
+    wipes_on_drop::<Aes128>();
+    wipes_on_drop::<Aes192>();
+    wipes_on_drop::<Aes256>();
+};
+
 impl Cipher {
+    /// The key schedule for `algorithm`, from a key of exactly its length (checked by the
+    /// caller; `None` otherwise).
+    pub(crate) fn new(algorithm: Algorithm, key: &[u8]) -> Option<Self> {
+        use cipher::KeyInit;
+        Some(match algorithm {
+            Algorithm::Tdes => Self::Tdes(TdesEde3::new(key.try_into().ok()?)),
+            Algorithm::Aes128 => Self::Aes128(Aes128::new_from_slice(key).ok()?),
+            Algorithm::Aes192 => Self::Aes192(Aes192::new_from_slice(key).ok()?),
+            Algorithm::Aes256 => Self::Aes256(Aes256::new_from_slice(key).ok()?),
+        })
+    }
+
     /// The cipher's block length in bytes.
     pub(crate) fn block_len(&self) -> usize {
         match self {
             Self::Tdes(_) => 8,
+            Self::Aes128(_) | Self::Aes192(_) | Self::Aes256(_) => 16,
         }
     }
 
@@ -56,6 +89,9 @@ impl Cipher {
     pub(crate) fn encrypt(&self, block: &mut [u8]) -> Result<(), usize> {
         match self {
             Self::Tdes(cipher) => one_block(block).map(|block| cipher.encrypt_one(block)),
+            Self::Aes128(cipher) => one_block(block).map(|block| cipher.encrypt_one(block)),
+            Self::Aes192(cipher) => one_block(block).map(|block| cipher.encrypt_one(block)),
+            Self::Aes256(cipher) => one_block(block).map(|block| cipher.encrypt_one(block)),
         }
     }
 }
