@@ -377,6 +377,7 @@ mod kdf;
 mod key;
 mod pin;
 pub mod primitive;
+pub mod unblock;
 
 pub use card_id::CardId;
 pub use challenge::{Challenge, Response};
@@ -389,6 +390,7 @@ pub use pin::{
     PolicyError, UserPinOption,
 };
 pub use rand_core;
+pub use unblock::{UnblockError, UnblockResponse};
 pub use zeroize::Zeroizing;
 
 /// The README's example, compiled and run as a doc test so it cannot go stale.

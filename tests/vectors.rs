@@ -1,6 +1,6 @@
 //! Known-answer tests. Every data file in `tests/vectors/` names its source at its top.
 
-use cardadmin::{cm, AdminKey, CardId, Challenge, Response};
+use cardadmin::{cm, AdminKey, Algorithm, CardId, Challenge, DesParity, KeyFinding, Response};
 
 /// The non-comment lines of a vector file, split into fields.
 fn records(file: &str) -> Vec<Vec<&str>> {
@@ -135,4 +135,168 @@ fn hex_vec(text: &str) -> Vec<u8> {
     let mut out = vec![0u8; text.len() / 2];
     hex::decode_to_slice(text, &mut out).expect("vector hex");
     out
+}
+
+/// The `[ENCRYPT]` cases of a NIST CAVP AES `.rsp` file: (key, plaintext, ciphertext).
+fn cavp_encrypt_cases(file: &str) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let mut cases = Vec::new();
+    let mut encrypt = false;
+    let (mut key, mut plaintext) = (Vec::new(), Vec::new());
+    for line in file.lines().map(str::trim) {
+        match line {
+            "[ENCRYPT]" => encrypt = true,
+            "[DECRYPT]" => encrypt = false,
+            _ => {}
+        }
+        let Some((name, value)) = line.split_once(" = ") else {
+            continue;
+        };
+        match name {
+            "KEY" => key = hex_vec(value),
+            "PLAINTEXT" => plaintext = hex_vec(value),
+            "CIPHERTEXT" if encrypt => cases.push((key.clone(), plaintext.clone(), hex_vec(value))),
+            _ => {}
+        }
+    }
+    assert!(!cases.is_empty(), "no ENCRYPT cases");
+    cases
+}
+
+/// ENCRYPT cases in the six AES files: GFSbox 7 + 6 + 5, KeySbox 21 + 24 + 16.
+const EXPECTED_AES_CASES: usize = 79;
+/// Of those, the KeySbox cases, whose plaintext is all zero.
+const EXPECTED_KEYSBOX_CASES: usize = 61;
+
+/// NIST CAVP AESAVS GFSbox and KeySbox files (tests/vectors/cavp_aes/SOURCE.md).
+#[test]
+fn nist_aes_ecb_known_answers() {
+    let files = [
+        (
+            Algorithm::Aes128,
+            include_str!("vectors/cavp_aes/ECBGFSbox128.rsp"),
+        ),
+        (
+            Algorithm::Aes128,
+            include_str!("vectors/cavp_aes/ECBKeySbox128.rsp"),
+        ),
+        (
+            Algorithm::Aes192,
+            include_str!("vectors/cavp_aes/ECBGFSbox192.rsp"),
+        ),
+        (
+            Algorithm::Aes192,
+            include_str!("vectors/cavp_aes/ECBKeySbox192.rsp"),
+        ),
+        (
+            Algorithm::Aes256,
+            include_str!("vectors/cavp_aes/ECBGFSbox256.rsp"),
+        ),
+        (
+            Algorithm::Aes256,
+            include_str!("vectors/cavp_aes/ECBKeySbox256.rsp"),
+        ),
+    ];
+    let mut checked = 0;
+    let mut check_values = 0;
+    for (algorithm, file) in files {
+        for (key, plaintext, ciphertext) in cavp_encrypt_cases(file) {
+            let key = AdminKey::new(algorithm, &key).unwrap();
+            let challenge = Challenge::from_slice(&plaintext).unwrap();
+            let response = key.respond(&challenge).unwrap();
+            assert_eq!(response.as_bytes(), ciphertext.as_slice(), "{algorithm}");
+            assert!(key.verify(&challenge, &response));
+            if plaintext.iter().all(|&byte| byte == 0) {
+                assert_eq!(key.check_value().as_bytes(), &ciphertext[..3]);
+                check_values += 1;
+            }
+            checked += 1;
+        }
+    }
+    // Every ENCRYPT case of the six files, counted with grep when they were added.
+    assert_eq!(checked, EXPECTED_AES_CASES);
+    assert_eq!(check_values, EXPECTED_KEYSBOX_CASES);
+}
+
+/// AN10922 (and AN10957) derived keys for every algorithm and parity choice.
+#[test]
+fn an10922_whole_keys() {
+    let records = records(include_str!("vectors/an10922.txt"));
+    assert_eq!(records.len(), 7);
+    for record in records {
+        let [algorithm, parity, master, m, expected] = record[..] else {
+            panic!("bad record {record:?}");
+        };
+        let algorithm: Algorithm = algorithm.parse().unwrap();
+        let master = AdminKey::new_hex(algorithm, master).unwrap();
+        let parity = match parity {
+            "-" | "odd" => DesParity::Odd,
+            "raw" => DesParity::Raw,
+            version => DesParity::KeyVersion(
+                u8::from_str_radix(version.strip_prefix("version:").unwrap(), 16).unwrap(),
+            ),
+        };
+        let derived = master.diversify_input_with(&hex_vec(m), parity).unwrap();
+        assert_eq!(
+            derived.expose_secret(),
+            hex_vec(expected).as_slice(),
+            "{record:?}"
+        );
+        assert_eq!(derived.algorithm(), algorithm);
+    }
+}
+
+/// libfreefare issue #91: plain SP 800-38B CMAC (one-block padding) over AN10957's 7-byte UID
+/// gives 721E2C01..., not AN10922's key. The crate must not be that implementation.
+#[test]
+fn short_inputs_use_an10922_padding_not_plain_cmac() {
+    let master = AdminKey::new_hex(Algorithm::Aes128, "f3f9377698707b688eaf84abe39e3791").unwrap();
+    let derived = master.diversify_input(&hex_vec("04deadbeeffeed")).unwrap();
+    assert_ne!(
+        derived.expose_secret(),
+        hex_vec("721e2c01e81af85d815633969cea2607").as_slice()
+    );
+    assert_eq!(
+        derived.expose_secret(),
+        hex_vec("0bb408baff98b6ee9f2e1585777f6a51").as_slice()
+    );
+}
+
+/// YubiKey firmware 5.7+ default management key: the old 3DES default bytes, as AES-192.
+/// Source: issue #10 (Yubico's documentation of the 5.7 default).
+#[test]
+fn yubikey_5_7_default_aes192_key() {
+    let key = AdminKey::new_hex(
+        Algorithm::Aes192,
+        "010203040506070801020304050607080102030405060708",
+    )
+    .unwrap();
+    let challenge = Challenge::from_slice(&hex_vec("0102030405060708090a0b0c0d0e0f10")).unwrap();
+    assert_eq!(
+        key.respond(&challenge).unwrap().as_bytes(),
+        hex_vec("3d6e6d9cd337292ee20fb60b8a844f19").as_slice()
+    );
+    // The same bytes as a 3DES key answer 8-byte challenges, and differently.
+    let tdes = AdminKey::from_hex("010203040506070801020304050607080102030405060708").unwrap();
+    assert!(tdes.respond(&challenge).is_err());
+    assert!(key
+        .audit()
+        .findings()
+        .any(|f| f == KeyFinding::MinidriverDefault));
+}
+
+/// AES-128 all-zero key: check value 66E94B (E_K(0^16) = 66E94BD4EF8A2C3B884CFA59CA342B2E,
+/// FIPS-197 / the AES known answer every implementation starts from).
+#[test]
+fn aes_check_value_of_the_zero_key() {
+    let key = AdminKey::new(Algorithm::Aes128, &[0; 16]).unwrap();
+    assert_eq!(key.check_value().to_string(), "66E94B");
+}
+
+/// Offline unblock: the minidriver default key, challenge as the Windows unblock screen shows
+/// it (issue #10 / shared/DESIGN.md "Offline unblock").
+#[test]
+fn offline_unblock_example() {
+    let key = AdminKey::from_hex("010203040506070801020304050607080102030405060708").unwrap();
+    let response = cardadmin::unblock::respond(&key, "1603 EBDF 1C8A 2E72").unwrap();
+    assert_eq!(response.to_string(), "F940 6715 12CD 0DFF");
 }

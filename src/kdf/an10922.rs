@@ -310,4 +310,22 @@ mod tests {
         }
         assert!(checked >= 4, "only {checked} CMAC vectors read");
     }
+
+    /// NXP AN10922 2TDEA example (section 2.4.1): a 2-key Triple-DES master key, constants
+    /// 0x21 and 0x22, key version 0x55. `AdminKey` has no 2-key type, so this runs the same
+    /// lane CMAC and parity code on the 3-key engine with `K3 = K1`, which is 2-key TDEA.
+    #[test]
+    fn an10922_2tdea_example_with_key_version() {
+        use crate::primitive::TdesEde3;
+
+        let master = from_hex("00112233445566778899AABBCCDDEEFF0011223344556677");
+        let cipher = TdesEde3::new(master.as_slice().try_into().unwrap());
+        let mut l = [0u8; 8];
+        cipher.encrypt_block(&mut l);
+        let m = from_hex("04782E21801D803042F54E58502041");
+        let tags = super::cmacs(&cipher, &l, [0x21, 0x22], &m);
+        let mut key: Vec<u8> = tags.iter().flatten().copied().collect();
+        super::set_des_parity(&mut key, super::DesParity::KeyVersion(0x55));
+        assert_eq!(key, from_hex("16F9587D9E8910C96B9648D006107DD7"));
+    }
 }
