@@ -68,6 +68,11 @@ fn cm_requests_corpus() {
 }
 
 #[test]
+fn aes_differential_corpus() {
+    replay("aes_differential");
+}
+
+#[test]
 fn every_target_has_a_corpus_and_a_fuzz_target() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     for (target, _) in checks::TARGETS {
@@ -113,6 +118,18 @@ fn the_references_know_the_documented_answers() {
     let input = unhex("04782E21801D803042F54E5850");
     let derived = checks::reference_diversify(&master, &input);
     assert_eq!(derived[..8], unhex("2F0DD03775D3FB9B"));
+    // AN10922 AES-128, and AN10957's 7-byte UID (two-block padding; plain CMAC differs).
+    let master = unhex("00112233445566778899AABBCCDDEEFF");
+    let input = unhex("04782E21801D803042F54E585020416275");
+    assert_eq!(
+        checks::reference_diversify_aes(&master, &input),
+        unhex("A8DD63A3B89D54B37CA802473FDA9175")
+    );
+    let master = unhex("F3F9377698707B688EAF84ABE39E3791");
+    assert_eq!(
+        checks::reference_diversify_aes(&master, &unhex("04DEADBEEFFEED")),
+        unhex("0BB408BAFF98B6EE9F2E1585777F6A51")
+    );
     // Strict base64.
     assert_eq!(checks::reference_base64_block("1hFD+cz/0sp="), None);
     assert_eq!(checks::reference_base64_block("1hFD+cz/0so"), None);

@@ -14,10 +14,11 @@
 use std::string::String;
 use std::vec::Vec;
 
+use aes::{Aes128, Aes192, Aes256};
 use cardadmin::rand_core::{self, CryptoRng, RngCore};
 use cardadmin::{
-    cm, AdminKey, CardId, Challenge, CharClass, CharRule, CmError, GenerateError, KeyError,
-    ParseError, PinPolicy, PinViolation, PolicyError, Response, UserPinOption,
+    cm, AdminKey, Algorithm, CardId, Challenge, CharClass, CharRule, CmError, GenerateError,
+    KeyError, ParseError, PinPolicy, PinViolation, PolicyError, Response, UserPinOption,
 };
 use cipher::generic_array::GenericArray;
 use cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
@@ -28,7 +29,7 @@ use des::TdesEde3;
 pub type Check = fn(&[u8]);
 
 /// Every target, by name, for the corpus replay.
-pub const TARGETS: [(&str, Check); 7] = [
+pub const TARGETS: [(&str, Check); 8] = [
     ("parse_admin_key", parse_admin_key),
     ("parse_card_id", parse_card_id),
     ("parse_base64", parse_base64),
@@ -36,6 +37,7 @@ pub const TARGETS: [(&str, Check); 7] = [
     ("diversify_differential", diversify_differential),
     ("pin_policy", pin_policy),
     ("cm_requests", cm_requests),
+    ("aes_differential", aes_differential),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -317,6 +319,92 @@ pub fn diversify_differential(data: &[u8]) {
             &reference_encrypt(&expected, &challenge_bytes)
         );
     }
+}
+
+/// AES admin keys against the raw `aes` and `cmac` crates: the first byte picks AES-128, -192
+/// or -256, then come the key, a 16-byte challenge and a diversification input. `respond` is
+/// AES-ECB, `verify` accepts exactly that response, the check value is `E_K(0)`'s first 3
+/// bytes, 8-byte challenges are refused with the length the key needs, and `diversify_input`
+/// and `diversify` are AN10922 for the key's size (two-block padding for short inputs), also
+/// through the MIM CM facade.
+pub fn aes_differential(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let algorithm =
+        [Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256][usize::from(selector % 3)];
+    let key_len = algorithm.key_len();
+    let (Some(key_bytes), Some(challenge_bytes)) =
+        (rest.get(..key_len), rest.get(key_len..key_len + 16))
+    else {
+        return;
+    };
+    let input = rest.get(key_len + 16..).unwrap_or_default();
+    let key = AdminKey::new(algorithm, key_bytes).unwrap();
+    assert_eq!(key.algorithm(), algorithm);
+    assert_eq!(key.expose_secret(), key_bytes);
+
+    let challenge = Challenge::from_slice(challenge_bytes).unwrap();
+    let response = key.respond(&challenge).unwrap();
+    assert_eq!(
+        response.as_bytes(),
+        reference_encrypt_aes(key_bytes, challenge_bytes).as_slice()
+    );
+    assert!(key.verify(&challenge, &response));
+    let mut flipped = response.as_bytes().to_vec();
+    flipped[usize::from(selector) % 16] ^= 1 << (selector % 8);
+    assert!(!key.verify(&challenge, &Response::from_slice(&flipped).unwrap()));
+    let zero = reference_encrypt_aes(key_bytes, &[0; 16]);
+    assert_eq!(key.check_value().as_bytes(), &zero[..3]);
+    let short = Challenge::from_bytes(challenge_bytes[..8].try_into().unwrap());
+    assert_eq!(
+        key.respond(&short),
+        Err(KeyError::ChallengeLength {
+            algorithm,
+            expected: 16,
+            found: 8
+        })
+    );
+
+    match key.diversify_input(input) {
+        Ok(derived) => {
+            assert!(
+                (1..=64).contains(&input.len()),
+                "accepted {} bytes",
+                input.len()
+            );
+            assert_eq!(derived.algorithm(), algorithm);
+            assert_eq!(
+                derived.expose_secret(),
+                reference_diversify_aes(key_bytes, input).as_slice()
+            );
+        }
+        Err(err) => {
+            assert!(
+                !(1..=64).contains(&input.len()),
+                "refused {} bytes",
+                input.len()
+            );
+            assert_eq!(
+                err,
+                KeyError::DiversificationInputLength {
+                    min: 1,
+                    max: 64,
+                    found: input.len()
+                }
+            );
+        }
+    }
+    let card_id = CardId::from_bytes(challenge_bytes.try_into().unwrap());
+    let expected = reference_diversify_aes(key_bytes, card_id.as_bytes());
+    assert_eq!(key.diversify(&card_id).expose_secret(), expected.as_slice());
+    let via_cm =
+        cm::authentication_response(&key, &card_id.to_string(), &challenge.to_string(), true)
+            .unwrap();
+    assert_eq!(
+        via_cm.as_bytes(),
+        reference_encrypt_aes(&expected, challenge_bytes).as_slice()
+    );
 }
 
 /// A policy from fuzz-chosen fields (invalid ones must be errors, exactly the specified ones)
@@ -912,14 +1000,72 @@ pub fn reference_decrypt(key: &[u8], block: &[u8]) -> [u8; 8] {
     block.into()
 }
 
+/// One AN10922 CMAC of `constant || input` with the RustCrypto cipher `$cipher`: see
+/// [`an10922_cmac`].
+macro_rules! reference_an10922_cmac {
+    ($cipher:ty, $key:expr, $constant:expr, $input:expr) => {{
+        let key: &[u8] = $key;
+        let cipher = <$cipher as KeyInit>::new_from_slice(key).unwrap();
+        let encrypt = |data: &mut [u8]| cipher.encrypt_block(GenericArray::from_mut_slice(data));
+        let full_cmac = |message: &[u8]| {
+            let mut mac = <Cmac<$cipher> as KeyInit>::new_from_slice(key).unwrap();
+            Mac::update(&mut mac, message);
+            mac.finalize().into_bytes().to_vec()
+        };
+        let block = <$cipher as cipher::BlockSizeUser>::block_size();
+        an10922_cmac(block, &encrypt, &full_cmac, $constant, $input)
+    }};
+}
+
+/// One AN10922 CMAC of `constant || input`: the `cmac` crate (`full_cmac`) once the message is
+/// two blocks long (where AN10922 and SP 800-38B agree), else CBC-MAC on the raw cipher
+/// (`encrypt`) of the message padded with `80 00..` to two blocks, its last block masked with
+/// CMAC's `K2`, written from the definitions.
+fn an10922_cmac(
+    block: usize,
+    encrypt: &dyn Fn(&mut [u8]),
+    full_cmac: &dyn Fn(&[u8]) -> Vec<u8>,
+    constant: u8,
+    input: &[u8],
+) -> Vec<u8> {
+    let mut message = Vec::with_capacity(1 + input.len());
+    message.push(constant);
+    message.extend_from_slice(input);
+    if message.len() >= 2 * block {
+        return full_cmac(&message);
+    }
+    let double = |value: &[u8]| -> Vec<u8> {
+        let mut out: Vec<u8> = value
+            .iter()
+            .zip(value.iter().skip(1).chain([&0u8]))
+            .map(|(byte, next)| byte << 1 | next >> 7)
+            .collect();
+        if value[0] & 0x80 != 0 {
+            *out.last_mut().unwrap() ^= if block == 8 { 0x1b } else { 0x87 };
+        }
+        out
+    };
+    let mut l = vec![0u8; block];
+    encrypt(&mut l);
+    let k2 = double(&double(&l));
+    message.push(0x80);
+    message.resize(2 * block, 0);
+    for (byte, k) in message[block..].iter_mut().zip(&k2) {
+        *byte ^= k;
+    }
+    let mut state = vec![0u8; block];
+    for chunk in message.chunks(block) {
+        state.iter_mut().zip(chunk).for_each(|(s, m)| *s ^= m);
+        encrypt(&mut state);
+    }
+    state
+}
+
 /// AN10922 3TDEA: `odd_parity(CMAC(MK, 0x31||M) || CMAC(MK, 0x32||M) || CMAC(MK, 0x33||M))`.
 pub fn reference_diversify(master: &[u8], input: &[u8]) -> [u8; 24] {
     let mut out = [0u8; 24];
     for (part, constant) in out.chunks_exact_mut(8).zip([0x31u8, 0x32, 0x33]) {
-        let mut mac = <Cmac<TdesEde3> as Mac>::new_from_slice(master).unwrap();
-        mac.update(&[constant]);
-        mac.update(input);
-        part.copy_from_slice(&mac.finalize().into_bytes());
+        part.copy_from_slice(&reference_an10922_cmac!(TdesEde3, master, constant, input));
     }
     for byte in &mut out {
         if byte.count_ones() % 2 == 0 {
@@ -927,6 +1073,44 @@ pub fn reference_diversify(master: &[u8], input: &[u8]) -> [u8; 24] {
         }
     }
     out
+}
+
+/// AN10922 for an AES master key of `master.len()` bytes (16, 24 or 32), from the `cmac` crate
+/// over the raw `aes` crate.
+pub fn reference_diversify_aes(master: &[u8], input: &[u8]) -> Vec<u8> {
+    match master.len() {
+        16 => reference_an10922_cmac!(Aes128, master, 0x01, input),
+        24 => {
+            let a = reference_an10922_cmac!(Aes192, master, 0x11, input);
+            let b = reference_an10922_cmac!(Aes192, master, 0x12, input);
+            let middle = a[8..].iter().zip(&b[..8]).map(|(x, y)| x ^ y);
+            a[..8]
+                .iter()
+                .copied()
+                .chain(middle)
+                .chain(b[8..].iter().copied())
+                .collect()
+        }
+        _ => {
+            let mut key = reference_an10922_cmac!(Aes256, master, 0x41, input);
+            key.extend(reference_an10922_cmac!(Aes256, master, 0x42, input));
+            key
+        }
+    }
+}
+
+/// One block of AES ECB encryption with the raw `aes` crate, for a key of 16, 24 or 32 bytes.
+pub fn reference_encrypt_aes(key: &[u8], block: &[u8]) -> Vec<u8> {
+    fn with<C: KeyInit + BlockEncrypt>(key: &[u8], block: &[u8]) -> Vec<u8> {
+        let mut block = GenericArray::clone_from_slice(block);
+        C::new_from_slice(key).unwrap().encrypt_block(&mut block);
+        block.to_vec()
+    }
+    match key.len() {
+        16 => with::<Aes128>(key, block),
+        24 => with::<Aes192>(key, block),
+        _ => with::<Aes256>(key, block),
+    }
 }
 
 fn reference_class(c: char) -> Option<CharClass> {
