@@ -97,6 +97,46 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## AES admin keys
+//!
+//! Newer cards use AES admin keys: YubiKey firmware 5.7 and later (an AES-192 management key
+//! whose default bytes are the old Triple-DES default), FIPS card models, HID Crescendo
+//! minidriver cards. An [`AdminKey`] carries its [`Algorithm`], stated by the caller and never
+//! guessed from the key length (24 bytes is both a Triple-DES and an AES-192 key). Challenges
+//! and responses are then 16 bytes (24 base64 characters), check values come from
+//! `E_K(0^16)`, and diversification follows AN10922's method for the key's size.
+//!
+//! ```
+//! use cardadmin::{cm, AdminKey, Algorithm};
+//!
+//! let default = [1, 2, 3, 4, 5, 6, 7, 8].repeat(3);
+//! let key = AdminKey::new(Algorithm::Aes192, &default)?; // or AdminKey::new_hex(algorithm, text)
+//! assert!(!key.audit().is_clean()); // the well-known default bytes
+//!
+//! let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
+//! let response = cm::authentication_response(&key, card_id, "AQIDBAUGBwgJCgsMDQ4PEA==", false)?;
+//! assert_eq!(response.to_string(), "PW5tnNM3KS7iD7YLioRPGQ==");
+//!
+//! // An 8-byte challenge for an AES key is a 400 that names the length the key needs.
+//! let err = cm::authentication_response(&key, card_id, "1hFD+cz/0so=", false).unwrap_err();
+//! assert_eq!(err.to_string(), "challenge: AES-192 admin keys answer 16-byte challenges, got 8 bytes");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Offline unblock
+//!
+//! A user whose card is blocked, away from the network, reads the challenge on the Windows
+//! unblock screen to the help desk; [`unblock::respond`] takes it as typed and gives the
+//! response in groups of four to read back.
+//!
+//! ```
+//! use cardadmin::{unblock, AdminKey};
+//!
+//! let key = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
+//! assert_eq!(unblock::respond(&key, "1603 ebdf-1c8a 2e72")?.to_string(), "F940 6715 12CD 0DFF");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## `serverproposedpin`
 //!
 //! The profile template's PIN policy says who sets the user PIN. When the server does
