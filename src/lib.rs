@@ -52,7 +52,7 @@
 //!     false,
 //! )
 //! .unwrap_err();
-//! assert!(err.to_string().starts_with("challenge: challenge has a space at position 4"));
+//! assert!(err.to_string().starts_with("challenge: value has a space at position 4"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
