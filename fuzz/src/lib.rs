@@ -593,11 +593,7 @@ fn check_parse_error(err: &ParseError, text: &str, what: &str) {
         } => {
             assert_eq!(named, what);
             // Card IDs do not count surrounding whitespace, as .NET's Guid.Parse trims it.
-            let counted = if what == "card ID" {
-                text.trim()
-            } else {
-                &text[..]
-            };
+            let counted: &str = if what == "card ID" { text.trim() } else { text };
             assert_eq!(found, counted.chars().count());
         }
         ParseError::InvalidCharacter {
