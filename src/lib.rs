@@ -184,10 +184,14 @@
 //! |---|---|---|
 //! | `std` | yes | `std::error::Error` for every error type; implies `alloc` |
 //! | `alloc` | yes | [`AdminKey::to_base64`], which returns a (zeroizing) `String` |
-//! | `serde` | no | `Serialize`/`Deserialize` for [`PinPolicy`], [`CharRule`], [`UserPinOption`]; needs neither `std` nor `alloc` |
+//! | `serde` | no | `Serialize`/`Deserialize` for [`PinPolicy`], [`CharRule`], [`UserPinOption`], and `Deserialize` for [`AdminKey`] (48 hex digits, text wiped); needs neither `std` nor `alloc` |
+//! | `getrandom` | no | [`rng::OsRng`], the operating system's generator |
+//! | `rand_core_09` | no | [`rng::RandCore09`](rng), to pass `rand` 0.9 generators |
+//! | `rand_core_010` | no | [`rng::RandCore010`](rng), to pass `rand` 0.10 generators |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation-free: everything but
-//! `to_base64` is available, and [`AdminKey::expose_secret`] gives the bytes to encode.
+//! `to_base64` and the request-level facade ([`cm::handle_request`], which writes the response
+//! body) is available, and [`AdminKey::expose_secret`] gives the bytes to encode.
 //!
 //! The public API is small and listed in the README ("Public API"): the types re-exported at
 //! the crate root, the [`cm`] facade, and the re-exports [`rand_core`] (for the generator
@@ -287,9 +291,12 @@
 //!
 //! ## Randomness
 //!
-//! The random generator is the caller's, and must be a cryptographically secure one, such as
-//! `rand_core::OsRng` (the operating system's generator; `rand_core` is re-exported as
-//! [`rand_core`]) or a CSPRNG seeded from it. The `CryptoRng` bound is a promise by the
+//! The random generator is the caller's, and must be a cryptographically secure one: the
+//! operating system's ([`rng::OsRng`] with the `getrandom` feature), `rand` 0.8's generators
+//! as they are, `rand` 0.9's and 0.10's through [`rng`]'s adapters (the exact `Cargo.toml`
+//! lines are in [`rng`]), or a CSPRNG seeded from one of them. (`rand_core` is re-exported as
+//! [`rand_core`], but without its `getrandom` feature, so `cardadmin::rand_core::OsRng` does
+//! not exist.) The `CryptoRng` bound is a promise by the
 //! generator's author, not something this crate can check; a seeded deterministic generator
 //! belongs in tests only. A generator that fails or is stuck yields a [`GenerateError`].
 //!
@@ -376,7 +383,10 @@ pub mod cm;
 mod diversify;
 mod error;
 mod key;
+#[cfg(feature = "serde")]
+mod key_serde;
 mod pin;
+pub mod rng;
 
 pub use audit::{KeyAudit, KeyFinding};
 pub use card_id::CardId;
