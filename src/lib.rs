@@ -199,9 +199,11 @@
 //!
 //! # Design
 //!
-//! - **Two layers.** [`cm`] takes the query parameters as text, exactly as the endpoints
-//!   receive them, and returns errors that name the parameter; a server can map each function
-//!   to a route. The typed layer ([`AdminKey`], [`CardId`], [`Challenge`], [`Response`],
+//! - **Three layers.** [`cm::handle_request`] takes a whole request target and returns the
+//!   status, content type and JSON body, with MIM CM's (.NET's) parsing rules, so a server is
+//!   a thin shell around it (`examples/server/`). The [`cm`] functions take the query
+//!   parameters as text and return errors that name the parameter and their HTTP status
+//!   ([`CmError::status`]). The typed layer ([`AdminKey`], [`CardId`], [`Challenge`], [`Response`],
 //!   [`PinPolicy`]) is for everything else: batch provisioning, tests, other protocols.
 //! - **Strict parsing, helpful errors.** A lenient base64 decoder would answer a *different*
 //!   challenge when a `+` was URL-decoded to a space, and the card would count a failed admin
@@ -211,7 +213,8 @@
 //! - **The GUID byte layout lives in one place.** MIM CM passes the card ID as GUID text, and
 //!   the card holds the Windows memory layout of that GUID (first three fields
 //!   little-endian). [`CardId`] is the only conversion, so diversification cannot read the
-//!   wrong bytes.
+//!   wrong bytes. Bare 32 hex digits are .NET's "N" GUID text, not the file's bytes:
+//!   [`CardId::from_raw_hex`] reads those.
 //! - **Keys keep their schedule.** [`AdminKey`] stores the 24 bytes and the expanded
 //!   3-key schedule together, so answering many challenges with one key costs one block
 //!   encryption each. Diversification runs its CMAC chains on that schedule, and the key

@@ -1,8 +1,36 @@
-//! The three MIM CM REST endpoints, from query-string text to response body.
+//! The three MIM CM REST endpoints, at two levels: whole requests, and parameters.
+//!
+//! # Request level (`alloc`)
+//!
+//! [`handle_request`] takes the request target as the server received it (path and raw
+//! query, still percent-encoded), a [`Profile`] (admin key, whether keys are diversified, PIN
+//! policy) and a CSPRNG, and returns a [`Reply`]: status, content type and JSON body, with
+//! .NET's parsing rules (routes and query keys without regard to case, `Boolean.Parse`,
+//! `Guid.Parse`, `+` as a space). A server needs no other glue: the example server in
+//! `examples/server/` is this function behind axum.
+//!
+//! ```
+//! use cardadmin::{cm, AdminKey, PinPolicy};
+//!
+//! let (admin_key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+//! let profile = cm::Profile::new(&admin_key, true, &policy);
+//! let reply = cm::handle_request(
+//!     &profile,
+//!     "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False",
+//!     &mut rand_core::OsRng,
+//! );
+//! assert_eq!(reply.status(), 200);
+//! assert_eq!(reply.content_type(), Some("application/json; charset=utf-8"));
+//! assert_eq!(reply.body(), "\"F0Zudm4wPLY=\"");
+//! ```
+//!
+//! # Parameter level
 //!
 //! Each function takes the parameters as the server receives them (already URL-decoded text)
 //! and returns the typed value whose `Display` or `to_base64` is the response body. Parameter
-//! errors say which parameter was wrong, so a server can answer 400 with the message as is.
+//! errors say which parameter was wrong, and [`CmError::status`] which status to answer.
+//! Unlike [`handle_request`], these do not quote the body as a JSON string: MIM CM's bodies
+//! are JSON strings (`"F0Zudm4wPLY="`, quotes included).
 //!
 //! | endpoint | function | body |
 //! |---|---|---|
@@ -17,7 +45,7 @@
 //! let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
 //! match cm::authentication_response(&admin_key, card_id, "1hFD+cz/0so=", false) {
 //!     Ok(response) => assert_eq!(response.to_string(), "F0Zudm4wPLY="), // 200, body
-//!     Err(err) => panic!("400 Bad Request: {err}"),
+//!     Err(err) => panic!("{} {err}", err.status()),
 //! }
 //! ```
 
