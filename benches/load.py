@@ -8,12 +8,12 @@ WRK_CPU (default 0) against each endpoint for DURATION seconds (default 5) at 1 
 connections, ROUNDS times (default 3) interleaved; stops the server by its PID; and prints
 the median of the rounds as a Markdown table.
 
-The share of a request spent in the library comes from criterion's figure for
-`cm::handle_request` on the same target (`cargo bench --bench cm_request`, read from
-target/criterion): at 16 connections the server's core is saturated, so requests/s times
-the facade's time is the share of the server's CPU time spent in the library; at one
-connection, the facade's time over the median round trip (wrk's p50 latency) is its share of
-what a client waits for.
+The share of a request spent in the library is criterion's figure for `cm::handle_request`
+on the same target (`cargo bench --bench cm_request`, read from target/criterion) over the
+server's CPU time per request (user + system time from /proc/<pid>/stat across the wrk run,
+divided by the requests wrk completed): CPU time, unlike throughput, hardly moves when other
+processes load the machine. The facade's time over wrk's median round trip at one connection
+is its share of what a client waits for.
 
 Environment: LISTEN (default 127.0.0.1:18089), DURATION, ROUNDS, SERVER_CPU, WRK_CPU.
 """
@@ -83,6 +83,13 @@ def wrk(url, connections):
             "errors": errors.group(1) if errors else None}
 
 
+def cpu_seconds(pid):
+    """The process's user + system CPU time so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def facade_ns(bench):
     path = os.path.join(ROOT, "target/criterion/handle_request", bench, "new/estimates.json")
     try:
@@ -112,7 +119,9 @@ def main():
         for round_ in range(ROUNDS):
             for name, target, _, status in ENDPOINTS:
                 for connections in CONNECTIONS:
+                    cpu_before = cpu_seconds(server.pid)
                     result = wrk(f"http://{LISTEN}{target}", connections)
+                    result["cpu_us"] = (cpu_seconds(server.pid) - cpu_before) / result["total"] * 1e6
                     expected_non2xx = result["total"] if status == 400 else 0
                     # wrk counts requests cut off at the end apart; allow a few.
                     if abs(result["non2xx"] - expected_non2xx) > connections or result["errors"]:
@@ -120,13 +129,13 @@ def main():
                     runs.setdefault((name, connections), []).append(result)
                     print(f"round {round_ + 1} {name} c={connections}: {result['rps']:.0f} req/s, "
                           f"mean {result['mean']:.0f} us, p50 {result['p50']:.0f} us, "
-                          f"p99 {result['p99']:.0f} us", file=sys.stderr)
+                          f"p99 {result['p99']:.0f} us, server CPU {result['cpu_us']:.1f} us/request", file=sys.stderr)
     finally:
         server.terminate()
         server.wait()
 
-    print("| endpoint | facade (criterion median) | c=1: req/s, median (best round) | c=1: latency p50 / p99 (median of rounds) | facade / c=1 p50 | c=16: req/s, median (best round) | c=16: latency p50 / p99 | library share of server CPU at c=16, median (best round) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| endpoint | facade (criterion median) | c=1: req/s | c=1: latency p50 / p99 | c=1: server CPU per request | c=16: req/s, median (best round) | c=16: latency p50 / p99 | c=16: server CPU per request | library share of the server's CPU per request (c=16) | facade / c=1 p50 latency |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, _, bench, _ in ENDPOINTS:
         ns = facade_ns(bench)
         row = [name, f"{ns / 1000:.2f} µs" if ns else "-"]
@@ -136,11 +145,13 @@ def main():
             best = max(r["rps"] for r in results)
             p50 = statistics.median(r["p50"] for r in results)
             p99 = statistics.median(r["p99"] for r in results)
-            row += [f"{rps:,.0f} ({best:,.0f})", f"{p50:.0f} / {p99:.0f} µs"]
+            cpu = statistics.median(r["cpu_us"] for r in results)
+            row += [f"{rps:,.0f}" if connections == 1 else f"{rps:,.0f} ({best:,.0f})",
+                    f"{p50:.0f} / {p99:.0f} µs", f"{cpu:.1f} µs"]
             if connections == 1:
-                row.append(f"{ns / 1000 / p50:.1%}" if ns else "-")
-            else:
-                row.append(f"{ns * rps / 1e9:.1%} ({ns * best / 1e9:.1%})" if ns else "-")
+                c1_p50 = p50
+        row.append(f"{ns / 1000 / cpu:.0%}" if ns else "-")
+        row.append(f"{ns / 1000 / c1_p50:.1%}" if ns else "-")
         print("| " + " | ".join(row) + " |")
 
 if __name__ == "__main__":
