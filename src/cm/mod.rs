@@ -134,7 +134,8 @@ pub enum CmError {
         /// The parameter's name, `"query string"` for a key or an unknown parameter, or
         /// `"path"`.
         parameter: &'static str,
-        /// Zero-based byte position of the `%` in the raw (still encoded) key or value.
+        /// Zero-based byte position of the `%` in the raw (still encoded) query key, query
+        /// value or path segment.
         position: usize,
     },
     /// The percent-decoded bytes are not UTF-8.
