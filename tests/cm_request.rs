@@ -154,6 +154,13 @@ fn boolean_parse_forms() {
         CmError::Diversified { found: 3 },
     );
     assert_eq!(
+        auth(&format!(
+            "cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified="
+        ))
+        .body(),
+        r#"{"Message":"diversified: value is empty; send True or False","Parameter":"diversified"}"#
+    );
+    assert_eq!(
         CmError::Diversified { found: 3 }.to_string(),
         "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got 3 characters of something else"
     );
@@ -688,4 +695,25 @@ fn reply_debug_hides_the_body() {
     let debug = format!("{reply:?}");
     assert_eq!(debug, "Reply { status: 200, body_len: 34, error: None }");
     assert!(!debug.contains(&reply.body()[1..10]));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Any query on any route: a documented status, a JSON body that parses, never a panic.
+    #[test]
+    fn any_query_gets_a_documented_status(
+        route in 0usize..4,
+        query in "[a-zA-Z0-9%+=&/ \u{0}-\u{7f}\u{e9}]{0,200}",
+    ) {
+        let prefix = ["/x", AUTH, DIVERSIFIED, PIN][route];
+        let reply = get(&format!("{prefix}?{query}"));
+        proptest::prop_assert!([200, 204, 400, 404, 414, 500].contains(&reply.status()));
+        if reply.status() != 204 {
+            proptest::prop_assert_eq!(reply.content_type(), JSON);
+            let parsed: serde_json::Value = serde_json::from_str(reply.body()).unwrap();
+            proptest::prop_assert_eq!(parsed.is_string(), reply.status() == 200);
+        }
+        proptest::prop_assert_eq!(reply.error().is_some(), reply.status() >= 400);
+    }
 }

@@ -229,6 +229,9 @@ impl fmt::Display for CmError {
             Self::PathGuid { parameter, error } => {
                 write!(f, "{parameter}: {}", error.with_what("GUID"))
             }
+            Self::Diversified { found: 0 } => {
+                f.write_str("diversified: value is empty; send True or False")
+            }
             Self::Diversified { found } => write!(
                 f,
                 "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got {found} characters of something else"
