@@ -177,11 +177,41 @@ pub enum ParseError {
         /// What was being parsed.
         what: &'static str,
     },
-    /// Card ID text with an opening brace and no closing one, or the other way round.
+    /// Card ID text with an opening brace or parenthesis and no matching closing one, or the
+    /// other way round.
     UnbalancedBraces {
         /// What was being parsed.
         what: &'static str,
     },
+    /// A GUID in a .NET text form this crate does not read: the `X` form
+    /// (`{0x...,0x...,0x...,{0x...}}`), whose fields have no fixed width.
+    UnsupportedForm {
+        /// What was being parsed.
+        what: &'static str,
+        /// The form, in words.
+        form: &'static str,
+    },
+}
+
+impl ParseError {
+    /// The same error about another subject: the request facade says "value" or "GUID" after
+    /// the parameter's name instead of repeating it.
+    pub(crate) fn with_what(mut self, subject: &'static str) -> Self {
+        match &mut self {
+            Self::Empty { what }
+            | Self::Length { what, .. }
+            | Self::InvalidCharacter { what, .. }
+            | Self::Space { what, .. }
+            | Self::UrlSafeAlphabet { what, .. }
+            | Self::MissingPadding { what, .. }
+            | Self::DecodedLength { what, .. }
+            | Self::ByteLength { what, .. }
+            | Self::NonCanonical { what }
+            | Self::UnbalancedBraces { what }
+            | Self::UnsupportedForm { what, .. } => *what = subject,
+        }
+        self
+    }
 }
 
 impl fmt::Display for ParseError {
@@ -235,9 +265,14 @@ impl fmt::Display for ParseError {
                 f,
                 "{what} is not canonical base64: the unused bits of its last character must be zero"
             ),
-            Self::UnbalancedBraces { what } => {
-                write!(f, "{what} has unbalanced braces: use both '{{' and '}}', or neither")
-            }
+            Self::UnbalancedBraces { what } => write!(
+                f,
+                "{what} has unbalanced brackets: enclose it in '{{' and '}}' or in '(' and ')', or in neither"
+            ),
+            Self::UnsupportedForm { what, form } => write!(
+                f,
+                "{what} is in {form}, which is not accepted: send the hyphenated form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+            ),
         }
     }
 }

@@ -52,7 +52,7 @@
 //!     false,
 //! )
 //! .unwrap_err();
-//! assert!(err.to_string().starts_with("challenge: challenge has a space at position 4"));
+//! assert!(err.to_string().starts_with("challenge: value has a space at position 4"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -224,10 +224,14 @@
 //! |---|---|---|
 //! | `std` | yes | `std::error::Error` for every error type; implies `alloc` |
 //! | `alloc` | yes | [`AdminKey::to_base64`], which returns a (zeroizing) `String` |
-//! | `serde` | no | `Serialize`/`Deserialize` for [`PinPolicy`], [`CharRule`], [`UserPinOption`]; needs neither `std` nor `alloc` |
+//! | `serde` | no | `Serialize`/`Deserialize` for [`PinPolicy`], [`CharRule`], [`UserPinOption`], and `Deserialize` for [`AdminKey`] (48 hex digits, text wiped); needs neither `std` nor `alloc` |
+//! | `getrandom` | no | [`rng::OsRng`], the operating system's generator |
+//! | `rand_core_09` | no | [`rng::RandCore09`](rng), to pass `rand` 0.9 generators |
+//! | `rand_core_010` | no | [`rng::RandCore010`](rng), to pass `rand` 0.10 generators |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation-free: everything but
-//! `to_base64` is available, and [`AdminKey::expose_secret`] gives the bytes to encode.
+//! `to_base64` and the request-level facade ([`cm::handle_request`], which writes the response
+//! body) is available, and [`AdminKey::expose_secret`] gives the bytes to encode.
 //!
 //! The public API is small and listed in the README ("Public API"): the types re-exported at
 //! the crate root, the [`cm`] facade, and the re-exports [`rand_core`] (for the generator
@@ -235,9 +239,11 @@
 //!
 //! # Design
 //!
-//! - **Two layers.** [`cm`] takes the query parameters as text, exactly as the endpoints
-//!   receive them, and returns errors that name the parameter; a server can map each function
-//!   to a route. The typed layer ([`AdminKey`], [`CardId`], [`Challenge`], [`Response`],
+//! - **Three layers.** [`cm::handle_request`] takes a whole request target and returns the
+//!   status, content type and JSON body, with MIM CM's (.NET's) parsing rules, so a server is
+//!   a thin shell around it (`examples/server/`). The [`cm`] functions take the query
+//!   parameters as text and return errors that name the parameter and their HTTP status
+//!   ([`CmError::status`]). The typed layer ([`AdminKey`], [`CardId`], [`Challenge`], [`Response`],
 //!   [`PinPolicy`]) is for everything else: batch provisioning, tests, other protocols.
 //! - **Strict parsing, helpful errors.** A lenient base64 decoder would answer a *different*
 //!   challenge when a `+` was URL-decoded to a space, and the card would count a failed admin
@@ -247,7 +253,8 @@
 //! - **The GUID byte layout lives in one place.** MIM CM passes the card ID as GUID text, and
 //!   the card holds the Windows memory layout of that GUID (first three fields
 //!   little-endian). [`CardId`] is the only conversion, so diversification cannot read the
-//!   wrong bytes.
+//!   wrong bytes. Bare 32 hex digits are .NET's "N" GUID text, not the file's bytes:
+//!   [`CardId::from_raw_hex`] reads those.
 //! - **Keys keep their schedule.** [`AdminKey`] stores the 24 bytes and the expanded
 //!   3-key schedule together, so answering many challenges with one key costs one block
 //!   encryption each. Diversification runs its CMAC chains on that schedule, and the key
@@ -327,9 +334,12 @@
 //!
 //! ## Randomness
 //!
-//! The random generator is the caller's, and must be a cryptographically secure one, such as
-//! `rand_core::OsRng` (the operating system's generator; `rand_core` is re-exported as
-//! [`rand_core`]) or a CSPRNG seeded from it. The `CryptoRng` bound is a promise by the
+//! The random generator is the caller's, and must be a cryptographically secure one: the
+//! operating system's ([`rng::OsRng`] with the `getrandom` feature), `rand` 0.8's generators
+//! as they are, `rand` 0.9's and 0.10's through [`rng`]'s adapters (the exact `Cargo.toml`
+//! lines are in [`rng`]), or a CSPRNG seeded from one of them. (`rand_core` is re-exported as
+//! [`rand_core`], but without its `getrandom` feature, so `cardadmin::rand_core::OsRng` does
+//! not exist.) The `CryptoRng` bound is a promise by the
 //! generator's author, not something this crate can check; a seeded deterministic generator
 //! belongs in tests only. A generator that fails or is stuck yields a [`GenerateError`].
 //!
@@ -415,8 +425,11 @@ pub mod cm;
 mod error;
 mod kdf;
 mod key;
+#[cfg(feature = "serde")]
+mod key_serde;
 mod pin;
 pub mod primitive;
+pub mod rng;
 pub mod unblock;
 
 pub use card_id::CardId;

@@ -136,3 +136,8 @@ fn the_references_know_the_documented_answers() {
     assert_eq!(checks::reference_hex_key(&"0".repeat(48)), Some([0; 24]));
     assert_eq!(checks::reference_hex_key(&"0".repeat(47)), None);
 }
+
+#[test]
+fn cm_handle_request_corpus() {
+    replay("cm_handle_request");
+}

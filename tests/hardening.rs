@@ -441,14 +441,27 @@ fn card_id_errors() {
     const WHAT: &str = "card ID";
     let length = |found| ParseError::Length {
         what: WHAT,
-        expected: "32 (bare hex), 36 (hyphenated) or 38 (in braces)",
+        expected: "32 (bare hex) or 36 (hyphenated)",
+        found,
+    };
+    let bracketed_length = |found| ParseError::Length {
+        what: WHAT,
+        expected: "38 (a hyphenated GUID in '{}' or '()')",
         found,
     };
     assert_eq!(CardId::parse(""), Err(ParseError::Empty { what: WHAT }));
+    assert_eq!(
+        CardId::parse(" \t\n"),
+        Err(ParseError::Empty { what: WHAT })
+    );
     assert_eq!(CardId::parse("not-a-guid"), Err(length(10)));
     assert_eq!(
         CardId::parse("{bc88f13f83ba4037826246eba1291c6e}"),
-        Err(length(34))
+        Err(bracketed_length(34))
+    );
+    assert_eq!(
+        CardId::parse("(bc88f13f83ba4037826246eba1291c6e)"),
+        Err(bracketed_length(34))
     );
     assert_eq!(
         CardId::parse("bc88f13f-83ba-4037-8262-46eba1291c6e0"),
@@ -686,7 +699,7 @@ fn parse_error_messages() {
         ),
         (
             ParseError::UnbalancedBraces { what: "card ID" },
-            "card ID has unbalanced braces: use both '{' and '}', or neither",
+            "card ID has unbalanced brackets: enclose it in '{' and '}' or in '(' and ')', or in neither",
         ),
     ];
     for (err, message) in cases {
@@ -731,9 +744,7 @@ fn cm_errors_name_the_parameter_and_keep_their_source() {
                 position: 4
             })
         );
-        assert!(err
-            .to_string()
-            .starts_with("challenge: challenge has a space"));
+        assert!(err.to_string().starts_with("challenge: value has a space"));
         assert_eq!(
             err.source().unwrap().to_string(),
             ParseError::Space {

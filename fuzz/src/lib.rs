@@ -29,7 +29,7 @@ use des::TdesEde3;
 pub type Check = fn(&[u8]);
 
 /// Every target, by name, for the corpus replay.
-pub const TARGETS: [(&str, Check); 8] = [
+pub const TARGETS: [(&str, Check); 9] = [
     ("parse_admin_key", parse_admin_key),
     ("parse_card_id", parse_card_id),
     ("parse_base64", parse_base64),
@@ -37,6 +37,7 @@ pub const TARGETS: [(&str, Check); 8] = [
     ("diversify_differential", diversify_differential),
     ("pin_policy", pin_policy),
     ("cm_requests", cm_requests),
+    ("cm_handle_request", cm_handle_request),
     ("aes_differential", aes_differential),
 ];
 
@@ -543,6 +544,101 @@ pub fn cm_requests(data: &[u8]) {
     }
 }
 
+/// `cm::handle_request` on hostile request targets. The input's first byte picks a prefix (none,
+/// or one of the three routes with valid path GUIDs, so the query parser is reached), the rest
+/// is the target text after it. Whatever the input: no panic, a status from the documented
+/// set, a content type exactly when there is a body, an error body that is the error's own
+/// JSON, the same answer twice for the deterministic routes, and a 200 only for a sound query.
+pub fn cm_handle_request(data: &[u8]) {
+    const PREFIXES: [&str; 4] = [
+        "",
+        "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?",
+        "/certificatemanagement/API/V1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?",
+        "/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin?",
+    ];
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let prefix = PREFIXES[usize::from(selector % 4)];
+    let target = format!("{prefix}{}", String::from_utf8_lossy(rest));
+    let key = AdminKey::from_bytes([0; 24]);
+    let policy = PinPolicy::default();
+    let diversify = selector & 0x10 == 0;
+    let profile = cm::Profile::new(&key, diversify, &policy);
+    // A generator that fails when selector bit 5 is set: the PIN route must answer 500.
+    let exhausted = if selector & 0x20 != 0 {
+        Exhausted::Fail
+    } else {
+        Exhausted::Cycle
+    };
+    let seed = [0x5a_u8; 64];
+    let reply = cm::handle_request(&profile, &target, &mut FuzzRng::new(&seed, exhausted));
+
+    let status = reply.status();
+    assert!(
+        [200, 204, 400, 404, 414, 500].contains(&status),
+        "status {status} for {target:?}"
+    );
+    assert_eq!(reply.content_type().is_none(), status == 204);
+    match reply.error() {
+        Some(err) => {
+            assert_eq!(err.status(), status);
+            assert_eq!(reply.body(), cm::Reply::from_error(err).body());
+            let message = err.to_string();
+            assert!(!message.is_empty());
+            assert!(!message.contains("challenge: challenge"), "{message}");
+            assert!(
+                reply.body().starts_with("{\"Message\":\""),
+                "{}",
+                reply.body()
+            );
+            assert!(reply.body().ends_with('}'));
+            if let Some(parameter) = err.parameter() {
+                assert!(message.starts_with(parameter), "{message}");
+            }
+        }
+        None => {
+            assert!(status == 200 || status == 204, "{status} without an error");
+            if status == 200 {
+                let body = reply.body();
+                assert!(body.len() >= 2 && body.starts_with('"') && body.ends_with('"'));
+            } else {
+                assert!(reply.body().is_empty());
+            }
+        }
+    }
+    if target.len() > cm::MAX_TARGET_LEN {
+        assert_eq!(status, 414);
+    }
+    if status == 200 {
+        // A sound request never holds an encoded NUL before its fragment (which is dropped).
+        let before_fragment = target.split('#').next().unwrap_or_default();
+        assert!(!before_fragment.contains("%00"), "{target:?}");
+        let body = reply.body();
+        let inner = &body[1..body.len() - 1];
+        match selector % 4 {
+            1 => {
+                assert!(reference_base64_block(inner).is_some(), "{body}");
+                let again =
+                    cm::handle_request(&profile, &target, &mut FuzzRng::new(&seed, exhausted));
+                assert_eq!(again, reply);
+            }
+            2 => {
+                assert_eq!(
+                    reference_base64_decode(inner).map(|key| key.len()),
+                    Some(24)
+                );
+                assert!(diversify);
+            }
+            3 => {
+                assert_eq!(exhausted, Exhausted::Cycle);
+                assert_eq!(policy.validate(inner), Ok(()));
+            }
+            _ => unreachable!("no route without a prefix ends in 200: {target:?}"),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shared checks
 // ---------------------------------------------------------------------------------------------
@@ -582,13 +678,17 @@ fn check_parse_error(err: &ParseError, text: &str, what: &str) {
     match *err {
         ParseError::Empty { what: named } => {
             assert_eq!(named, what);
-            assert!(text.is_empty());
+            // Card IDs ignore surrounding whitespace, as .NET's Guid.Parse does.
+            let rest: &str = if what == "card ID" { text.trim() } else { text };
+            assert!(rest.is_empty(), "{err:?} for {text:?}");
         }
         ParseError::Length {
             what: named, found, ..
         } => {
             assert_eq!(named, what);
-            assert_eq!(found, chars.len());
+            // Card IDs do not count surrounding whitespace, as .NET's Guid.Parse trims it.
+            let counted: &str = if what == "card ID" { text.trim() } else { text };
+            assert_eq!(found, counted.chars().count());
         }
         ParseError::InvalidCharacter {
             what: named,
@@ -631,6 +731,10 @@ fn check_parse_error(err: &ParseError, text: &str, what: &str) {
         }
         ParseError::NonCanonical { what: named } | ParseError::UnbalancedBraces { what: named } => {
             assert_eq!(named, what);
+        }
+        ParseError::UnsupportedForm { what: named, .. } => {
+            assert_eq!(named, what);
+            assert!(text.trim().starts_with('{'));
         }
         other => panic!("unexpected parse error {other:?}"),
     }
@@ -889,12 +993,13 @@ pub fn reference_hex_key(text: &str) -> Option<[u8; 24]> {
     hex_bytes(text.as_bytes())
 }
 
-/// The .NET GUID forms: 32 bare digits, 36 hyphenated, or 38 hyphenated in braces; the bytes
-/// in the Windows layout (first three fields little-endian).
+/// The .NET `Guid.Parse` forms D, N, B and P, after trimming surrounding whitespace: 32 bare
+/// digits, 36 hyphenated, or 38 hyphenated in braces or parentheses; the bytes in the Windows
+/// layout (first three fields little-endian).
 pub fn reference_guid(text: &str) -> Option<[u8; 16]> {
-    let bytes = text.as_bytes();
+    let bytes = text.trim().as_bytes();
     let body = match (bytes.first(), bytes.last()) {
-        (Some(b'{'), Some(b'}')) if bytes.len() == 38 => &bytes[1..37],
+        (Some(b'{'), Some(b'}')) | (Some(b'('), Some(b')')) if bytes.len() == 38 => &bytes[1..37],
         _ => bytes,
     };
     let digits: Vec<u8> = match body.len() {
