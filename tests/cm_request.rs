@@ -717,3 +717,39 @@ proptest::proptest! {
         proptest::prop_assert_eq!(reply.error().is_some(), reply.status() >= 400);
     }
 }
+
+/// With an AES admin key the same facade takes 16-byte challenges (24 base64 characters), and
+/// an 8-byte one is a 400 that names the length the key needs (issues #9 and #10).
+#[test]
+fn aes_keys_take_16_byte_challenges() {
+    let key = AdminKey::new(
+        cardadmin::Algorithm::Aes192,
+        &[1, 2, 3, 4, 5, 6, 7, 8].repeat(3),
+    )
+    .unwrap();
+    let policy = PinPolicy::default();
+    let profile = cm::Profile::new(&key, true, &policy);
+    // YubiKey 5.7 default key, challenge 0102..0F10: 3D6E6D9C... (base64 below).
+    let target =
+        format!("{AUTH}?cardid={GUID}&challenge=AQIDBAUGBwgJCgsMDQ4PEA%3D%3D&diversified=False");
+    let reply = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
+    assert_eq!(
+        (reply.status(), reply.body()),
+        (200, "\"PW5tnNM3KS7iD7YLioRPGQ==\"")
+    );
+    let target = format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=false");
+    let reply = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
+    assert_eq!(reply.status(), 400);
+    assert!(
+        reply
+            .body()
+            .contains("challenge: AES-192 admin keys answer 16-byte challenges, got 8 bytes"),
+        "{}",
+        reply.body()
+    );
+    // The diversified key of an AES-192 master is an AES-192 key: 32 base64 characters.
+    let target = format!("{DIVERSIFIED}?cardid={GUID}");
+    let reply = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.body().len(), 2 + 32);
+}
