@@ -377,6 +377,7 @@ mod diversify;
 mod error;
 mod key;
 mod pin;
+pub mod primitive;
 
 pub use audit::{KeyAudit, KeyFinding};
 pub use card_id::CardId;
