@@ -420,24 +420,30 @@ fn tree(x: &[u64; 5], c: &Tree5) -> u64 {
     t4(a, &xs) ^ (x1 & t4(b, &xs))
 }
 
-/// The DES round function on a doubled right half; returns the doubled f(R, K).
+/// The six S-box input words of a round: word `m` holds, in every nibble of box `b`, input
+/// bit `m` of S-box `b`, i.e. bit `E[6b + m]` of the right half XOR subkey bit `6b + m`
+/// (expansion and key addition together). Word 0 is inverted in the high half (see [`f`]).
 #[inline(always)]
-fn f(r: u64, k: &[u64; 2], c: &Consts) -> u64 {
+fn inputs(r: u64, k: &RoundKey) -> [u64; 6] {
     let [kx, k05] = *k;
-    let [r0, r1, r2, r3, r4, r5] = ROT;
     let x = r ^ kx;
     let y = r ^ k05;
-    let z = spread(y.rotate_right(r0));
-    let t = tree(
-        &[
-            spread(x.rotate_right(r1)),
-            spread(x.rotate_right(r2)),
-            spread(x.rotate_right(r3)),
-            spread(x.rotate_right(r4)),
-            spread(y.rotate_right(r5)),
-        ],
-        &c.tree,
-    );
+    let [r0, r1, r2, r3, r4, r5] = ROT;
+    [
+        spread(y.rotate_right(r0)),
+        spread(x.rotate_right(r1)),
+        spread(x.rotate_right(r2)),
+        spread(x.rotate_right(r3)),
+        spread(x.rotate_right(r4)),
+        spread(y.rotate_right(r5)),
+    ]
+}
+
+/// The DES round function on a doubled right half; returns the doubled f(R, K).
+#[inline(always)]
+fn f(r: u64, k: &RoundKey, c: &Consts) -> u64 {
+    let [z, x1, x2, x3, x4, x5] = inputs(r, k);
+    let t = tree(&[x1, x2, x3, x4, x5], &c.tree);
     // Low half: the outputs for input 0 = 0; high half: for input 0 = 1. `z` holds input 0
     // in the low half and its complement in the high half, so this select takes the right
     // half into both halves: the result is doubled again.
