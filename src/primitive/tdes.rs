@@ -1,6 +1,70 @@
 //! Constant-time Triple-DES (3-key EDE): no table lookups, no secret-dependent branches.
 //!
-//! DOCS_PLACEHOLDER
+//! # Why our own engine
+//!
+//! The admin key is the most sensitive secret of a card deployment, and the `des` crate
+//! indexes its S-box tables with key-dependent data: a process sharing the host's caches can
+//! recover DES keys from the access pattern, and the `diversifiedkey` endpoint even lets a
+//! caller choose the input the master key processes. The constant-time TDES engines we know
+//! of in Rust refuse weak and degenerate keys, but cards ship with the all-zero key and the
+//! minidriver default `0102030405060708` x3 (K1 = K2 = K3, which is single DES), so this
+//! engine accepts every key, and ignores parity bits as DES does.
+//!
+//! # Design
+//!
+//! Nothing in the key schedule, encryption or decryption indexes a table with secret data,
+//! branches on secret data, multiplies or divides it, or shifts or rotates by a secret
+//! amount: the code is AND, OR, XOR, subtraction, and shifts and rotations by constants. The
+//! plaintext is treated as secret too.
+//!
+//! - **S-boxes as an AND/XOR tree ("T-boxes").** Each of the 32 S-box output bits is a
+//!   Boolean function of its box's 6 input bits. Writing every such function in algebraic
+//!   normal form gives a fixed tree of ANDs and XORs whose leaves are constants; the 32
+//!   functions are evaluated side by side in one word, with input words in which each nibble
+//!   carries one box's input bit. The tree is split on S-box input 0: the two halves of a
+//!   `u64` hold the outputs for input 0 = 0 and = 1 (31 tree nodes instead of 63), and a
+//!   branch-free select picks the right half.
+//! - **Doubled words.** The right half is kept twice, in both halves of a `u64`, through the
+//!   whole round, so rotations by constants stay valid and no step ever copies one half into
+//!   the other (LLVM turns such copies, `b | b << 32`, into multiplications).
+//! - **Expansion and key addition together.** Round keys are pre-placed at the positions of
+//!   their expansion sources (`KX` for S-box inputs 1..4, `K05` for inputs 0 and 5, which
+//!   also carries the high half's complement of input 0), so a round is two XORs, then per
+//!   input a rotation, a mask and a nibble fill (`(t << 4) - t`, no multiplication).
+//! - **P in 8 rotation groups.** The S-box output bits are ordered inside their nibbles so
+//!   that P moves them by only 8 distinct rotations (19 in FIPS order).
+//! - **IP and IP^-1 once per block.** Between the three DES passes they cancel out.
+//! - **Three blocks interleaved.** [`TdesEde3::encrypt_blocks`] runs three independent
+//!   blocks round by round, filling the processor's execution units (CMAC chains,
+//!   AN10922's three derivations).
+//!
+//! Every mask, rotation amount and tree constant is computed at compile time by `const fn`s
+//! from the FIPS 46-3 tables as printed (`fips46.rs`); the unit tests check them against
+//! bit-by-bit readings of the same tables (every S-box entry, IP, IP^-1, E, P, the round
+//! function, the key schedule) and the engine against the `des` crate and NIST's vectors.
+//!
+//! # Guarantees and limits
+//!
+//! The guarantee is about the source: no secret-dependent table index, branch, variable shift
+//! or multiplication. The compiler gives no such guarantee about the machine code; what it
+//! emits is checked twice: `scripts/check-engine-asm.sh` fails if the release assembly of the
+//! engine contains a multiply or divide instruction (LLVM has introduced them on its own
+//! before), and a valgrind memcheck run with the key bytes marked undefined (the ctgrind /
+//! TIMECOP method) fails on any secret-dependent branch or address. Neither covers other
+//! targets or toolchains than the ones checked, stack temporaries (round inputs are not
+//! wiped), or power and electromagnetic side channels. The round constants are read through
+//! `core::hint::black_box` so that they are memory operands rather than 64-bit immediates;
+//! their addresses are fixed.
+//!
+//! # Provenance
+//!
+//! The T-box idea (S-box outputs as a fixed AND/XOR tree over the input bits, evaluated in
+//! machine words, with round keys pre-spread) is Thomas Pornin's BearSSL `des_ct.c` /
+//! `des_support.c`; computing the ANF constants by `const fn` from the FIPS tables follows
+//! bcgit/bc-rust PR #139; Botan's bitsliced DES was read for comparison. This code was
+//! written from the descriptions and FIPS 46-3, not copied: the doubled-word layout, the
+//! tree split on input 0, the combined expansion/key words and the P grouping are this
+//! crate's own.
 
 use core::fmt;
 
@@ -495,6 +559,13 @@ fn des_schedule(key: &[u8], out: &mut [RoundKey; 16]) {
 /// `TdesEde3::new(K1 || K2 || K3)` encrypts a block as `E_K3(D_K2(E_K1(x)))`. Every key is
 /// accepted, weak and degenerate ones included (K1 = K2 = K3 is single DES), and parity bits
 /// are ignored, exactly as DES does.
+///
+/// Constant time: the key schedule, encryption and decryption index no table with key or
+/// data bits, branch on none, and neither multiply nor shift by a secret amount; the S-boxes
+/// are evaluated as a fixed AND/XOR circuit (after BearSSL's `des_ct` and bc-rust PR #139,
+/// with constants derived at compile time from the FIPS 46-3 tables). That is a property of
+/// the source; the machine code is checked by an assembly scan and a valgrind memcheck run,
+/// for the targets those run on. The round keys are wiped on drop.
 ///
 /// ```
 /// use cardadmin::primitive::TdesEde3;
