@@ -538,18 +538,59 @@ fn dup_hi(v: u64) -> u64 {
 /// One round key: `[KX, K05]`, doubled, see [`subkey_map`].
 type RoundKey = [u64; 2];
 
+/// The masks of `steps`, and their rotation amounts.
+const fn masks<const N: usize>(steps: &[Step; N]) -> [u64; N] {
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        if let (Some(step), Some((_, [slot, ..]))) = (pick(steps, i), out.split_at_mut_checked(i)) {
+            *slot = step.mask;
+        }
+        i += 1;
+    }
+    out
+}
+const fn rots<const N: usize>(steps: &[Step; N]) -> [u32; N] {
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        if let (Some(step), Some((_, [slot, ..]))) = (pick(steps, i), out.split_at_mut_checked(i)) {
+            *slot = step.rot;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The key schedule's masks, behind an opaque reference for the same reason as [`consts`]
+/// (the rotation amounts stay compile-time constants).
+static SCHEDULE_MASKS: ([u64; PC1_MAP.count()], [u64; SUBKEY_MAP.count()]) =
+    (masks(&PC1_STEPS), masks(&SUBKEY_STEPS));
+const PC1_ROTS: [u32; PC1_MAP.count()] = rots(&PC1_STEPS);
+const SUBKEY_ROTS: [u32; SUBKEY_MAP.count()] = rots(&SUBKEY_STEPS);
+
+/// [`permute`] with the masks and the rotation amounts apart.
+#[inline(always)]
+fn permute_split<const N: usize>(x: u64, masks: &[u64; N], rots: &[u32; N]) -> u64 {
+    masks
+        .iter()
+        .zip(rots)
+        .fold(0, |acc, (&mask, &rot)| acc | (x & mask).rotate_left(rot))
+}
+
 /// The 16 round keys of one DES key, in encryption order.
 fn des_schedule(key: &[u8], out: &mut [RoundKey; 16]) {
+    let (pc1_masks, subkey_masks) = core::hint::black_box(&SCHEDULE_MASKS);
     let mut k = [0u8; 8];
     k.iter_mut().zip(key).for_each(|(d, s)| *d = *s);
-    let cd = permute(u64::from_be_bytes(k), &PC1_STEPS);
+    let cd = permute_split(u64::from_be_bytes(k), pc1_masks, &PC1_ROTS);
     k.zeroize();
     let (mut c, mut d) = (cd & C_MASK, cd & D_MASK);
     for (rk, &shift) in out.iter_mut().zip(SHIFTS.iter()) {
         let s = u32::from(shift);
         c = ((c << s) | (c >> (28 - s))) & C_MASK;
         d = ((d << s) | (d >> (28 - s))) & D_MASK;
-        let z = permute(c | d, &SUBKEY_STEPS);
+        let z = permute_split(c | d, subkey_masks, &SUBKEY_ROTS);
         *rk = [dup_lo(z), dup_hi(z) ^ X0_INVERT];
     }
 }
