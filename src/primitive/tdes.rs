@@ -417,12 +417,14 @@ const TREE: Tree5 = nest5(&tree_anf());
 /// The round function's constants, read from memory on purpose: see [`consts`].
 struct Consts {
     tree: Tree5,
-    p: [Step; 8],
+    p_masks: [u64; 8],
 }
 static CONSTS: Consts = Consts {
     tree: TREE,
-    p: P_STEPS,
+    p_masks: masks(&P_STEPS),
 };
+/// P's rotation amounts stay compile-time constants: a rotation by a register costs more.
+const P_ROTS: [u32; 8] = rots(&P_STEPS);
 
 /// The round constants behind an opaque reference. Left visible, LLVM materialises each of
 /// the 40 64-bit constants with a 10-byte `movabs` (plus a register copy) in every round;
@@ -512,14 +514,18 @@ fn f(r: u64, k: &RoundKey, c: &Consts) -> u64 {
     // in the low half and its complement in the high half, so this select takes the right
     // half into both halves: the result is doubled again.
     let s = t ^ (z & (t ^ t.rotate_left(32)));
-    p_balanced(s, &c.p)
+    p_balanced(s, &c.p_masks)
 }
 
 /// P as eight rotation groups ORed as a balanced tree: three levels, not the chain of eight
 /// that a fold gives (LLVM keeps the chain, and it sits on the round's critical path).
 #[inline(always)]
-fn p_balanced(s: u64, steps: &[Step; 8]) -> u64 {
-    let [g0, g1, g2, g3, g4, g5, g6, g7] = steps.map(|step| (s & step.mask).rotate_left(step.rot));
+fn p_balanced(s: u64, masks: &[u64; 8]) -> u64 {
+    let [m0, m1, m2, m3, m4, m5, m6, m7] = *masks;
+    let [r0, r1, r2, r3, r4, r5, r6, r7] = P_ROTS;
+    let g = |m: u64, r: u32| (s & m).rotate_left(r);
+    let (g0, g1, g2, g3) = (g(m0, r0), g(m1, r1), g(m2, r2), g(m3, r3));
+    let (g4, g5, g6, g7) = (g(m4, r4), g(m5, r5), g(m6, r6), g(m7, r7));
     ((g0 | g1) | (g2 | g3)) | ((g4 | g5) | (g6 | g7))
 }
 
