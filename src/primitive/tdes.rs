@@ -33,7 +33,8 @@
 //!   input a rotation, a mask and a nibble fill (`(t << 4) - t`, no multiplication).
 //! - **P in 8 rotation groups.** The S-box output bits are ordered inside their nibbles so
 //!   that P moves them by only 8 distinct rotations (19 in FIPS order).
-//! - **IP and IP^-1 once per block.** Between the three DES passes they cancel out.
+//! - **IP and IP^-1 once per block**, each as 9 delta swaps (IP permutes and complements
+//!   the bits of the position index). Between the three DES passes they cancel out.
 //! - **Three blocks interleaved.** [`TdesEde3::encrypt_blocks`] runs three independent
 //!   blocks round by round, filling the processor's execution units (CMAC chains,
 //!   AN10922's three derivations).
@@ -418,8 +419,113 @@ const PC1_MAP: BitMap = pc1_map();
 const SUBKEY_MAP: BitMap = subkey_map();
 const P_MAP: BitMap = p_map();
 
-const IP_STEPS: [Step; IP_MAP.count()] = IP_MAP.steps(false);
-const FP_STEPS: [Step; FP_MAP.count()] = FP_MAP.steps(false);
+/// An operation on the 6-bit index of every bit position of a 64-bit word: complement index
+/// bit `k` (`Flip`), or exchange index bits `k < l` (`Swap`). IP is such a permutation ("bit
+/// permute/complement"): output position `p` takes input position `(!p2 !p1 !p0 p4 p3 !p5)`
+/// (index bits 5..0, least significant position = 0), so a few of these operations make IP,
+/// and the same in reverse order make IP^-1. Each is one delta swap (6 operations), against
+/// 37 rotation groups (about 150 operations) for IP taken as an arbitrary permutation.
+#[derive(Clone, Copy)]
+enum IndexOp {
+    Flip(u32),
+    Swap(u32, u32),
+}
+
+/// The delta swap of an [`IndexOp`]: distance, and the mask of the lower position of each pair.
+const fn delta(op: IndexOp) -> (u32, u64) {
+    let (d, k, l) = match op {
+        IndexOp::Flip(k) => (1 << k, k, k),
+        IndexOp::Swap(k, l) => ((1 << l) - (1 << k), k, l),
+    };
+    let mut mask = 0u64;
+    let mut p = 0;
+    while p < 64 {
+        let lower = match op {
+            IndexOp::Flip(_) => (p >> k) & 1 == 0,
+            IndexOp::Swap(..) => (p >> k) & 1 == 1 && (p >> l) & 1 == 0,
+        };
+        if lower {
+            mask |= 1 << p;
+        }
+        p += 1;
+    }
+    (d, mask)
+}
+
+/// IP as index operations, applied in this order (found by a small search, checked at
+/// compile time against the FIPS table by [`delta_swaps`]).
+const IP_OPS: [IndexOp; 9] = [
+    IndexOp::Flip(0),
+    IndexOp::Flip(3),
+    IndexOp::Flip(4),
+    IndexOp::Flip(5),
+    IndexOp::Swap(0, 1),
+    IndexOp::Swap(0, 3),
+    IndexOp::Swap(1, 2),
+    IndexOp::Swap(1, 4),
+    IndexOp::Swap(2, 5),
+];
+
+/// The delta swaps of `ops` (in order, or reversed), after checking at compile time that
+/// they perform exactly the permutation `map`.
+const fn delta_swaps(ops: &[IndexOp; 9], reverse: bool, map: &BitMap) -> [(u32, u64); 9] {
+    let mut out = [(0u32, 0u64); 9];
+    // label[p]: the input position whose bit is at position p so far.
+    let mut label = [0u8; 64];
+    let mut p = 0;
+    while p < 64 {
+        if let Some((_, [slot, ..])) = label.split_at_mut_checked(p) {
+            *slot = p as u8;
+        }
+        p += 1;
+    }
+    let mut i = 0;
+    while i < 9 {
+        let op = match pick(ops, if reverse { 8 - i } else { i }) {
+            Some(op) => op,
+            None => IndexOp::Flip(0),
+        };
+        let (d, mask) = delta(op);
+        let mut p = 0;
+        while p < 64 {
+            if (mask >> p) & 1 == 1 {
+                let (a, b) = (at(&label, p), at(&label, p + d as usize));
+                if let Some((_, [slot, ..])) = label.split_at_mut_checked(p) {
+                    *slot = b as u8;
+                }
+                if let Some((_, [slot, ..])) = label.split_at_mut_checked(p + d as usize) {
+                    *slot = a as u8;
+                }
+            }
+            p += 1;
+        }
+        if let Some((_, [slot, ..])) = out.split_at_mut_checked(i) {
+            *slot = (d, mask);
+        }
+        i += 1;
+    }
+    let mut p = 0;
+    while p < 64 {
+        assert!(
+            at(&label, p) + 1 == at(&map.src, p),
+            "index operations differ from the table"
+        );
+        p += 1;
+    }
+    out
+}
+
+const IP_SWAPS: [(u32, u64); 9] = delta_swaps(&IP_OPS, false, &IP_MAP);
+const FP_SWAPS: [(u32, u64); 9] = delta_swaps(&IP_OPS, true, &FP_MAP);
+
+/// Applies delta swaps in order: each exchanges the bits under `mask` with those `d` above.
+#[inline(always)]
+fn apply_swaps(x: u64, swaps: &[(u32, u64); 9]) -> u64 {
+    swaps.iter().fold(x, |x, &(d, mask)| {
+        let t = ((x >> d) ^ x) & mask;
+        x ^ t ^ (t << d)
+    })
+}
 const PC1_STEPS: [Step; PC1_MAP.count()] = PC1_MAP.steps(false);
 const SUBKEY_STEPS: [Step; SUBKEY_MAP.count()] = SUBKEY_MAP.steps(false);
 const P_STEPS: [Step; 8] = P_MAP.steps(true);
@@ -465,21 +571,6 @@ const NIBBLE_LSB: u64 = 0x1111_1111_1111_1111;
 // ---------------------------------------------------------------------------------------------
 // Run-time primitives: only AND, XOR, OR, subtraction, and shifts and rotations by constants.
 // ---------------------------------------------------------------------------------------------
-
-/// Applies a bit permutation given as rotation groups. The groups are ORed into four
-/// accumulators in turn, so the dependency chain is a quarter of the group count (a plain
-/// fold is one chain through every group).
-#[inline(always)]
-fn permute<const N: usize>(x: u64, steps: &[Step; N]) -> u64 {
-    let mut acc = [0u64; 4];
-    for chunk in steps.chunks(4) {
-        for (a, step) in acc.iter_mut().zip(chunk) {
-            *a |= (x & step.mask).rotate_left(step.rot);
-        }
-    }
-    let [a, b, c, d] = acc;
-    (a | b) | (c | d)
-}
 
 /// Fills each nibble with copies of its lowest bit: `(t << 4) - t` is `15 * t` nibble by
 /// nibble, computed without a multiplication (and exact even in the top nibble, mod 2^64).
@@ -604,7 +695,9 @@ static SCHEDULE_MASKS: ([u64; PC1_MAP.count()], [u64; SUBKEY_MAP.count()]) =
 const PC1_ROTS: [u32; PC1_MAP.count()] = rots(&PC1_STEPS);
 const SUBKEY_ROTS: [u32; SUBKEY_MAP.count()] = rots(&SUBKEY_STEPS);
 
-/// [`permute`] with the masks and the rotation amounts apart.
+/// Applies a bit permutation given as rotation groups (masks and rotation amounts apart). The
+/// groups are ORed into four accumulators in turn, so the dependency chain is a quarter of the
+/// group count (a plain fold is one chain through every group).
 #[inline(always)]
 fn permute_split<const N: usize>(x: u64, masks: &[u64; N], rots: &[u32; N]) -> u64 {
     let mut acc = [0u64; 4];
@@ -776,14 +869,14 @@ impl TdesEde3 {
 /// IP, then the doubled halves.
 #[inline(always)]
 fn load(block: &[u8; 8]) -> (u64, u64) {
-    let b = permute(u64::from_be_bytes(*block), &IP_STEPS);
+    let b = apply_swaps(u64::from_be_bytes(*block), &IP_SWAPS);
     (dup_hi(b), dup_lo(b))
 }
 
 /// The halves (already swapped by the caller), then IP^-1.
 #[inline(always)]
 fn store(l: u64, r: u64) -> [u8; 8] {
-    permute((l << 32) | (r & LO), &FP_STEPS).to_be_bytes()
+    apply_swaps((l << 32) | (r & LO), &FP_SWAPS).to_be_bytes()
 }
 
 /// Three DES passes (16 rounds each, round keys in the order given), one block.
