@@ -580,30 +580,32 @@ fn spread(v: u64) -> u64 {
     (t << 4).wrapping_sub(t)
 }
 
-/// Two tree levels at once: `c[0][0] ^ x4 c[1][0] ^ x5 c[0][1] ^ x4 x5 c[1][1]`, given
-/// `x45 = x4 & x5`. The same six AND/XOR operations as two nested levels (plus the shared
-/// `x45`), but one step shorter on the critical path.
 #[inline(always)]
-fn t2(c: &Tree2, x4: u64, x5: u64, x45: u64) -> u64 {
-    let [[c00, c01], [c10, c11]] = *c;
-    (c00 ^ (x5 & c01)) ^ ((x4 & c10) ^ (x45 & c11))
+fn t1(c: &Tree1, x5: u64) -> u64 {
+    let [a, b] = *c;
+    a ^ (x5 & b)
 }
 #[inline(always)]
-fn t4(c: &Tree4, x: &[u64; 6]) -> u64 {
-    let [[a0, a1], [b0, b1]] = c;
-    let [x2, x3, x23, x4, x5, x45] = *x;
-    let (a0, a1) = (t2(a0, x4, x5, x45), t2(a1, x4, x5, x45));
-    let (b0, b1) = (t2(b0, x4, x5, x45), t2(b1, x4, x5, x45));
-    (a0 ^ (x3 & a1)) ^ ((x2 & b0) ^ (x23 & b1))
+fn t2(c: &Tree2, x4: u64, x5: u64) -> u64 {
+    let [a, b] = c;
+    t1(a, x5) ^ (x4 & t1(b, x5))
 }
-/// All 32 S-box output bits, for input 0 = 0 in the low half and = 1 in the high half:
-/// the ANF over inputs 1..5, evaluated depth-first.
+#[inline(always)]
+fn t3(c: &Tree3, x3: u64, x4: u64, x5: u64) -> u64 {
+    let [a, b] = c;
+    t2(a, x4, x5) ^ (x3 & t2(b, x4, x5))
+}
+#[inline(always)]
+fn t4(c: &Tree4, x2: u64, x3: u64, x4: u64, x5: u64) -> u64 {
+    let [a, b] = c;
+    t3(a, x3, x4, x5) ^ (x2 & t3(b, x3, x4, x5))
+}
+/// All 32 S-box output bits, for input 0 = 0 in the low half and = 1 in the high half.
 #[inline(always)]
 fn tree(x: &[u64; 5], c: &Tree5) -> u64 {
     let [a, b] = c;
     let [x1, x2, x3, x4, x5] = *x;
-    let xs = [x2, x3, x2 & x3, x4, x5, x4 & x5];
-    t4(a, &xs) ^ (x1 & t4(b, &xs))
+    t4(a, x2, x3, x4, x5) ^ (x1 & t4(b, x2, x3, x4, x5))
 }
 
 /// The six S-box input words of a round: word `m` holds, in every nibble of box `b`, input
