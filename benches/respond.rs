@@ -11,11 +11,16 @@
 //! - `verify`: encrypt and compare with an expected response (raw: `==` on the arrays, which
 //!   is not constant time, so it is slightly cheaper by construction).
 //!
-//! Run: `taskset -c 0 cargo bench --bench respond` (see `benches/README.md`).
+//! - `engine`: the crate's constant-time 3DES engine ([`cardadmin::primitive::TdesEde3`]) beside
+//!   raw `des`: `encrypt_block` (warm key), `new` (key schedule alone), `new+encrypt_block`
+//!   (cold key) and `encrypt_blocks` of 3 independent blocks beside 3 raw calls.
+//!
+//! Run: `taskset -c 0 cargo bench --bench respond` (see `benches/README.md`); the engine group
+//! alone: `taskset -c 0 cargo bench --bench respond -- engine`.
 
 mod common;
 
-use cardadmin::{AdminKey, Challenge};
+use cardadmin::{primitive::TdesEde3 as Engine, AdminKey, Challenge};
 use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use des::TdesEde3;
@@ -86,9 +91,58 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
+fn engine(c: &mut Criterion) {
+    let engine = Engine::new(&KEY);
+    let raw = TdesEde3::new(GenericArray::from_slice(&KEY));
+    let mut block = CHALLENGE;
+    engine.encrypt_block(&mut block);
+    assert_eq!(block, raw_encrypt(&raw, CHALLENGE));
+    let three = [CHALLENGE, [0x5a; 8], [0xc3; 8]];
+
+    let mut group = c.benchmark_group("engine");
+    group.bench_function("encrypt_block/raw_des", |b| {
+        b.iter(|| raw_encrypt(black_box(&raw), black_box(CHALLENGE)))
+    });
+    group.bench_function("encrypt_block/engine", |b| {
+        b.iter(|| {
+            let mut block = black_box(CHALLENGE);
+            black_box(&engine).encrypt_block(&mut block);
+            block
+        })
+    });
+    group.bench_function("new/raw_des", |b| {
+        b.iter(|| TdesEde3::new(GenericArray::from_slice(&black_box(KEY))))
+    });
+    group.bench_function("new/engine", |b| b.iter(|| Engine::new(&black_box(KEY))));
+    group.bench_function("new+encrypt_block/raw_des", |b| {
+        b.iter(|| {
+            let raw = TdesEde3::new(GenericArray::from_slice(&black_box(KEY)));
+            raw_encrypt(&raw, black_box(CHALLENGE))
+        })
+    });
+    group.bench_function("new+encrypt_block/engine", |b| {
+        b.iter(|| {
+            let mut block = black_box(CHALLENGE);
+            Engine::new(&black_box(KEY)).encrypt_block(&mut block);
+            block
+        })
+    });
+    group.bench_function("encrypt_blocks_3/raw_des", |b| {
+        b.iter(|| black_box(three).map(|block| raw_encrypt(black_box(&raw), block)))
+    });
+    group.bench_function("encrypt_blocks_3/engine", |b| {
+        b.iter(|| {
+            let mut blocks = black_box(three);
+            black_box(&engine).encrypt_blocks(&mut blocks);
+            blocks
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = respond, from_bytes_respond, verify
+    targets = respond, from_bytes_respond, verify, engine
 }
 criterion_main!(benches);

@@ -6,12 +6,17 @@
 //! its algorithm at run time. Adding a cipher means adding a file here and a variant to
 //! [`Cipher`]; key handling, diversification and the MIM CM facade do not change.
 //!
+//! [`TdesEde3`] is the crate's own constant-time 3-key Triple-DES engine: table-free and
+//! branch-free, in the key schedule as in encryption and decryption (its module docs explain
+//! the design). AES comes from RustCrypto's `aes` crate, which is constant time too.
+//!
 //! Every type here holds or handles key material, and is written to run in constant time: see
 //! the crate documentation's "Constant-time caveats" for what that covers and how it is checked.
 
 mod aes;
 mod cmac;
 pub(crate) mod des_key;
+mod fips46;
 mod tdes;
 
 use self::aes::{Aes128, Aes192, Aes256};
