@@ -43,15 +43,21 @@ if [ "${1:-}" = "--sites" ]; then
 fi
 
 status=0
-valgrind "${valgrind_flags[@]}" --log-file="$log" "$binary" "$@" || status=$?
+out=target/ctcheck.out
+valgrind "${valgrind_flags[@]}" --log-file="$log" "$binary" "$@" >"$out" || status=$?
+cat "$out"
 if [ "$status" -ne 0 ]; then
     grep -o 'ERROR SUMMARY: .*' "$log" || true
-    echo "ctcheck: memcheck's full report is in ctcheck/$log; its first key path report:"
-    # The controls and self-tests report on purpose; show the first report of a key path.
-    awk '/ctcheck: path (control|selftest)/ { skip = 1; next }
-         /ctcheck: path / { skip = 0; next }
-         !skip && /(Conditional jump|Use of uninitialised)/ { shown = 1 }
-         shown && /^==[0-9]+== $/ { exit }
-         shown && !skip { print }' "$log"
+    echo "ctcheck: memcheck's full report is in ctcheck/$log"
+    failed="$(sed -n 's/^ctcheck \([^ :]*\): .*: FAILED$/\1/p' "$out" | head -n 1)"
+    if [ -n "$failed" ]; then
+        echo "ctcheck: the first report of $failed (memcheck shows each site once, the first time):"
+        awk -v begins="ctcheck: path $failed begins" '
+            index($0, begins) { in_path = 1; next }
+            in_path && /ctcheck: path / { exit }
+            in_path && /(Conditional jump|Use of uninitialised)/ { shown = 1 }
+            shown && /^==[0-9]+== $/ { exit }
+            shown { print }' "$log"
+    fi
 fi
 exit "$status"
