@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use cardadmin::primitive::TdesEde3;
-use cardadmin::{AdminKey, CardId, Challenge};
+use cardadmin::{AdminKey, Algorithm, CardId, Challenge};
 use cipher::{Block, BlockDecrypt, BlockEncrypt, KeyInit};
 
 use memcheck::{make_defined, make_undefined};
@@ -111,6 +111,23 @@ const PATHS: &[Path] = &[
     key_path("audit", audit),
     key_path("engine_decrypt", engine_decrypt),
     key_path("engine_decrypt_blocks", engine_decrypt_blocks),
+    key_path("unblock", unblock),
+    key_path("aes128_new", aes_new::<0>),
+    key_path("aes192_new", aes_new::<1>),
+    key_path("aes256_new", aes_new::<2>),
+    key_path_allowing("aes128_new_hex", 1, aes_new_hex::<0>),
+    key_path_allowing("aes256_new_hex", 1, aes_new_hex::<2>),
+    key_path("aes128_respond", aes_respond::<0>),
+    key_path("aes192_respond", aes_respond::<1>),
+    key_path("aes256_respond", aes_respond::<2>),
+    key_path("aes128_verify", aes_verify::<0>),
+    key_path("aes192_check_value", aes_check_value::<1>),
+    key_path("aes128_diversify", aes_diversify::<0>),
+    key_path("aes192_diversify", aes_diversify::<1>),
+    key_path("aes256_diversify", aes_diversify::<2>),
+    key_path("aes128_diversify_short_input", aes_diversify_short::<0>),
+    key_path("aes192_audit", aes_audit::<1>),
+    key_path("aes256_to_base64", aes_to_base64::<2>),
     control("control_des_encrypt", encrypt::<des::TdesEde3>),
     control("control_des_decrypt", decrypt::<des::TdesEde3>),
     selftest("selftest_xor", 0, selftest_xor),
@@ -193,7 +210,7 @@ fn from_hex(meter: &mut Meter) {
     let mut parsed = meter.measure(|| AdminKey::from_hex(black_box(&text)));
     make_defined(&mut parsed);
     let key = parsed.expect("the key text is valid");
-    assert_eq!(key.expose_secret(), &KEY);
+    assert_eq!(key.expose_secret(), &KEY[..]);
 }
 
 fn from_hex_invalid(meter: &mut Meter) {
@@ -218,17 +235,16 @@ fn respond(meter: &mut Meter) {
     let challenge = Challenge::from_bytes(CHALLENGE);
     let mut response = meter.measure(|| key.respond(black_box(&challenge)));
     make_defined(&mut response);
-    assert_eq!(
-        response.as_bytes(),
-        public_key().respond(&challenge).as_bytes()
-    );
+    assert_eq!(response, public_key().respond(&challenge));
 }
 
 fn verify(meter: &mut Meter) {
     let key = secret_key();
     let challenge = Challenge::from_bytes(CHALLENGE);
     // The response a card sends back is public.
-    let response = public_key().respond(&challenge);
+    let response = public_key()
+        .respond(&challenge)
+        .expect("an 8-byte challenge");
     let mut accepted = meter.measure(|| key.verify(black_box(&challenge), black_box(&response)));
     make_defined(&mut accepted);
     assert!(accepted);
@@ -296,9 +312,12 @@ fn audit(meter: &mut Meter) {
 /// `AdminKey` method reaches.
 fn engine_decrypt(meter: &mut Meter) {
     let key = secret_key_bytes();
-    let ciphertext = *public_key()
+    let ciphertext: [u8; 8] = public_key()
         .respond(&Challenge::from_bytes(CHALLENGE))
-        .as_bytes();
+        .expect("an 8-byte challenge")
+        .as_bytes()
+        .try_into()
+        .expect("8 bytes");
     let mut block = meter.measure(|| {
         let engine = TdesEde3::new(&key);
         let mut block = black_box(ciphertext);
@@ -336,14 +355,18 @@ fn encrypt<C: KeyInit + BlockEncrypt>(meter: &mut Meter) {
         block
     });
     make_defined(&mut block);
-    let expected = public_key().respond(&Challenge::from_bytes(CHALLENGE));
+    let expected = public_key()
+        .respond(&Challenge::from_bytes(CHALLENGE))
+        .expect("an 8-byte challenge");
     assert_eq!(block.as_slice(), expected.as_bytes());
 }
 
 /// One block decryption, as [`encrypt`].
 fn decrypt<C: KeyInit + BlockDecrypt>(meter: &mut Meter) {
     let key = secret_key_bytes();
-    let ciphertext = public_key().respond(&Challenge::from_bytes(CHALLENGE));
+    let ciphertext = public_key()
+        .respond(&Challenge::from_bytes(CHALLENGE))
+        .expect("an 8-byte challenge");
     let mut block = meter.measure(|| {
         let cipher = C::new_from_slice(&key).expect("a 24-byte key");
         let mut block = Block::<C>::clone_from_slice(black_box(ciphertext.as_bytes()));
@@ -352,6 +375,128 @@ fn decrypt<C: KeyInit + BlockDecrypt>(meter: &mut Meter) {
     });
     make_defined(&mut block);
     assert_eq!(block.as_slice(), &CHALLENGE);
+}
+
+/// `unblock::respond` on a challenge as a person types it (public), under the secret key.
+fn unblock(meter: &mut Meter) {
+    let key = secret_key();
+    let typed = "3820 6279 7465 7321";
+    let mut response = meter.measure(|| cardadmin::unblock::respond(&key, black_box(typed)));
+    make_defined(&mut response);
+    let expected = cardadmin::unblock::respond(&public_key(), typed).expect("16 hex digits");
+    assert_eq!(response.expect("16 hex digits"), expected);
+}
+
+/// The AES algorithm of index `A`: AES-128, AES-192, AES-256.
+fn aes_algorithm<const A: usize>() -> Algorithm {
+    [Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256][A]
+}
+
+/// A 32-byte key; AES keys take its first 16, 24 or 32 bytes.
+const AES_KEY: [u8; 32] = [
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x00,
+];
+
+/// An AES challenge (public).
+const AES_CHALLENGE: [u8; 16] = *b"sixteen bytes!!!";
+
+fn secret_aes_bytes<const A: usize>() -> Vec<u8> {
+    let mut bytes = AES_KEY[..aes_algorithm::<A>().key_len()].to_vec();
+    make_undefined(bytes.as_mut_slice());
+    black_box(bytes)
+}
+
+fn secret_aes_key<const A: usize>() -> AdminKey {
+    AdminKey::new(aes_algorithm::<A>(), &secret_aes_bytes::<A>()).expect("the key length")
+}
+
+fn public_aes_key<const A: usize>() -> AdminKey {
+    let algorithm = aes_algorithm::<A>();
+    AdminKey::new(algorithm, &AES_KEY[..algorithm.key_len()]).expect("the key length")
+}
+
+fn aes_new<const A: usize>(meter: &mut Meter) {
+    let bytes = secret_aes_bytes::<A>();
+    let mut key = meter.measure(|| AdminKey::new(aes_algorithm::<A>(), black_box(&bytes)));
+    make_defined(&mut key);
+    let key = key.expect("the key length");
+    assert_eq!(key.check_value(), public_aes_key::<A>().check_value());
+}
+
+fn aes_new_hex<const A: usize>(meter: &mut Meter) {
+    let algorithm = aes_algorithm::<A>();
+    let mut text: String = AES_KEY[..algorithm.key_len()]
+        .iter()
+        .map(|byte| format!("{byte:02X}"))
+        .collect();
+    make_undefined(text.as_mut_str());
+    let mut parsed = meter.measure(|| AdminKey::new_hex(algorithm, black_box(&text)));
+    make_defined(&mut parsed);
+    let key = parsed.expect("the key text is valid");
+    assert_eq!(key.expose_secret(), &AES_KEY[..algorithm.key_len()]);
+}
+
+fn aes_respond<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_key::<A>();
+    let challenge = Challenge::from_slice(&AES_CHALLENGE).expect("16 bytes");
+    let mut response = meter.measure(|| key.respond(black_box(&challenge)));
+    make_defined(&mut response);
+    assert_eq!(response, public_aes_key::<A>().respond(&challenge));
+}
+
+fn aes_verify<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_key::<A>();
+    let challenge = Challenge::from_slice(&AES_CHALLENGE).expect("16 bytes");
+    let response = public_aes_key::<A>().respond(&challenge).expect("16 bytes");
+    let mut accepted = meter.measure(|| key.verify(black_box(&challenge), black_box(&response)));
+    make_defined(&mut accepted);
+    assert!(accepted);
+}
+
+fn aes_check_value<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_key::<A>();
+    let mut kcv = meter.measure(|| key.check_value());
+    make_defined(&mut kcv);
+    assert_eq!(kcv, public_aes_key::<A>().check_value());
+}
+
+fn aes_diversify<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_key::<A>();
+    let card = CardId::from_bytes(CARD_ID);
+    let mut derived = meter.measure(|| key.diversify(black_box(&card)));
+    make_defined(&mut derived);
+    assert_eq!(
+        derived.expose_secret(),
+        public_aes_key::<A>().diversify(&card).expose_secret()
+    );
+}
+
+/// AN10922's two-block padding of a short input (a bare 7-byte UID).
+fn aes_diversify_short<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_key::<A>();
+    let uid = [0x04, 0xde, 0xad, 0xbe, 0xef, 0xfe, 0xed];
+    let mut derived = meter.measure(|| key.diversify_input(black_box(&uid)));
+    make_defined(&mut derived);
+    let expected = public_aes_key::<A>().diversify_input(&uid).expect("valid");
+    assert_eq!(
+        derived.expect("valid").expose_secret(),
+        expected.expose_secret()
+    );
+}
+
+fn aes_audit<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_key::<A>();
+    let mut findings = meter.measure(|| key.audit());
+    make_defined(&mut findings);
+    assert!(findings == public_aes_key::<A>().audit());
+}
+
+fn aes_to_base64<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_key::<A>();
+    let mut text = meter.measure(|| key.to_base64());
+    make_defined(text.as_mut_str());
+    assert_eq!(text.as_str(), public_aes_key::<A>().to_base64().as_str());
 }
 
 /// Constant time by construction (XOR of the key bytes): must report nothing.
