@@ -1,10 +1,10 @@
 //! The block ciphers, and the constructions built directly on them.
 //!
 //! This is the only module that names a cipher implementation. The rest of the crate sees a
-//! block cipher through [`BlockCipher`] (encrypt or decrypt blocks of `N` bytes in place) and an
-//! admin key's cipher through [`Cipher`], which dispatches at run time, because a profile picks
+//! block cipher through `BlockCipher` (encrypt or decrypt blocks of `N` bytes in place) and an
+//! admin key's cipher through `Cipher`, which dispatches at run time, because a profile picks
 //! its algorithm at run time. Adding a cipher means adding a file here and a variant to
-//! [`Cipher`]; key handling, diversification and the MIM CM facade do not change.
+//! `Cipher`; key handling, diversification and the MIM CM facade do not change.
 //!
 //! [`TdesEde3`] is the crate's own constant-time 3-key Triple-DES engine: table-free and
 //! branch-free, in the key schedule as in encryption and decryption (its module docs explain
