@@ -369,6 +369,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod apdu;
 mod card_id;
 mod challenge;
 pub mod cm;
