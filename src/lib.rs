@@ -370,6 +370,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod apdu;
+pub mod auth;
 mod card_id;
 mod challenge;
 pub mod cm;
