@@ -379,6 +379,8 @@ mod kdf;
 mod key;
 mod pin;
 pub mod primitive;
+#[cfg(feature = "soft-card")]
+pub mod soft_card;
 
 pub use card_id::CardId;
 pub use challenge::{Challenge, Response};
