@@ -185,6 +185,7 @@
 //! | `std` | yes | `std::error::Error` for every error type; implies `alloc` |
 //! | `alloc` | yes | [`AdminKey::to_base64`], which returns a (zeroizing) `String` |
 //! | `serde` | no | `Serialize`/`Deserialize` for [`PinPolicy`], [`CharRule`], [`UserPinOption`]; needs neither `std` nor `alloc` |
+//! | `soft-card` | no | `soft_card::SoftCard`, a software PIV/GIDS card to test the [`auth`] flows against; needs neither `std` nor `alloc` |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation-free: everything but
 //! `to_base64` is available, and [`AdminKey::expose_secret`] gives the bytes to encode.
@@ -318,7 +319,8 @@
 //! # Out of scope
 //!
 //! - **I/O:** HTTP, routing and the authorization of requests, reading keys from an HSM or
-//!   configuration, talking to the card (APDUs), logging. That is the server's job; this crate
+//!   configuration, talking to the card (the [`auth`] flows build and check APDUs; sending them
+//!   is the caller's), logging. That is the server's job; this crate
 //!   computes what the server answers.
 //! - **MIM CM's certificate-based default key provider**, which derives admin keys with an
 //!   RSA key from a certificate in a certificate store. A custom scheme plugs in by producing
