@@ -11,7 +11,8 @@
 //! witness answer cannot be built before the witness arrived, and a state cannot be used twice
 //! (each step consumes it). Nothing here does I/O: send the command's bytes
 //! ([`Command::encode`](crate::apdu::Command::encode)) however you reach the card, and pass back
-//! what it answered, status word included.
+//! what it answered, status word included. An answer must be whole: a transport that receives
+//! `61xx` (more data) fetches the rest with GET RESPONSE and passes the joined answer.
 //!
 //! Answers are parsed strictly (status word, then the exact TLV shape with the exact lengths)
 //! and cryptograms are compared in constant time (`subtle`). Errors ([`AuthError`]) say what

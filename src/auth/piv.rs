@@ -35,6 +35,39 @@
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Single authentication, short APDUs, and what a wrong key gets:
+//!
+//! ```
+//! # #[cfg(feature = "soft-card")]
+//! # {
+//! use cardadmin::apdu::LengthForm;
+//! use cardadmin::auth::{piv, AuthError};
+//! use cardadmin::soft_card::SoftCard;
+//! use cardadmin::{AdminKey, Algorithm};
+//!
+//! let key = AdminKey::new(Algorithm::Aes128, &[0x42; 16])?;
+//! let mut card = SoftCard::new(key.clone(), rand_core::OsRng);
+//! let mut send = |command: &cardadmin::apdu::Command| {
+//!     card.process(command.encode(LengthForm::Short).as_bytes())
+//! };
+//! send(&piv::select());
+//!
+//! let flow = piv::SingleAuth::new(&key);
+//! let answer = send(flow.command()); // 7C 12 81 10 C, 90 00
+//! let flow = flow.receive_challenge(answer.as_bytes())?;
+//! let answer = send(flow.command()); // 7C 12 82 10 E_K(C) -> 90 00
+//! flow.finish(answer.as_bytes())?;
+//!
+//! let wrong = AdminKey::new(Algorithm::Aes128, &[0x24; 16])?;
+//! let flow = piv::SingleAuth::new(&wrong);
+//! let answer = send(flow.command());
+//! let flow = flow.receive_challenge(answer.as_bytes())?;
+//! let answer = send(flow.command());
+//! assert_eq!(flow.finish(answer.as_bytes()), Err(AuthError::WrongKey { retries_left: 2 }));
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;

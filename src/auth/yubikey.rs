@@ -15,6 +15,44 @@
 //! assert_eq!(yubikey::management_key_algorithm(&[0x6d, 0x00])?, Algorithm::Tdes);
 //! # Ok::<(), cardadmin::auth::AuthError>(())
 //! ```
+//!
+//! End to end against the software card: learn the key's algorithm from GET METADATA (never
+//! from the key's length), authenticate, then change the key.
+//!
+//! ```
+//! # #[cfg(feature = "soft-card")]
+//! # {
+//! use cardadmin::apdu::LengthForm;
+//! use cardadmin::auth::{piv, yubikey};
+//! use cardadmin::soft_card::SoftCard;
+//! use cardadmin::{AdminKey, Algorithm};
+//!
+//! let default = [1, 2, 3, 4, 5, 6, 7, 8].repeat(3);
+//! let mut card = SoftCard::new(AdminKey::new(Algorithm::Aes192, &default)?, rand_core::OsRng);
+//! let mut send = |command: &cardadmin::apdu::Command| {
+//!     card.process(command.encode(LengthForm::Extended).as_bytes())
+//! };
+//! send(&piv::select());
+//! assert_eq!(yubikey::parse_version(send(&yubikey::get_version()).as_bytes())?, [5, 7, 2]);
+//!
+//! let metadata = yubikey::ManagementKeyMetadata::parse(send(&yubikey::get_metadata()).as_bytes())?;
+//! assert!(metadata.is_default());
+//! let key = AdminKey::new(metadata.algorithm(), &default)?; // AES-192, not 3DES
+//!
+//! let flow = piv::MutualAuth::new(&key);
+//! let answer = send(flow.command());
+//! let flow = flow.receive_witness(answer.as_bytes(), &mut rand_core::OsRng)?;
+//! let answer = send(flow.command());
+//! flow.finish(answer.as_bytes())?;
+//!
+//! let new_key = AdminKey::new(Algorithm::Aes256, &[0x5a; 32])?;
+//! yubikey::check_set_management_key(send(&yubikey::set_management_key(&new_key, false)).as_bytes())?;
+//! let metadata = yubikey::ManagementKeyMetadata::parse(send(&yubikey::get_metadata()).as_bytes())?;
+//! assert_eq!(metadata.algorithm(), Algorithm::Aes256);
+//! assert!(!metadata.is_default());
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use super::{exact_len, success_data, success_no_data, AuthError};
 use crate::apdu::{tlv_iter, Command, StatusWord, Tlv};

@@ -85,8 +85,8 @@ enum Application {
     Gids,
 }
 
-/// What the card is waiting for an answer to. Secret: wiped when replaced and on drop.
-#[derive(Clone, Copy)]
+/// What the card is waiting for an answer to. Secret: wiped when replaced and on drop, and
+/// not `Copy`, so it is not copied around by accident.
 enum Pending {
     None,
     /// Single authentication: the challenge sent.
@@ -407,7 +407,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 return Reply::status(StatusWord::WRONG_DATA);
             }
         };
-        let mut pending = Zeroizing::new(self.take_pending());
+        let pending = Zeroizing::new(self.take_pending());
         match request {
             piv::GeneralAuthenticate::ChallengeRequest => {
                 self.authenticated = false;
@@ -440,10 +440,10 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 })
             }
             piv::GeneralAuthenticate::Response(response) => {
-                let Pending::PivChallenge(challenge) = *pending else {
+                let Pending::PivChallenge(challenge) = &*pending else {
                     return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
                 };
-                let mut expected = Zeroizing::new(challenge);
+                let mut expected = Zeroizing::new(*challenge);
                 let expected = block_mut(&mut expected, block_len);
                 if self.key.encrypt_in_place(expected).is_err() {
                     return Reply::status(StatusWord(0x6f00));
@@ -456,10 +456,10 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 }
             }
             piv::GeneralAuthenticate::WitnessAndChallenge { witness, challenge } => {
-                let Pending::PivWitness(plain) = *pending else {
+                let Pending::PivWitness(plain) = &*pending else {
                     return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
                 };
-                if !bool::from(pending_slice(&plain, block_len).ct_eq(witness)) {
+                if !bool::from(pending_slice(plain, block_len).ct_eq(witness)) {
                     return self.failed();
                 }
                 let mut answer = Zeroizing::new([0u8; MAX_BLOCK]);
@@ -469,7 +469,6 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                     return Reply::status(StatusWord(0x6f00));
                 }
                 self.succeeded();
-                pending.zeroize();
                 reply(|w| {
                     w.header(piv::TAG_DYNAMIC_AUTH, 2 + block_len)?;
                     w.tlv(piv::TAG_RESPONSE, answer)
@@ -526,7 +525,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 return Reply::status(StatusWord::WRONG_DATA);
             }
         };
-        let mut pending = Zeroizing::new(self.take_pending());
+        let pending = Zeroizing::new(self.take_pending());
         match request {
             gids::GeneralAuthenticate::Challenge(host_random) => {
                 self.authenticated = false;
@@ -543,10 +542,9 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 })
             }
             gids::GeneralAuthenticate::Cryptogram(cryptogram) => {
-                let Pending::GidsChallenge { r1, r2 } = *pending else {
+                let Pending::GidsChallenge { r1, r2 } = &*pending else {
                     return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
                 };
-                pending.zeroize();
                 let len = cryptogram.len();
                 let mut buffer = Zeroizing::new([0u8; GIDS_MAX_CRYPTOGRAM]);
                 let Some(plain) = buffer.get_mut(..len) else {
@@ -558,8 +556,8 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 }
                 let mut expected = Zeroizing::new([0u8; 2 * gids::RANDOM_LEN]);
                 let (first, second) = expected.split_at_mut(gids::RANDOM_LEN);
-                first.copy_from_slice(&r2);
-                second.copy_from_slice(&r1);
+                first.copy_from_slice(r2);
+                second.copy_from_slice(r1);
                 let randoms = plain.get(..2 * gids::RANDOM_LEN).unwrap_or_default();
                 let padded = plain.last().copied().unwrap_or_default().ct_eq(&0x80);
                 if !bool::from(randoms.ct_eq(expected.as_slice()) & padded) {
@@ -567,9 +565,9 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 }
                 // R1 || R2 || Z2, Z2 = random bytes then 80.
                 let (first, rest) = plain.split_at_mut(gids::RANDOM_LEN.min(len));
-                first.copy_from_slice(&r1);
+                first.copy_from_slice(r1);
                 let (second, z2) = rest.split_at_mut(gids::RANDOM_LEN.min(rest.len()));
-                second.copy_from_slice(&r2);
+                second.copy_from_slice(r2);
                 if let Some((last, random_part)) = z2.split_last_mut() {
                     if !self.random(random_part) {
                         return Reply::status(StatusWord(0x6f00));
