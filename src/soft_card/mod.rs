@@ -7,7 +7,7 @@
 //!
 //! | command | bytes | notes |
 //! |---|---|---|
-//! | SELECT | `00 A4 04 00 Lc AID` | the PIV AID `A0 00 00 03 08` (or a longer prefix of the full PIV AID) and the GIDS AID `A0 00 00 03 97 42 54 46 59`; a new selection ends any authentication |
+//! | SELECT | `00 A4 04 00 Lc AID` | the PIV AID `A0 00 00 03 08` (or a longer prefix of the full PIV AID) and the GIDS AID `A0 00 00 03 97 42 54 46 59`; a new selection ends any authentication. PIV is selected at reset, as on PIV cards whose default application it is |
 //! | GET VERSION | `00 FD 00 00` | PIV; the version given to [`SoftCard::with_version`] (5.7.2 by default) |
 //! | GET METADATA | `00 F7 00 9B` | PIV; `01` algorithm, `02` policy (PIN `00`, touch `01` never or `02` always), `05` default |
 //! | GENERAL AUTHENTICATE | `00 87 alg 9B` | PIV single (`7C 02 81 00`, then `7C L 82 n R`) and mutual (`7C 02 80 00`, then `7C L 80 n W 81 n H`) |
@@ -22,7 +22,7 @@
 //! authentication resets the counter. Cryptograms are compared in constant time.
 //!
 //! Status words for everything else: `6700` a malformed APDU, `6E00` a class other than `00`,
-//! `6D00` an instruction the selected application does not have (or no application selected),
+//! `6D00` an instruction the selected application does not have,
 //! `6A82` an unknown AID, `6A86` wrong `P1`/`P2` (or a `P1` that is not the key's algorithm),
 //! `6A88` a key reference other than `9B` (PIV) or `80` (GIDS), `6A80` malformed data, `6982`
 //! key changes before authentication, `6985` an answer with no challenge outstanding (or GIDS
@@ -175,7 +175,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             max_retries: 3,
             retries: 3,
             version: [5, 7, 2],
-            selected: None,
+            selected: Some(Application::Piv),
             authenticated: false,
             gids_key_selected: false,
             pending: Pending::None,
@@ -273,7 +273,8 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     ///
     /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
     /// assert_eq!(card.process(&[0x00]).as_bytes(), [0x67, 0x00]); // not an APDU
-    /// assert_eq!(card.process(&[0x00, 0xfd, 0x00, 0x00]).as_bytes(), [0x6d, 0x00]); // nothing selected
+    /// assert_eq!(card.process(&[0x00, 0xfd, 0x00, 0x00]).as_bytes(), [5, 7, 2, 0x90, 0x00]); // PIV at reset
+    /// assert_eq!(card.process(&[0x00, 0x22, 0xc1, 0xa4, 3, 0x83, 1, 0x80]).as_bytes(), [0x6d, 0x00]); // GIDS's, not PIV's
     /// ```
     pub fn process(&mut self, command: &[u8]) -> Reply {
         let command = match CommandApdu::parse(command) {
