@@ -637,3 +637,53 @@ proptest! {
         }
     }
 }
+
+/// The byte strings issue #11 gives, as the flows build them and as the card takes them.
+#[test]
+fn issue_byte_strings() {
+    let key = AdminKey::from_hex("010203040506070801020304050607080102030405060708").unwrap();
+    // PIV requests.
+    assert_eq!(piv::SingleAuth::new(&key).command().data(), hex("7c028100"));
+    assert_eq!(piv::MutualAuth::new(&key).command().data(), hex("7c028000"));
+    // yubikit's extended witness request, with no Le, is answered with a witness.
+    let aes = AdminKey::new(Algorithm::Aes192, key.expose_secret()).unwrap();
+    let mut card = SoftCard::new(aes.clone(), rng(60));
+    let answer = card.process(&hex("0087 0a9b 000004 7c028000".replace(' ', "").as_str()));
+    assert_eq!(answer.status_word(), StatusWord::SUCCESS);
+    assert_eq!(answer.data()[..4], [0x7c, 0x12, 0x80, 0x10]);
+    // GIDS: MSE SET exactly, and the R1 command's header and template.
+    let mut host_rng = rng(61);
+    let flow = gids::MutualAuth::new(&key, &mut host_rng).unwrap();
+    assert_eq!(
+        flow.command().encode(LengthForm::Short).as_bytes(),
+        hex("0022c1a403830180")
+    );
+    let flow = flow.receive_mse_set(&[0x90, 0x00]).unwrap();
+    let bytes = flow.command().encode(LengthForm::Short).as_bytes().to_vec();
+    assert_eq!(bytes[..9], hex("00870000147c128110")[..]);
+    assert_eq!(bytes.len(), 9 + 16 + 1); // R1, then Le
+                                         // The same command without Le is taken by the card too.
+    let mut card = selected_gids(&key, rng(62));
+    send(
+        &mut card,
+        &gids::MutualAuth::new(&key, &mut host_rng)
+            .unwrap()
+            .command()
+            .clone(),
+        LengthForm::Short,
+    );
+    let answer = card.process(&bytes[..bytes.len() - 1]);
+    assert_eq!(answer.data()[..4], [0x7c, 0x12, 0x81, 0x10]);
+    // YubiKey extras.
+    assert_eq!(
+        yubikey::get_metadata().encode(LengthForm::Short).as_bytes()[..4],
+        hex("00f7009b")[..]
+    );
+    let set = yubikey::set_management_key(&aes, true)
+        .encode(LengthForm::Short)
+        .as_bytes()
+        .to_vec();
+    assert_eq!(set[..8], hex("00fffffe1b0a9b18")[..]);
+    let put = gids::put_key(&key);
+    assert_eq!(put.data()[put.data().len() - 5..], hex("8803b073dc")[..]);
+}
