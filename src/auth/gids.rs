@@ -37,6 +37,17 @@
 //! let flow = flow.receive_challenge(answer.as_bytes(), &mut rand_core::OsRng)?;
 //! let answer = send(flow.command());
 //! flow.finish(answer.as_bytes())?;
+//!
+//! // Authenticated: replace the admin key (PUT KEY carries the new key's check value).
+//! let new_key = AdminKey::from_bytes([0x5a; 24]);
+//! gids::check_put_key(send(&gids::put_key(&new_key)).as_bytes())?;
+//! let flow = gids::MutualAuth::new(&new_key, &mut rand_core::OsRng)?;
+//! let answer = send(flow.command());
+//! let flow = flow.receive_mse_set(answer.as_bytes())?;
+//! let answer = send(flow.command());
+//! let flow = flow.receive_challenge(answer.as_bytes(), &mut rand_core::OsRng)?;
+//! let answer = send(flow.command());
+//! flow.finish(answer.as_bytes())?;
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
