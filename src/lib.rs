@@ -224,10 +224,11 @@
 //! |---|---|---|
 //! | `std` | yes | `std::error::Error` for every error type; implies `alloc` |
 //! | `alloc` | yes | [`AdminKey::to_base64`], which returns a (zeroizing) `String` |
-//! | `serde` | no | `Serialize`/`Deserialize` for [`PinPolicy`], [`CharRule`], [`UserPinOption`], and `Deserialize` for [`AdminKey`] (48 hex digits, text wiped); needs neither `std` nor `alloc` |
+//! | `serde` | no | `Serialize`/`Deserialize` for [`PinPolicy`], [`CharRule`], [`UserPinOption`], and `Deserialize` for [`AdminKey`] (48 hex digits, or an algorithm and hex; text wiped); needs neither `std` nor `alloc` |
 //! | `getrandom` | no | [`rng::OsRng`], the operating system's generator |
 //! | `rand_core_09` | no | [`rng::RandCore09`](rng), to pass `rand` 0.9 generators |
 //! | `rand_core_010` | no | [`rng::RandCore010`](rng), to pass `rand` 0.10 generators |
+//! | `soft-card` | no | `soft_card::SoftCard`, a software PIV/GIDS card to test the [`auth`] flows against; needs neither `std` nor `alloc` |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation-free: everything but
 //! `to_base64` and the request-level facade ([`cm::handle_request`], which writes the response
@@ -368,7 +369,8 @@
 //! # Out of scope
 //!
 //! - **I/O:** HTTP, routing and the authorization of requests, reading keys from an HSM or
-//!   configuration, talking to the card (APDUs), logging. That is the server's job; this crate
+//!   configuration, talking to the card (the [`auth`] flows build and check APDUs; sending them
+//!   is the caller's), logging. That is the server's job; this crate
 //!   computes what the server answers.
 //! - **MIM CM's certificate-based default key provider**, which derives admin keys with an
 //!   RSA key from a certificate in a certificate store. A custom scheme plugs in by producing
@@ -419,6 +421,8 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod apdu;
+pub mod auth;
 mod card_id;
 mod challenge;
 pub mod cm;
@@ -431,6 +435,9 @@ mod pin;
 pub mod primitive;
 pub mod rng;
 pub mod unblock;
+
+#[cfg(feature = "soft-card")]
+pub mod soft_card;
 
 pub use card_id::CardId;
 pub use challenge::{Challenge, Response};

@@ -11,8 +11,13 @@ use std::path::Path;
 /// Runs every corpus file of `target` through its check; a failing property panics with the
 /// file name in the message.
 fn replay(target: &str) {
+    #[cfg(feature = "soft-card")]
+    let card_targets = checks::CARD_TARGETS.iter();
+    #[cfg(not(feature = "soft-card"))]
+    let card_targets = [].iter();
     let (_, check) = checks::TARGETS
         .iter()
+        .chain(card_targets)
         .find(|(name, _)| *name == target)
         .expect("a known target");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -140,4 +145,28 @@ fn the_references_know_the_documented_answers() {
 #[test]
 fn cm_handle_request_corpus() {
     replay("cm_handle_request");
+}
+
+#[cfg(feature = "soft-card")]
+#[test]
+fn parse_apdu_corpus() {
+    replay("parse_apdu");
+}
+
+#[cfg(feature = "soft-card")]
+#[test]
+fn host_answers_corpus() {
+    replay("host_answers");
+}
+
+#[cfg(feature = "soft-card")]
+#[test]
+fn card_parsers_corpus() {
+    replay("card_parsers");
+}
+
+#[cfg(feature = "soft-card")]
+#[test]
+fn soft_card_corpus() {
+    replay("soft_card");
 }

@@ -25,6 +25,20 @@ use cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use cmac::{Cmac, Mac};
 use des::TdesEde3;
 
+/// The card flow targets (issue #11); they need cardadmin's `soft-card` feature.
+#[cfg(feature = "soft-card")]
+#[path = "card_flows.rs"]
+pub mod card_flows;
+
+/// The card flow targets, by name, for the corpus replay.
+#[cfg(feature = "soft-card")]
+pub const CARD_TARGETS: [(&str, Check); 4] = [
+    ("parse_apdu", card_flows::parse_apdu),
+    ("host_answers", card_flows::host_answers),
+    ("card_parsers", card_flows::card_parsers),
+    ("soft_card", card_flows::soft_card),
+];
+
 /// A target's property check.
 pub type Check = fn(&[u8]);
 

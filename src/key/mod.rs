@@ -386,6 +386,66 @@ impl AdminKey {
         }
     }
 
+    /// Encrypts one block of the key's cipher in place (ECB), for the card flows. A `block`
+    /// that is not exactly one block long is a [`KeyError::ChallengeLength`].
+    pub(crate) fn encrypt_in_place(&self, block: &mut [u8]) -> Result<(), KeyError> {
+        let len = block.len();
+        self.cipher
+            .encrypt(block)
+            .map_err(|_| self.challenge_length_error(len))
+    }
+
+    /// Decrypts one block of the key's cipher in place (ECB); errors as
+    /// [`AdminKey::encrypt_in_place`].
+    pub(crate) fn decrypt_in_place(&self, block: &mut [u8]) -> Result<(), KeyError> {
+        let len = block.len();
+        self.cipher
+            .decrypt(block)
+            .map_err(|_| self.challenge_length_error(len))
+    }
+
+    /// CBC encryption with a zero IV over `data`, a whole number of the cipher's blocks (else
+    /// [`KeyError::ChallengeLength`] with the full length, and `data` unchanged).
+    pub(crate) fn cbc_encrypt_in_place(&self, data: &mut [u8]) -> Result<(), KeyError> {
+        let block_len = self.cipher.block_len();
+        if data.is_empty() || data.len() % block_len != 0 {
+            return Err(self.challenge_length_error(data.len()));
+        }
+        let mut chain = Zeroizing::new([0u8; MAX_BLOCK_LEN]);
+        for block in data.chunks_mut(block_len) {
+            for (byte, previous) in block.iter_mut().zip(chain.iter()) {
+                *byte ^= *previous;
+            }
+            self.encrypt_in_place(block)?;
+            for (previous, byte) in chain.iter_mut().zip(block.iter()) {
+                *previous = *byte;
+            }
+        }
+        Ok(())
+    }
+
+    /// CBC decryption with a zero IV over `data`, a whole number of the cipher's blocks; errors
+    /// as [`AdminKey::cbc_encrypt_in_place`].
+    pub(crate) fn cbc_decrypt_in_place(&self, data: &mut [u8]) -> Result<(), KeyError> {
+        let block_len = self.cipher.block_len();
+        if data.is_empty() || data.len() % block_len != 0 {
+            return Err(self.challenge_length_error(data.len()));
+        }
+        let mut chain = Zeroizing::new([0u8; MAX_BLOCK_LEN]);
+        let mut cipher_text = Zeroizing::new([0u8; MAX_BLOCK_LEN]);
+        for block in data.chunks_mut(block_len) {
+            for (saved, byte) in cipher_text.iter_mut().zip(block.iter()) {
+                *saved = *byte;
+            }
+            self.decrypt_in_place(block)?;
+            for (byte, previous) in block.iter_mut().zip(chain.iter()) {
+                *byte ^= *previous;
+            }
+            core::mem::swap(&mut chain, &mut cipher_text);
+        }
+        Ok(())
+    }
+
     /// The key's cipher, for the constructions built on it (CMAC, diversification).
     pub(crate) fn cipher(&self) -> &Cipher {
         &self.cipher

@@ -2,7 +2,7 @@
 //! time (bitsliced "fixslice" in software, AES-NI where the processor has it, chosen at run
 //! time). No AES code of the crate's own.
 
-use cipher::{generic_array::GenericArray, BlockEncrypt};
+use cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt};
 use zeroize::Zeroize;
 
 use super::BlockCipher;
@@ -18,6 +18,10 @@ macro_rules! aes_block_cipher {
         impl BlockCipher<16> for $cipher {
             fn encrypt_one(&self, block: &mut [u8; 16]) {
                 BlockEncrypt::encrypt_block(self, block.into());
+            }
+
+            fn decrypt_one(&self, block: &mut [u8; 16]) {
+                BlockDecrypt::decrypt_block(self, block.into());
             }
 
             fn encrypt_blocks(&self, blocks: &mut [[u8; 16]]) {

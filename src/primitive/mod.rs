@@ -30,6 +30,8 @@ use crate::key::Algorithm;
 pub(crate) trait BlockCipher<const N: usize> {
     /// Encrypts one block in place.
     fn encrypt_one(&self, block: &mut [u8; N]);
+    /// Decrypts one block in place.
+    fn decrypt_one(&self, block: &mut [u8; N]);
     /// Encrypts independent blocks in place (ECB); an engine may interleave them.
     fn encrypt_blocks(&self, blocks: &mut [[u8; N]]) {
         blocks.iter_mut().for_each(|block| self.encrypt_one(block));
@@ -39,6 +41,10 @@ pub(crate) trait BlockCipher<const N: usize> {
 impl BlockCipher<8> for TdesEde3 {
     fn encrypt_one(&self, block: &mut [u8; 8]) {
         self.encrypt_block(block);
+    }
+
+    fn decrypt_one(&self, block: &mut [u8; 8]) {
+        self.decrypt_block(block);
     }
 
     fn encrypt_blocks(&self, blocks: &mut [[u8; 8]]) {
@@ -97,6 +103,16 @@ impl Cipher {
             Self::Aes128(cipher) => one_block(block).map(|block| cipher.encrypt_one(block)),
             Self::Aes192(cipher) => one_block(block).map(|block| cipher.encrypt_one(block)),
             Self::Aes256(cipher) => one_block(block).map(|block| cipher.encrypt_one(block)),
+        }
+    }
+
+    /// Decrypts one block in place; `Err` as for [`Cipher::encrypt`].
+    pub(crate) fn decrypt(&self, block: &mut [u8]) -> Result<(), usize> {
+        match self {
+            Self::Tdes(cipher) => one_block(block).map(|block| cipher.decrypt_one(block)),
+            Self::Aes128(cipher) => one_block(block).map(|block| cipher.decrypt_one(block)),
+            Self::Aes192(cipher) => one_block(block).map(|block| cipher.decrypt_one(block)),
+            Self::Aes256(cipher) => one_block(block).map(|block| cipher.decrypt_one(block)),
         }
     }
 }
