@@ -175,7 +175,7 @@ impl AdminKey {
         key
     }
 
-    fn from_tdes(bytes: &[u8; AdminKey::LEN]) -> Self {
+    pub(crate) fn from_tdes(bytes: &[u8; AdminKey::LEN]) -> Self {
         let mut padded = Zeroizing::new([0u8; MAX_KEY_LEN]);
         for (out, byte) in padded.iter_mut().zip(bytes) {
             *out = *byte;

@@ -95,30 +95,39 @@ where
     let last_key = if padded { &subkeys.k2 } else { &subkeys.k1 };
     let block_count = padded_len / N;
 
-    // The message byte at `position` for lane `lane`, with the padding after it.
-    let byte_at = |lane: usize, position: usize| -> u8 {
-        match (first, position.checked_sub(head)) {
-            (Some(first), None) => first.get(lane).copied().unwrap_or(0),
-            (_, Some(offset)) if offset < rest.len() => rest.get(offset).copied().unwrap_or(0),
-            _ if position == len => 0x80,
-            _ => 0,
-        }
-    };
-
     let mut state = [[0u8; N]; LANES];
     for block in 0..block_count {
-        let is_last = block + 1 == block_count;
-        for (lane, lane_state) in state.iter_mut().enumerate() {
-            for (offset, byte) in lane_state.iter_mut().enumerate() {
-                *byte ^= byte_at(lane, block * N + offset);
-            }
-            if is_last {
-                lane_state
-                    .iter_mut()
-                    .zip(last_key)
-                    .for_each(|(byte, key)| *byte ^= key);
+        let block_start = block * N;
+        // This block of the padded message, as every lane sees it; the lanes differ only in the
+        // first byte of the first block, added below.
+        let mut bytes = [0u8; N];
+        let from = block_start.saturating_sub(head).min(rest.len());
+        let to = (block_start + N).saturating_sub(head).min(rest.len());
+        let at = (from + head).saturating_sub(block_start);
+        if let (Some(out), Some(part)) = (bytes.get_mut(at..at + (to - from)), rest.get(from..to)) {
+            out.copy_from_slice(part);
+        }
+        if padded && (block_start..block_start + N).contains(&len) {
+            if let Some(byte) = bytes.get_mut(len - block_start) {
+                *byte = 0x80;
             }
         }
+        if block + 1 == block_count {
+            bytes
+                .iter_mut()
+                .zip(last_key)
+                .for_each(|(byte, key)| *byte ^= key);
+        }
+        for (lane, lane_state) in state.iter_mut().enumerate() {
+            lane_state
+                .iter_mut()
+                .zip(&bytes)
+                .for_each(|(byte, message)| *byte ^= message);
+            if let (0, Some(first), Some(byte)) = (block_start, first, lane_state.first_mut()) {
+                *byte ^= first.get(lane).copied().unwrap_or(0);
+            }
+        }
+        bytes.zeroize();
         cipher.encrypt_blocks(&mut state);
     }
     state
