@@ -19,7 +19,11 @@ use std::ffi::CString;
 use std::hint::black_box;
 use std::process::ExitCode;
 
+use cardadmin::apdu::{Command, LengthForm};
+use cardadmin::auth::{gids, piv};
 use cardadmin::primitive::TdesEde3;
+use cardadmin::rand_core;
+use cardadmin::soft_card::SoftCard;
 use cardadmin::{AdminKey, Algorithm, CardId, Challenge};
 use cipher::{Block, BlockDecrypt, BlockEncrypt, KeyInit};
 
@@ -128,6 +132,10 @@ const PATHS: &[Path] = &[
     key_path("aes128_diversify_short_input", aes_diversify_short::<0>),
     key_path("aes192_audit", aes_audit::<1>),
     key_path("aes256_to_base64", aes_to_base64::<2>),
+    key_path("piv_single_tdes", piv_single::<0>),
+    key_path_allowing("piv_mutual_tdes", 1, piv_mutual::<0>),
+    key_path_allowing("piv_mutual_aes192", 1, piv_mutual::<2>),
+    key_path_allowing("gids_mutual_tdes", 1, gids_mutual),
     control("control_des_encrypt", encrypt::<des::TdesEde3>),
     control("control_des_decrypt", decrypt::<des::TdesEde3>),
     selftest("selftest_xor", 0, selftest_xor),
@@ -497,6 +505,105 @@ fn aes_to_base64<const A: usize>(meter: &mut Meter) {
     let mut text = meter.measure(|| key.to_base64());
     make_defined(text.as_mut_str());
     assert_eq!(text.as_str(), public_aes_key::<A>().to_base64().as_str());
+}
+
+/// The algorithm of index `A` in [`Algorithm::ALL`], with its key: the 3DES key above, or the
+/// AES key's first bytes.
+fn flow_key_bytes<const A: usize>() -> (Algorithm, Vec<u8>) {
+    let algorithm = Algorithm::ALL[A];
+    let bytes = match algorithm {
+        Algorithm::Tdes => KEY.to_vec(),
+        _ => AES_KEY[..algorithm.key_len()].to_vec(),
+    };
+    (algorithm, bytes)
+}
+
+/// A generator for the card and the host's challenges: public, deterministic bytes.
+struct Counter(u8);
+
+impl rand_core::RngCore for Counter {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for byte in dest {
+            self.0 = self.0.wrapping_mul(31).wrapping_add(7);
+            *byte = self.0;
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for Counter {}
+
+/// The host's key (secret) and a software card holding the same key (public: it only makes
+/// the card's answers, which a real card sends in the clear).
+fn flow_keys<const A: usize>() -> (AdminKey, SoftCard<Counter>) {
+    let (algorithm, bytes) = flow_key_bytes::<A>();
+    let mut secret = bytes.clone();
+    make_undefined(secret.as_mut_slice());
+    let host = AdminKey::new(algorithm, black_box(&secret)).expect("the key length");
+    let card_key = AdminKey::new(algorithm, &bytes).expect("the key length");
+    (host, SoftCard::new(card_key, Counter(1)))
+}
+
+fn send(card: &mut SoftCard<Counter>, command: &Command) -> Vec<u8> {
+    card.process(command.encode(LengthForm::Short).as_bytes())
+        .as_bytes()
+        .to_vec()
+}
+
+/// PIV single authentication: the host encrypts the card's challenge.
+fn piv_single<const A: usize>(meter: &mut Meter) {
+    let (key, mut card) = flow_keys::<A>();
+    let flow = piv::SingleAuth::new(&key);
+    let challenge = send(&mut card, flow.command());
+    let mut next = meter.measure(|| flow.receive_challenge(black_box(&challenge)));
+    make_defined(&mut next);
+    let next = next.expect("a well-formed challenge");
+    let answer = send(&mut card, next.command());
+    next.finish(&answer).expect("the right key");
+}
+
+/// PIV mutual authentication: the host decrypts the card's witness, then checks the card's
+/// encryption of its own challenge; that accept-or-refuse is the one decision allowed.
+fn piv_mutual<const A: usize>(meter: &mut Meter) {
+    let (key, mut card) = flow_keys::<A>();
+    let mut rng = Counter(99);
+    let flow = piv::MutualAuth::new(&key);
+    let witness = send(&mut card, flow.command());
+    let mut next = meter.measure(|| flow.receive_witness(black_box(&witness), &mut rng));
+    make_defined(&mut next);
+    let next = next.expect("a well-formed witness");
+    let answer = send(&mut card, next.command());
+    let mut verdict = meter.measure(|| next.finish(black_box(&answer)));
+    make_defined(&mut verdict);
+    verdict.expect("the card knows the key");
+}
+
+/// GIDS mutual authentication: 3DES-CBC of R2 || R1 || Z1 by the host, and the decryption and
+/// check of the card's cryptogram; accept-or-refuse is the one decision allowed.
+fn gids_mutual(meter: &mut Meter) {
+    let (key, mut card) = flow_keys::<0>();
+    let mut rng = Counter(42);
+    send(&mut card, &gids::select());
+    let flow = gids::MutualAuth::new(&key, &mut rng).expect("a working generator");
+    let answer = send(&mut card, flow.command());
+    let flow = flow.receive_mse_set(&answer).expect("MSE SET accepted");
+    let challenge = send(&mut card, flow.command());
+    let mut next = meter.measure(|| flow.receive_challenge(black_box(&challenge), &mut rng));
+    make_defined(&mut next);
+    let next = next.expect("a well-formed challenge");
+    let answer = send(&mut card, next.command());
+    let mut verdict = meter.measure(|| next.finish(black_box(&answer)));
+    make_defined(&mut verdict);
+    verdict.expect("the card knows the key");
 }
 
 /// Constant time by construction (XOR of the key bytes): must report nothing.

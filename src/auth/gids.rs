@@ -351,13 +351,16 @@ impl SendCryptogram<'_> {
         let randoms = plain.get(..2 * RANDOM_LEN).unwrap_or_default();
         let randoms_match = randoms.ct_eq(expected.as_slice());
         let padded = plain.last().copied().unwrap_or_default().ct_eq(&0x80);
-        if !bool::from(randoms_match) {
-            return Err(AuthError::CardCryptogram);
+        // One decision on the decrypted bytes, for both checks; only once authentication has
+        // failed does the error say which check it was.
+        if bool::from(randoms_match & padded) {
+            return Ok(());
         }
-        if !bool::from(padded) {
-            return Err(AuthError::Padding);
-        }
-        Ok(())
+        Err(if bool::from(randoms_match) {
+            AuthError::Padding
+        } else {
+            AuthError::CardCryptogram
+        })
     }
 }
 
