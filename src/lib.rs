@@ -256,11 +256,16 @@
 //!   little-endian). [`CardId`] is the only conversion, so diversification cannot read the
 //!   wrong bytes. Bare 32 hex digits are .NET's "N" GUID text, not the file's bytes:
 //!   [`CardId::from_raw_hex`] reads those.
-//! - **Keys keep their schedule.** [`AdminKey`] stores the 24 bytes and the expanded
-//!   3-key schedule together, so answering many challenges with one key costs one block
-//!   encryption each. Diversification runs its CMAC chains on that schedule, and the key
-//!   remembers `E_K(0)` (CMAC's `L`, also the source of the check value) after first use, so
-//!   a master key that diversifies many cards derives its CMAC subkeys from one encryption.
+//! - **Keys keep their schedule.** [`AdminKey`] stores its bytes and the expanded schedule
+//!   together, so answering many challenges with one key costs one block encryption each.
+//!   Diversification runs its CMAC chains on that schedule, as lanes of one call (the
+//!   Triple-DES engine interleaves the three independent blocks of AN10922's three chains),
+//!   and the key remembers `E_K(0)` (CMAC's `L`, also the source of the check value) after
+//!   first use, so a master key that diversifies many cards derives its CMAC subkeys from one
+//!   encryption.
+//! - **One key type, run-time algorithm.** A card profile picks 3DES or AES at run time, so
+//!   [`AdminKey`] dispatches at run time; ciphers live in [`primitive`], the only module that
+//!   names a cipher implementation.
 //! - **Hygiene is reported, not enforced.** The documented example key is all zeros, and real
 //!   deployments start from card vendors' defaults, so [`AdminKey::audit`] reports weak,
 //!   degenerate and well-known keys ([`KeyFinding`]) and the caller decides what to refuse.
@@ -276,20 +281,22 @@
 //!
 //! # Memory Usage
 //!
-//! Nothing allocates except [`AdminKey::to_base64`] (under `alloc`). Sizes on a 64-bit target,
-//! with the `des` 0.8 backend:
+//! Nothing allocates except [`AdminKey::to_base64`] and the request-level [`cm`] facade (under
+//! `alloc`). Sizes on x86-64, measured with `size_of`:
 //!
 //! | value | size | contents |
 //! |---|---|---|
-//! | [`AdminKey`] | 424 B | the 24 key bytes, three DES key schedules of 16 round keys (384 B), and the cached `E_K(0)` block (8 atomic bytes and a flag, so the key stays `Send + Sync`) |
+//! | [`AdminKey`] | 1040 B | the algorithm, up to 32 key bytes, the cipher (the largest, AES-256 from the `aes` crate, is 960 B; the Triple-DES engine's 48 pre-spread round keys are 768 B), and the cached `E_K(0)` block (16 atomic bytes and a flag, so the key stays `Send + Sync`) |
+//! | [`primitive::TdesEde3`] | 768 B | three DES key schedules of 16 round keys, each spread over two `u64` words |
 //! | [`Pin`] | 136 B | a fixed 127-byte buffer (the longest PIN any policy allows) and its length |
 //! | [`PinPolicy`] | 32 B | lengths, four rules, two flags |
-//! | [`CardId`], [`Challenge`], [`Response`] | 16 B, 8 B, 8 B | the bytes |
+//! | [`CardId`], [`Challenge`], [`Response`] | 16 B, 17 B, 17 B | the bytes (a challenge or response has room for 16 and its length) |
 //!
 //! [`PinPolicy::generate`] works on the stack: the alphabet (94 B), the candidate PIN (127 B)
-//! and a 64-byte chunk of random bytes. Diversification works on the stack too: an 8-byte
-//! CMAC state and two 8-byte subkeys, run on the master key's own schedule. The `des` crate's S-box tables (8 tables of 64
-//! bytes) are static data.
+//! and a 64-byte chunk of random bytes. Diversification works on the stack too: up to three
+//! CMAC states and two subkeys of one block each, run on the master key's own schedule. The
+//! Triple-DES engine's constants (derived at compile time from the FIPS 46-3 tables) are
+//! static data, read at fixed addresses whatever the key.
 //!
 //! # Security Considerations
 //!
@@ -310,19 +317,23 @@
 //!
 //! ## What is zeroized
 //!
-//! - [`AdminKey`]: its 24 bytes on drop, and its expanded key schedule (the `des` crate is
-//!   built with its `zeroize` feature, so every DES schedule wipes itself on drop, clones
-//!   included), and its cached `E_K(0)` block. The CMAC subkeys used in diversification, the
-//!   derived bytes and the intermediate CMAC tags are wiped too, as is the buffer
-//!   [`AdminKey::from_hex`] decodes into. [`AdminKey::to_base64`] returns
-//!   [`Zeroizing<String>`](Zeroizing).
+//! - [`AdminKey`]: its bytes on drop, its expanded key schedule (the Triple-DES engine wipes
+//!   its round keys on drop, and `aes` is built with its `zeroize` feature; `ZeroizeOnDrop` of
+//!   each is asserted at compile time, and a test looks at the freed memory of dropped keys),
+//!   and its cached `E_K(0)` block. The CMAC subkeys used in diversification, the derived
+//!   bytes, the intermediate CMAC tags and chaining state, the audit's copies of the key
+//!   parts, and the buffers [`AdminKey::from_hex`] and [`AdminKey::new_hex`] decode into are
+//!   wiped too, and secret arrays are passed by reference, not copied. [`AdminKey::to_base64`]
+//!   returns [`Zeroizing<String>`](Zeroizing).
 //! - [`Pin`]: its buffer on drop. Generation wipes its candidate buffer and any random bytes
 //!   it fetched but did not use, on success and on error.
 //! - Not secret, not wiped: [`Challenge`], [`Response`], [`CardId`], [`KeyCheckValue`],
 //!   [`PinPolicy`].
 //!
 //! Zeroizing on drop has limits that no library can lift: copies the compiler makes when a
-//! value is moved, values left in registers or swapped to disk, and every copy outside this
+//! value is moved (including bytes it never writes, such as padding and the unused part of an
+//! enum or union, which can carry an earlier stack value along: the freed-memory test saw an
+//! earlier key's AES schedule travel that way until it scrubbed the stack first), values left in registers or swapped to disk, and every copy outside this
 //! crate: the text handed to [`AdminKey::from_hex`], the string a PIN is copied into for the
 //! HTTP response, the server's request and response buffers. Keep keys in one place (parse
 //! once, pass by reference), and zeroize your own copies.
@@ -346,25 +357,47 @@
 //!
 //! # Constant-time caveats
 //!
-//! - **Constant time:** [`AdminKey::verify`] and `Response == Response` compare the 8 response
-//!   bytes with `subtle`'s `ConstantTimeEq`, so a comparison does not reveal how many leading
-//!   bytes matched. `subtle` is a best effort against the optimiser, not a guarantee.
-//! - **Not constant time: the cipher.** The `des` crate's software DES (used for responses,
-//!   check values and CMAC) looks up S-box tables at indices that depend on the key and the
-//!   data, so on a processor with caches its timing can depend on the key. That matters when
-//!   an attacker shares the machine (another tenant, a co-located process) and can trigger
-//!   many operations. Run the server where that is not possible, or keep keys in an HSM that
-//!   computes the response.
-//! - **Not constant time: parsing and checks.** [`AdminKey::from_hex`] stops at the first bad
-//!   character; [`AdminKey::audit`] compares key parts with ordinary comparisons;
-//!   [`PinPolicy::validate`] returns at the first violation and does not hide the PIN length.
-//!   These run on keys at start-up or provisioning and on PINs a user is choosing, not as an
-//!   oracle an attacker can query; do not expose them as one.
-//! - **PIN generation** is not constant time either. Its running time depends mostly on how
-//!   many draws it rejected, which is independent of the PIN it returns; but the checks on the
-//!   final PIN stop early, and each character is looked up in the alphabet at a secret index,
-//!   so a co-located attacker watching caches is in the same position as for DES.
-//! - Nothing here addresses power or electromagnetic side channels.
+//! The master admin key opens every card of a deployment, and the `diversifiedkey` endpoint
+//! lets a caller choose the data the master key processes, so every path that touches key
+//! bytes is written to run in constant time: no branch, no table index, no multiplication and
+//! no variable shift amount depends on them.
+//!
+//! - **Covered:** the key schedule, encryption and decryption of the crate's own 3-key
+//!   Triple-DES engine ([`primitive::TdesEde3`], table-free and branch-free; its module docs
+//!   explain the design), and every [`AdminKey`] path built on it or on AES:
+//!   [`AdminKey::from_bytes`], [`AdminKey::new`], [`AdminKey::from_hex`] and
+//!   [`AdminKey::new_hex`] (RustCrypto `base16ct`; the one decision taken is whether the text
+//!   is valid), [`AdminKey::to_base64`] (`base64ct`), [`AdminKey::respond`],
+//!   [`AdminKey::verify`] and `Response == Response` (`subtle`), [`AdminKey::check_value`],
+//!   the CMAC chains and subkey doubling of diversification (masked XOR), the parity
+//!   adjustment, [`AdminKey::audit`] (every check on every key, with `subtle`, findings
+//!   accumulated as bits), [`unblock::respond`], and the host side of the [`auth`] flows (PIV
+//!   single and mutual; GIDS, whose check of the card's cryptogram takes one accept-or-refuse
+//!   decision). AES is RustCrypto `aes`: AES-NI where the processor has it, bitsliced
+//!   software otherwise; both are constant time.
+//! - **Checked, not just claimed:** `ctcheck/` runs each of these paths on the release build
+//!   under valgrind memcheck with the key bytes marked undefined (the ctgrind / TIMECOP
+//!   method: memcheck then reports every branch and every memory address computed from them),
+//!   and CI fails on any report beyond the valid/invalid decision of key text and the
+//!   accept/refuse decision of a verification. The AES paths run twice, with AES-NI and with
+//!   the software AES. A control run of the table-based `des` crate must report its S-box
+//!   look-ups, so the check is shown to see them. memcheck cannot see multiplications, so
+//!   `scripts/check-engine-asm.sh` fails CI if the engine's release assembly contains a
+//!   multiply or divide instruction, or calls code it did not scan.
+//! - **Limits.** The compiler gives no constant-time guarantee: the checks cover the x86-64
+//!   release build made by CI's toolchain, and another compiler version, target or
+//!   optimisation level could differ (run `ctcheck/run.sh` there). Values the compiler copies
+//!   to the stack are not wiped (see "What is zeroized"). Power and electromagnetic side
+//!   channels are out of scope. The software card (`soft-card`) is a test tool and makes no
+//!   constant-time promise.
+//! - **Not constant time, on purpose:** parsing public data (challenges, card IDs, APDUs,
+//!   requests); describing bad key text ([`AdminKey::from_hex`] on text that is not a key
+//!   goes back over it to say which position is wrong); [`PinPolicy::validate`], which returns
+//!   at the first violation and does not hide the PIN length; and PIN generation, whose
+//!   running time depends mostly on how many draws it rejected (independent of the PIN it
+//!   returns), but whose checks on the final PIN stop early and whose characters are looked up
+//!   in the alphabet at a secret index. These run on PINs a user is choosing or receiving, not
+//!   as an oracle an attacker can query; do not expose them as one.
 //!
 //! # Out of scope
 //!
@@ -384,13 +417,22 @@
 //!
 //! - Endpoints and the documented exchange: the MIM CM REST API v1.0 documentation of the three
 //!   endpoints; its "Get smart card authentication response" page gives the exchange above.
-//! - TDEA: NIST SP 800-67 (the EDE construction), checked against its TDEA example and NIST
-//!   known-answer tests; status from SP 800-131A Rev 2. The block cipher is the RustCrypto
-//!   `des` 0.8 crate.
-//! - Diversification: NXP AN10922 (3TDEA, CMAC per NIST SP 800-38B, its chain run on the
-//!   RustCrypto `des` block cipher; tests hold it to the RustCrypto `cmac` crate on every input
-//!   length), checked against SP 800-38B's TDEA examples, AN10922's published example, and whole
-//!   keys computed by an independent implementation (pycryptodome).
+//! - TDEA: FIPS 46-3 (DES; its tables are written out in `src/primitive/fips46.rs`, and the
+//!   engine's constants are derived from them at compile time) and NIST SP 800-67 (the EDE
+//!   construction), checked against NIST CAVP files (TECBMMT2, TECBMMT3, TCBCMMT3), SP 800-20
+//!   and SP 800-67 known answers, and the RustCrypto `des` 0.8 crate (proptests, fuzzing).
+//!   The constant-time design learns from Thomas Pornin's BearSSL `des_ct.c` (S-box outputs as
+//!   fixed AND/XOR trees evaluated on whole words, round keys pre-spread) and bcgit/bc-rust's
+//!   TDES work (PR #139: the same idea with the constants computed by a `const fn` from the
+//!   FIPS tables); no code was copied from either. Status of TDEA from SP 800-131A Rev 2.
+//! - AES: RustCrypto `aes` 0.8 (FIPS 197), checked against NIST CAVP AESAVS ECB files.
+//! - Diversification: NXP AN10922 (CMAC per NIST SP 800-38B, run as lanes on the key's own
+//!   cipher; tests hold it to the RustCrypto `cmac` crate, and to a plain CBC-MAC for AN10922's
+//!   two-block padding, on every input length), checked against SP 800-38B's TDEA examples,
+//!   AN10922's published examples for every algorithm, AN10957's short-input example, and
+//!   whole keys computed by an independent implementation (pycryptodome).
+//! - The constant-time check follows Adam Langley's ctgrind and the TIMECOP method (marking
+//!   secrets undefined for valgrind memcheck).
 //! - Card ID layout: the Windows GUID memory layout, as .NET's `Guid.ToByteArray()` documents.
 //! - PIN policy: modelled on the Windows smart card PIN policy (lengths 4 to 127, a rule per
 //!   character class).
