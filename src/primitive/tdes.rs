@@ -39,6 +39,14 @@
 //!   blocks round by round, filling the processor's execution units (CMAC chains,
 //!   AN10922's three derivations).
 //!
+//! No SIMD intrinsics: under `#![forbid(unsafe_code)]` they cannot be reached. A call to a
+//! `#[target_feature]` function (every `core::arch` intrinsic) is safe only from a function
+//! that itself carries `#[target_feature]`; features enabled for the whole build, SSE2 on
+//! x86-64 included, do not count (rustc 1.95: E0133, also with `-C target-feature=+sse2`),
+//! and the entry into such a function from ordinary code needs `unsafe`. LLVM already runs
+//! part of the tree in SSE2 registers on its own (the two halves split on S-box input 1, as
+//! two 64-bit lanes).
+//!
 //! Every mask, rotation amount and tree constant is computed at compile time by `const fn`s
 //! from the FIPS 46-3 tables as printed (`fips46.rs`); the unit tests check them against
 //! bit-by-bit readings of the same tables (every S-box entry, IP, IP^-1, E, P, the round
