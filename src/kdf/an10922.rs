@@ -36,7 +36,7 @@ use zeroize::Zeroizing;
 
 use crate::card_id::CardId;
 use crate::error::KeyError;
-use crate::key::{AdminKey, Algorithm};
+use crate::key::AdminKey;
 use crate::primitive::{cmac_lanes, des_key, BlockCipher, Cipher, Padding, Subkeys};
 
 /// AN10922's diversification constants for the three 8-byte parts of a 3TDEA key.
@@ -188,8 +188,10 @@ impl AdminKey {
         match self.cipher() {
             Cipher::Tdes(cipher) => {
                 let tags = cmacs(cipher, &self.zero_block_of::<8>(), TDEA3_CONSTANTS, input);
-                concatenate(&mut *derived, tags.iter());
-                set_des_parity(&mut *derived, parity);
+                let mut key = Zeroizing::new([0u8; AdminKey::LEN]);
+                concatenate(&mut *key, tags.iter());
+                set_des_parity(&mut *key, parity);
+                return AdminKey::from_tdes(&key);
             }
             Cipher::Aes128(cipher) => {
                 let tags = cmacs(cipher, &self.zero_block_of::<16>(), AES128_CONSTANT, input);
@@ -208,13 +210,6 @@ impl AdminKey {
                 let tags = cmacs(cipher, &self.zero_block_of::<16>(), AES256_CONSTANTS, input);
                 concatenate(&mut *derived, tags.iter());
             }
-        }
-        if algorithm == Algorithm::Tdes {
-            let mut tdes = Zeroizing::new([0u8; AdminKey::LEN]);
-            tdes.iter_mut()
-                .zip(derived.iter())
-                .for_each(|(out, byte)| *out = *byte);
-            return AdminKey::from_tdes(&tdes);
         }
         let key_len = algorithm.key_len();
         // Cannot fail: `derived` holds exactly `key_len` bytes of key for `algorithm`.
