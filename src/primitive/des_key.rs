@@ -144,6 +144,7 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
+    use crate::primitive::fips46::{PC1, PC2, SHIFTS};
 
     /// NIST SP 800-67 Rev 2, section 3.3.2: the weak and semi-weak keys (with parity bits).
     const SP800_67_WEAK: [u64; 4] = [
@@ -167,26 +168,16 @@ mod tests {
         0xfee0_fee0_fef1_fef1,
     ];
 
-    /// FIPS 46-3 permuted choice 1 and 2 and the rotation schedule, for a plain reference key
-    /// schedule that counts distinct round keys.
-    const PC1: [u8; 56] = [
-        57, 49, 41, 33, 25, 17, 9, 1, 58, 50, 42, 34, 26, 18, 10, 2, 59, 51, 43, 35, 27, 19, 11, 3,
-        60, 52, 44, 36, 63, 55, 47, 39, 31, 23, 15, 7, 62, 54, 46, 38, 30, 22, 14, 6, 61, 53, 45,
-        37, 29, 21, 13, 5, 28, 20, 12, 4,
-    ];
-    const PC2: [u8; 48] = [
-        14, 17, 11, 24, 1, 5, 3, 28, 15, 6, 21, 10, 23, 19, 12, 4, 26, 8, 16, 7, 27, 20, 13, 2, 41,
-        52, 31, 37, 47, 55, 30, 40, 51, 45, 33, 48, 44, 49, 39, 56, 34, 53, 46, 42, 50, 36, 29, 32,
-    ];
-    const SHIFTS: [u32; 16] = [1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 2, 2, 2, 1];
-
+    /// A plain reference key schedule (FIPS 46-3's permuted choices and rotations, from the
+    /// tables in `fips46.rs`), to count distinct round keys.
     fn round_keys(key: u64) -> Vec<u64> {
         let bit =
             |value: u64, width: u32, position: u8| (value >> (width - u32::from(position))) & 1;
         let cd = PC1.iter().fold(0u64, |acc, &p| acc << 1 | bit(key, 64, p));
+        let shifts = SHIFTS.map(u32::from);
         let (mut c, mut d) = (cd >> 28, cd & 0x0fff_ffff);
         let rotate = |half: u64, by: u32| ((half << by) | (half >> (28 - by))) & 0x0fff_ffff;
-        SHIFTS
+        shifts
             .iter()
             .map(|&by| {
                 c = rotate(c, by);
