@@ -281,21 +281,7 @@ pub fn diversify_differential(data: &[u8]) {
                 &reference_diversify(master_bytes, input)
             );
         }
-        Err(err) => {
-            assert!(
-                !(1..=64).contains(&input.len()),
-                "refused {} bytes",
-                input.len()
-            );
-            assert_eq!(
-                err,
-                KeyError::DiversificationInputLength {
-                    min: 1,
-                    max: 64,
-                    found: input.len()
-                }
-            );
-        }
+        Err(err) => check_input_length_refused(err, input),
     }
 
     if let Some(id_bytes) = input.get(..16) {
@@ -394,21 +380,7 @@ pub fn aes_differential(data: &[u8]) {
                 reference_diversify_aes(key_bytes, input).as_slice()
             );
         }
-        Err(err) => {
-            assert!(
-                !(1..=64).contains(&input.len()),
-                "refused {} bytes",
-                input.len()
-            );
-            assert_eq!(
-                err,
-                KeyError::DiversificationInputLength {
-                    min: 1,
-                    max: 64,
-                    found: input.len()
-                }
-            );
-        }
+        Err(err) => check_input_length_refused(err, input),
     }
     let card_id = CardId::from_bytes(challenge_bytes.try_into().unwrap());
     let expected = reference_diversify_aes(key_bytes, card_id.as_bytes());
@@ -656,6 +628,24 @@ pub fn cm_handle_request(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // Shared checks
 // ---------------------------------------------------------------------------------------------
+
+/// `diversify_input` refused `input`: only for a length outside 1 to 64, and with the error
+/// that says so.
+fn check_input_length_refused(err: KeyError, input: &[u8]) {
+    assert!(
+        !(1..=64).contains(&input.len()),
+        "refused {} bytes",
+        input.len()
+    );
+    assert_eq!(
+        err,
+        KeyError::DiversificationInputLength {
+            min: 1,
+            max: 64,
+            found: input.len()
+        }
+    );
+}
 
 /// Everything an `AdminKey` shows of itself agrees with its bytes and leaks nothing.
 fn check_key_views(key: &AdminKey) {

@@ -253,25 +253,8 @@ fn oracle_decrypt(key: &[u8; 24], block: [u8; 8]) -> [u8; 8] {
     b.into()
 }
 
-/// The 4 weak and 12 semi-weak DES keys (FIPS 74 / SP 800-67), with parity.
-const WEAK_AND_SEMI_WEAK: [u64; 16] = [
-    0x0101_0101_0101_0101,
-    0xfefe_fefe_fefe_fefe,
-    0xe0e0_e0e0_f1f1_f1f1,
-    0x1f1f_1f1f_0e0e_0e0e,
-    0x01fe_01fe_01fe_01fe,
-    0xfe01_fe01_fe01_fe01,
-    0x1fe0_1fe0_0ef1_0ef1,
-    0xe01f_e01f_f10e_f10e,
-    0x01e0_01e0_01f1_01f1,
-    0xe001_e001_f101_f101,
-    0x1ffe_1ffe_0efe_0efe,
-    0xfe1f_fe1f_fe0e_fe0e,
-    0x011f_011f_010e_010e,
-    0x1f01_1f01_0e01_0e01,
-    0xe0fe_e0fe_f1fe_f1fe,
-    0xfee0_fee0_fef1_fef1,
-];
+// The 4 weak and 12 semi-weak DES keys (FIPS 74 / SP 800-67), with parity.
+use crate::primitive::des_key::SP800_67_WEAK_AND_SEMI_WEAK as WEAK_AND_SEMI_WEAK;
 
 fn part() -> impl Strategy<Value = [u8; 8]> {
     prop_oneof![
