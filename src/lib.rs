@@ -463,6 +463,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod algorithm;
 pub mod apdu;
 pub mod auth;
 mod card_id;
@@ -481,12 +482,13 @@ pub mod unblock;
 #[cfg(feature = "soft-card")]
 pub mod soft_card;
 
+pub use algorithm::Algorithm;
 pub use card_id::CardId;
 pub use challenge::{Challenge, Response};
 pub use cm::CmError;
 pub use error::{KeyError, ParseError};
 pub use kdf::DesParity;
-pub use key::{AdminKey, Algorithm, KeyAudit, KeyCheckValue, KeyFinding};
+pub use key::{AdminKey, KeyAudit, KeyCheckValue, KeyFinding};
 pub use pin::{
     CharClass, CharRule, GenerateError, Pin, PinPolicy, PinPolicyBuilder, PinViolation,
     PolicyError, UserPinOption,

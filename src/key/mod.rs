@@ -15,7 +15,6 @@
 //! CMAC. It is computed lazily, so making a key and answering one challenge (the cold path)
 //! costs one key schedule and one block.
 
-mod algorithm;
 mod audit;
 mod check_value;
 mod text;
@@ -25,10 +24,10 @@ use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-pub use algorithm::Algorithm;
 pub use audit::{KeyAudit, KeyFinding};
 pub use check_value::KeyCheckValue;
 
+pub use crate::algorithm::Algorithm;
 use crate::challenge::{Challenge, Response};
 use crate::error::KeyError;
 use crate::primitive::{Cipher, TdesEde3};

@@ -24,7 +24,7 @@ use self::aes::{Aes128, Aes192, Aes256};
 pub(crate) use cmac::{cmac_lanes, Padding, Subkeys};
 pub use tdes::TdesEde3;
 
-use crate::key::Algorithm;
+use crate::algorithm::Algorithm;
 
 /// A block cipher with `N`-byte blocks, as the crate uses it. Crate-private, so sealed.
 pub(crate) trait BlockCipher<const N: usize> {
