@@ -2,7 +2,7 @@
 //! lines over standard input and output.
 //!
 //! ```text
-//! cargo run --example soft_card --all-features -- --algorithm ALG --key HEX
+//! cargo run --example soft_card --all-features -- --algorithm ALG --key HEX [--wrong-key-sw 63cx|6982]
 //! ```
 //!
 //! `ALG` is `tdes`, `aes128`, `aes192` or `aes256`; `HEX` is the management/admin key, 2 hex
@@ -18,6 +18,11 @@
 //! 0507029000
 //! ```
 //!
+//! `--wrong-key-sw` says how the card answers a wrong management/admin key cryptogram: `63cx`
+//! (the default) with a counter of 3 tries, `63Cx` with the tries left and `6983` once
+//! blocked; `6982` (security status not satisfied) with no counter and no blocking, as a
+//! YubiKey answers.
+//!
 //! The card's randomness is the operating system's. Usage errors go to standard error with
 //! exit status 2.
 
@@ -25,14 +30,16 @@ use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
 use cardadmin::rand_core::OsRng;
-use cardadmin::soft_card::SoftCard;
+use cardadmin::soft_card::{SoftCard, WrongKeyStatus};
 use cardadmin::{AdminKey, Algorithm};
 
-const USAGE: &str = "usage: soft_card --algorithm tdes|aes128|aes192|aes256 --key HEX";
+const USAGE: &str =
+    "usage: soft_card --algorithm tdes|aes128|aes192|aes256 --key HEX [--wrong-key-sw 63cx|6982]";
 
-fn parse_args() -> Result<AdminKey, String> {
+fn parse_args() -> Result<(AdminKey, WrongKeyStatus), String> {
     let mut algorithm: Option<Algorithm> = None;
     let mut key: Option<String> = None;
+    let mut wrong_key = WrongKeyStatus::Retries;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -45,18 +52,26 @@ fn parse_args() -> Result<AdminKey, String> {
                 );
             }
             "--key" => key = Some(value("--key")?),
+            "--wrong-key-sw" => {
+                wrong_key = match value("--wrong-key-sw")?.to_ascii_lowercase().as_str() {
+                    "63cx" => WrongKeyStatus::Retries,
+                    "6982" => WrongKeyStatus::SecurityStatusNotSatisfied,
+                    other => return Err(format!("--wrong-key-sw {other}: expected 63cx or 6982")),
+                }
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
     let algorithm = algorithm.ok_or("--algorithm is required")?;
     let key = key.ok_or("--key is required")?;
-    AdminKey::new_hex(algorithm, &key).map_err(|err| format!("--key: {err}"))
+    let key = AdminKey::new_hex(algorithm, &key).map_err(|err| format!("--key: {err}"))?;
+    Ok((key, wrong_key))
 }
 
 fn main() -> ExitCode {
-    let key = match parse_args() {
-        Ok(key) => key,
+    let (key, wrong_key) = match parse_args() {
+        Ok(parsed) => parsed,
         Err(message) => {
             if !message.is_empty() {
                 eprintln!("soft_card: {message}");
@@ -65,7 +80,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut card = SoftCard::new(key, OsRng);
+    let mut card = SoftCard::new(key, OsRng).with_wrong_key_status(wrong_key);
     match serve(&mut card) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -135,14 +135,18 @@ fn every_flow_and_algorithm_right_key_succeeds_wrong_key_fails() {
             assert!(card.is_authenticated());
             assert_eq!(
                 piv_single(&mut card, &wrong, form),
-                Err(AuthError::WrongKey { retries_left: 2 })
+                Err(AuthError::WrongKey {
+                    retries_left: Some(2)
+                })
             );
             assert!(!card.is_authenticated());
             piv_mutual(&mut card, &key, form, 2).unwrap();
             assert_eq!(card.retries_left(), 3);
             assert_eq!(
                 piv_mutual(&mut card, &wrong, form, 3),
-                Err(AuthError::WrongKey { retries_left: 2 })
+                Err(AuthError::WrongKey {
+                    retries_left: Some(2)
+                })
             );
 
             let mut card = selected_gids(&key, rng(4));
@@ -150,7 +154,9 @@ fn every_flow_and_algorithm_right_key_succeeds_wrong_key_fails() {
             assert!(card.is_authenticated());
             assert_eq!(
                 gids_mutual(&mut card, &wrong, form, 6),
-                Err(AuthError::WrongKey { retries_left: 2 })
+                Err(AuthError::WrongKey {
+                    retries_left: Some(2)
+                })
             );
             gids_mutual(&mut card, &key, form, 7).unwrap();
             assert_eq!(card.retries_left(), 3);
@@ -167,7 +173,9 @@ fn blocking_after_three_wrong_answers() {
         for left in [2, 1, 0] {
             assert_eq!(
                 piv_single(&mut card, &wrong, LengthForm::Short),
-                Err(AuthError::WrongKey { retries_left: left })
+                Err(AuthError::WrongKey {
+                    retries_left: Some(left)
+                })
             );
         }
         assert_eq!(
@@ -529,14 +537,14 @@ proptest! {
         let mut card = selected_piv(&key, rng(seed));
         prop_assert_eq!(piv_single(&mut card, &key, form), Ok(()));
         prop_assert_eq!(piv_mutual(&mut card, &key, form, seed ^ 1), Ok(()));
-        prop_assert_eq!(piv_single(&mut card, &wrong, form), Err(AuthError::WrongKey { retries_left: 2 }));
-        prop_assert_eq!(piv_mutual(&mut card, &wrong, form, seed ^ 2), Err(AuthError::WrongKey { retries_left: 1 }));
+        prop_assert_eq!(piv_single(&mut card, &wrong, form), Err(AuthError::WrongKey { retries_left: Some(2) }));
+        prop_assert_eq!(piv_mutual(&mut card, &wrong, form, seed ^ 2), Err(AuthError::WrongKey { retries_left: Some(1) }));
         prop_assert_eq!(piv_mutual(&mut card, &key, form, seed ^ 3), Ok(()));
         prop_assert_eq!(card.retries_left(), 3);
 
         let mut card = selected_gids(&key, rng(seed ^ 4));
         prop_assert_eq!(gids_mutual(&mut card, &key, form, seed ^ 5), Ok(()));
-        prop_assert_eq!(gids_mutual(&mut card, &wrong, form, seed ^ 6), Err(AuthError::WrongKey { retries_left: 2 }));
+        prop_assert_eq!(gids_mutual(&mut card, &wrong, form, seed ^ 6), Err(AuthError::WrongKey { retries_left: Some(2) }));
     }
 
     /// Every host command, cut short or with bytes added, is refused by the card (never

@@ -56,7 +56,10 @@ use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{exact_len, only_nested, random, success_data, success_no_data, AuthError};
+use super::{
+    cryptogram_answer_data, exact_len, only_nested, random, success_data, success_no_data,
+    AuthError,
+};
 use crate::apdu::{Command, StatusWord, Tlv, TlvError};
 use crate::key::AdminKey;
 
@@ -244,6 +247,13 @@ impl<'k> SendChallenge<'k> {
             TAG_CHALLENGE.into(),
             RANDOM_LEN,
         )?;
+        // R2 = R1 would make the host encrypt R1 || R1 || Z1, which is also a valid card
+        // cryptogram (R1 || R2 || Z2): the card would only have to return it. Both values
+        // went over the wire (public), so the comparison needs no secrecy; it is done in
+        // constant time anyway, before anything is encrypted.
+        if bool::from(r2.ct_eq(&self.r1)) {
+            return Err(AuthError::ReflectedChallenge);
+        }
         let block_len = self.key.algorithm().block_len();
         let len = cryptogram_len(block_len);
         let mut buffer = Zeroizing::new([0u8; MAX_CRYPTOGRAM]);
@@ -332,13 +342,13 @@ impl SendCryptogram<'_> {
     /// answer.extend([0; 16]);
     /// answer.extend([0x90, 0x00]);
     /// let flow = flow.receive_challenge(&answer, &mut rand_core::OsRng)?;
-    /// assert_eq!(flow.finish(&[0x63, 0xc1]).unwrap_err(), AuthError::WrongKey { retries_left: 1 });
+    /// assert_eq!(flow.finish(&[0x63, 0xc1]).unwrap_err(), AuthError::WrongKey { retries_left: Some(1) });
     /// # Ok::<(), AuthError>(())
     /// ```
     pub fn finish(self, answer: &[u8]) -> Result<(), AuthError> {
         let block_len = self.key.algorithm().block_len();
         let len = cryptogram_len(block_len);
-        let data = success_data(answer)?;
+        let data = cryptogram_answer_data(answer)?;
         let cryptogram = only_nested(data, TAG_DYNAMIC_AUTH.into(), TAG_RESPONSE.into(), len)?;
         let mut buffer = Zeroizing::new([0u8; MAX_CRYPTOGRAM]);
         let plain = buffer.get_mut(..len).unwrap_or_default();

@@ -36,8 +36,11 @@ use crate::error::KeyError;
 /// use cardadmin::apdu::StatusWord;
 /// use cardadmin::auth::AuthError;
 ///
-/// let err = AuthError::WrongKey { retries_left: 2 };
+/// let err = AuthError::WrongKey { retries_left: Some(2) };
 /// assert_eq!(err.to_string(), "the card refused the cryptogram (63C2): wrong key, 2 tries left");
+/// // What YubiKeys and other real cards answer: 6982, with no count.
+/// let err = AuthError::WrongKey { retries_left: None };
+/// assert_eq!(err.to_string(), "the card refused the cryptogram (6982): wrong key, tries left not reported");
 /// assert_eq!(AuthError::Status { found: StatusWord(0x6a80) }.to_string(), "the card answered 6A80, expected 9000");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,15 +50,25 @@ pub enum AuthError {
     Apdu(ApduError),
     /// The answer's data was not the expected BER-TLV.
     Tlv(TlvError),
-    /// `63Cx`: the card refused the host's cryptogram; `x` tries are left.
+    /// The card refused the host's cryptogram: the host's key is not the card's. Cards say it
+    /// two ways: `63Cx` with `x` tries left (`Some(x)`), or, as YubiKeys and canokeys do,
+    /// `6982` security status not satisfied with no count (`None`). Only an answer to a
+    /// cryptogram counts as a wrong key; `63Cx` anywhere else is reported the same way (it can
+    /// only be a try counter), `6982` anywhere else is
+    /// [`SecurityStatusNotSatisfied`](Self::SecurityStatusNotSatisfied).
     WrongKey {
-        /// The tries the card says are left.
-        retries_left: u8,
+        /// The tries the card says are left, if it says (`63Cx`); `None` for `6982`.
+        retries_left: Option<u8>,
     },
     /// `6983`: the key is blocked.
     Blocked,
-    /// `6982`: security status not satisfied (the command needs an authentication first).
+    /// `6982` where no cryptogram was answered: security status not satisfied (the command
+    /// needs an authentication first).
     SecurityStatusNotSatisfied,
+    /// GIDS: the card answered the host's own random R1 as its challenge R2. Encrypting
+    /// `R1 || R1 || Z1` would hand the card a cryptogram it can return as its own (a
+    /// reflection), so the host refuses before encrypting anything.
+    ReflectedChallenge,
     /// Any other status word where `9000` was expected.
     Status {
         /// The status word the card sent.
@@ -106,15 +119,25 @@ impl fmt::Display for AuthError {
         match *self {
             Self::Apdu(err) => write!(f, "malformed answer: {err}"),
             Self::Tlv(err) => write!(f, "malformed answer data: {err}"),
-            Self::WrongKey { retries_left } => write!(
+            Self::WrongKey {
+                retries_left: Some(retries_left),
+            } => write!(
                 f,
                 "the card refused the cryptogram ({}): wrong key, {retries_left} tries left",
                 StatusWord::retries(retries_left)
+            ),
+            Self::WrongKey { retries_left: None } => write!(
+                f,
+                "the card refused the cryptogram ({}): wrong key, tries left not reported",
+                StatusWord::SECURITY_STATUS_NOT_SATISFIED
             ),
             Self::Blocked => f.write_str("the card answered 6983: the key is blocked"),
             Self::SecurityStatusNotSatisfied => {
                 f.write_str("the card answered 6982: authenticate first")
             }
+            Self::ReflectedChallenge => f.write_str(
+                "the card's challenge R2 is the host's own R1 (a reflection): expected a random of the card's own",
+            ),
             Self::Status { found } => write!(f, "the card answered {found}, expected 9000"),
             Self::Length {
                 tag,
@@ -179,13 +202,25 @@ pub(crate) fn success_data(answer: &[u8]) -> Result<&[u8], AuthError> {
 /// The error for a status word other than `9000`.
 pub(crate) fn status_error(status: StatusWord) -> AuthError {
     if let Some(retries_left) = status.retries_left() {
-        return AuthError::WrongKey { retries_left };
+        return AuthError::WrongKey {
+            retries_left: Some(retries_left),
+        };
     }
     match status {
         StatusWord::AUTH_METHOD_BLOCKED => AuthError::Blocked,
         StatusWord::SECURITY_STATUS_NOT_SATISFIED => AuthError::SecurityStatusNotSatisfied,
         found => AuthError::Status { found },
     }
+}
+
+/// The answer's data if its status is `9000`, for the answer to a cryptogram: there `6982`
+/// (security status not satisfied) is the card refusing the cryptogram, as YubiKeys and
+/// canokeys say it, so it is a wrong key with no count, like `63Cx` with one.
+pub(crate) fn cryptogram_answer_data(answer: &[u8]) -> Result<&[u8], AuthError> {
+    success_data(answer).map_err(|err| match err {
+        AuthError::SecurityStatusNotSatisfied => AuthError::WrongKey { retries_left: None },
+        other => other,
+    })
 }
 
 /// An answer that must be `9000` with no data.

@@ -64,7 +64,7 @@
 //! let answer = send(flow.command());
 //! let flow = flow.receive_challenge(answer.as_bytes())?;
 //! let answer = send(flow.command());
-//! assert_eq!(flow.finish(answer.as_bytes()), Err(AuthError::WrongKey { retries_left: 2 }));
+//! assert_eq!(flow.finish(answer.as_bytes()), Err(AuthError::WrongKey { retries_left: Some(2) }));
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -73,7 +73,7 @@ use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{exact_len, only_nested, random, success_data, success_no_data, AuthError};
+use super::{cryptogram_answer_data, exact_len, only_nested, random, success_data, AuthError};
 use crate::apdu::{Command, Tlv};
 use crate::key::AdminKey;
 
@@ -242,7 +242,7 @@ impl<'k> SingleAuth<'k> {
 /// let key = AdminKey::from_bytes([0; 24]);
 /// let flow = piv::SingleAuth::new(&key)
 ///     .receive_challenge(&[0x7c, 0x0a, 0x81, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00])?;
-/// assert_eq!(flow.finish(&[0x63, 0xc2]).unwrap_err(), AuthError::WrongKey { retries_left: 2 });
+/// assert_eq!(flow.finish(&[0x63, 0xc2]).unwrap_err(), AuthError::WrongKey { retries_left: Some(2) });
 /// # Ok::<(), AuthError>(())
 /// ```
 #[derive(Debug)]
@@ -281,7 +281,11 @@ impl SingleAuthResponse {
     /// # Ok::<(), AuthError>(())
     /// ```
     pub fn finish(self, answer: &[u8]) -> Result<(), AuthError> {
-        success_no_data(answer)
+        let data = cryptogram_answer_data(answer)?;
+        if !data.is_empty() {
+            return Err(AuthError::UnexpectedData { found: data.len() });
+        }
+        Ok(())
     }
 }
 
@@ -449,12 +453,12 @@ impl MutualAuthResponse<'_> {
     /// let key = AdminKey::from_bytes([0; 24]);
     /// let flow = piv::MutualAuth::new(&key)
     ///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut rand_core::OsRng)?;
-    /// assert_eq!(flow.finish(&[0x63, 0xc0]).unwrap_err(), AuthError::WrongKey { retries_left: 0 });
+    /// assert_eq!(flow.finish(&[0x63, 0xc0]).unwrap_err(), AuthError::WrongKey { retries_left: Some(0) });
     /// # Ok::<(), AuthError>(())
     /// ```
     pub fn finish(self, answer: &[u8]) -> Result<(), AuthError> {
         let block_len = self.key.algorithm().block_len();
-        let data = success_data(answer)?;
+        let data = cryptogram_answer_data(answer)?;
         let card_response = only_nested(
             data,
             TAG_DYNAMIC_AUTH.into(),

@@ -21,6 +21,12 @@
 //! counter and answers `63Cx` with the tries left; a blocked key answers `6983`; a successful
 //! authentication resets the counter. Cryptograms are compared in constant time.
 //!
+//! Real cards differ there: a YubiKey answers a wrong management-key cryptogram with `6982`
+//! (security status not satisfied), with no counter and no blocking, and so does a canokey.
+//! [`SoftCard::with_wrong_key_status`] with [`WrongKeyStatus::SecurityStatusNotSatisfied`]
+//! makes the card answer that way, so host code can be tested against both (the host flows
+//! report both as [`AuthError::WrongKey`](crate::auth::AuthError::WrongKey)).
+//!
 //! Status words for everything else: `6700` a malformed APDU, `6E00` a class other than `00`,
 //! `6D00` an instruction the selected application does not have,
 //! `6A82` an unknown AID, `6A86` wrong `P1`/`P2` (or a `P1` that is not the key's algorithm),
@@ -79,6 +85,32 @@ const DEFAULT_KEY: [u8; 24] = [
 const MAX_BLOCK: usize = 16;
 const GIDS_MAX_CRYPTOGRAM: usize = 2 * gids::RANDOM_LEN + MAX_BLOCK;
 
+/// How a [`SoftCard`] answers a wrong cryptogram (a wrong management/admin key).
+///
+/// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
+/// use cardadmin::rng::OsRng;
+/// use cardadmin::soft_card::{SoftCard, WrongKeyStatus};
+/// use cardadmin::AdminKey;
+///
+/// let card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng)
+///     .with_wrong_key_status(WrongKeyStatus::SecurityStatusNotSatisfied);
+/// assert_eq!(card.wrong_key_status(), WrongKeyStatus::SecurityStatusNotSatisfied);
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WrongKeyStatus {
+    /// `63Cx` with the tries left, one try less each time, then `6983` once blocked (the
+    /// default).
+    #[default]
+    Retries,
+    /// `6982` security status not satisfied, with no counter and no blocking: as a YubiKey
+    /// answers a wrong management key.
+    SecurityStatusNotSatisfied,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Application {
     Piv,
@@ -132,6 +164,7 @@ pub struct SoftCard<R> {
     touch_required: bool,
     max_retries: u8,
     retries: u8,
+    wrong_key_status: WrongKeyStatus,
     version: [u8; 3],
     selected: Option<Application>,
     authenticated: bool,
@@ -174,6 +207,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             touch_required: false,
             max_retries: 3,
             retries: 3,
+            wrong_key_status: WrongKeyStatus::Retries,
             version: [5, 7, 2],
             selected: Some(Application::Piv),
             authenticated: false,
@@ -197,6 +231,55 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         self.max_retries = retries.clamp(1, 15);
         self.retries = self.max_retries;
         self
+    }
+
+    /// The same card answering a wrong cryptogram as `status` says: `63Cx` with a retry
+    /// counter (the default), or `6982` with no counter, as a YubiKey does.
+    ///
+    /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
+    /// use cardadmin::apdu::LengthForm;
+    /// use cardadmin::auth::{piv, AuthError};
+    /// use cardadmin::rng::OsRng;
+    /// use cardadmin::soft_card::{SoftCard, WrongKeyStatus};
+    /// use cardadmin::AdminKey;
+    ///
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng)
+    ///     .with_wrong_key_status(WrongKeyStatus::SecurityStatusNotSatisfied);
+    /// let wrong = AdminKey::from_bytes([0x11; 24]);
+    /// for _ in 0..5 {
+    ///     let flow = piv::SingleAuth::new(&wrong);
+    ///     let answer = card.process(flow.command().encode(LengthForm::Short).as_bytes());
+    ///     let flow = flow.receive_challenge(answer.as_bytes())?;
+    ///     let answer = card.process(flow.command().encode(LengthForm::Short).as_bytes());
+    ///     assert_eq!(answer.as_bytes(), [0x69, 0x82]);
+    ///     assert_eq!(flow.finish(answer.as_bytes()), Err(AuthError::WrongKey { retries_left: None }));
+    /// }
+    /// assert_eq!(card.retries_left(), 3); // no counter: never blocks
+    /// # }
+    /// # Ok::<(), cardadmin::auth::AuthError>(())
+    /// ```
+    #[must_use]
+    pub fn with_wrong_key_status(mut self, status: WrongKeyStatus) -> Self {
+        self.wrong_key_status = status;
+        self
+    }
+
+    /// How the card answers a wrong cryptogram.
+    ///
+    /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
+    /// use cardadmin::soft_card::{SoftCard, WrongKeyStatus};
+    /// use cardadmin::AdminKey;
+    ///
+    /// let card = SoftCard::new(AdminKey::from_bytes([0; 24]), cardadmin::rng::OsRng);
+    /// assert_eq!(card.wrong_key_status(), WrongKeyStatus::Retries);
+    /// # }
+    /// ```
+    pub fn wrong_key_status(&self) -> WrongKeyStatus {
+        self.wrong_key_status
     }
 
     /// The same card answering GET VERSION with `version` (major, minor, patch).
@@ -371,11 +454,18 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         core::mem::replace(&mut self.pending, Pending::None)
     }
 
-    /// A wrong cryptogram: one try less.
+    /// A wrong cryptogram: one try less (`63Cx`), or `6982` with no counter.
     fn failed(&mut self) -> Reply {
         self.authenticated = false;
-        self.retries = self.retries.saturating_sub(1);
-        Reply::status(StatusWord::retries(self.retries))
+        match self.wrong_key_status {
+            WrongKeyStatus::Retries => {
+                self.retries = self.retries.saturating_sub(1);
+                Reply::status(StatusWord::retries(self.retries))
+            }
+            WrongKeyStatus::SecurityStatusNotSatisfied => {
+                Reply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED)
+            }
+        }
     }
 
     fn succeeded(&mut self) {
