@@ -486,3 +486,39 @@ fn documented_limit_gids_interleaved_sessions_with_one_key() {
         assert_eq!(b.finish(&to_b), Ok(()), "{algorithm}");
     }
 }
+
+/// With a weak 3DES key (three weak DES parts, K1 = K3; `AdminKey::audit` flags it) decryption
+/// is encryption: the witness decryption of one mutual session is the `E_K(H)` another session
+/// waits for. Documented in `auth::piv`.
+#[test]
+fn documented_limit_weak_3des_key_mutual() {
+    let weak = AdminKey::from_bytes(
+        [[0x01u8; 8], [0xfe; 8], [0x01; 8]]
+            .concat()
+            .try_into()
+            .unwrap(),
+    );
+    let waiting = piv::MutualAuth::new(&weak)
+        .receive_witness(&nested_answer(0x80, &[0; 8]), &mut rng(21))
+        .unwrap();
+    let h = waiting.host_challenge().to_vec();
+    let helper = piv::MutualAuth::new(&weak)
+        .receive_witness(&nested_answer(0x80, &h), &mut rng(22))
+        .unwrap();
+    let d_h = helper.command().data()[4..12].to_vec();
+    assert_eq!(waiting.finish(&nested_answer(0x82, &d_h)), Ok(()));
+    // The same attack against a sound key fails.
+    let key = key_for(Algorithm::Tdes);
+    let waiting = piv::MutualAuth::new(&key)
+        .receive_witness(&nested_answer(0x80, &[0; 8]), &mut rng(21))
+        .unwrap();
+    let h = waiting.host_challenge().to_vec();
+    let helper = piv::MutualAuth::new(&key)
+        .receive_witness(&nested_answer(0x80, &h), &mut rng(22))
+        .unwrap();
+    let d_h = helper.command().data()[4..12].to_vec();
+    assert_eq!(
+        waiting.finish(&nested_answer(0x82, &d_h)),
+        Err(AuthError::CardCryptogram)
+    );
+}

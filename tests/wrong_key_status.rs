@@ -220,3 +220,140 @@ fn six_nine_eight_two_mode_key_change_after_many_wrong_tries() {
     yubikey::check_set_management_key(&send(&mut card, &change, LengthForm::Short)).unwrap();
     piv_mutual(&mut card, &new_key, LengthForm::Short, 100).unwrap();
 }
+
+/// The `soft_card` bridge example as a card: one command per line in hex, one answer per line.
+struct Bridge {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Bridge {
+    /// The bridge built next to this test (`cargo test` builds the examples; alone, run
+    /// `cargo build --all-features --example soft_card` first).
+    fn start(algorithm: &str, key: &AdminKey, extra: &[&str]) -> Self {
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().unwrap().parent().unwrap();
+        let path = dir.join("examples").join("soft_card");
+        assert!(
+            path.exists(),
+            "{} missing: cargo build --all-features --example soft_card",
+            path.display()
+        );
+        let hex: String = key
+            .expose_secret()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut child = std::process::Command::new(path)
+            .args(["--algorithm", algorithm, "--key", &hex])
+            .args(extra)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        Self { child, out }
+    }
+
+    fn send(&mut self, command: &Command) -> Vec<u8> {
+        use std::io::{BufRead, Write};
+        let line: String = command
+            .encode(LengthForm::Extended)
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+        let mut answer = String::new();
+        self.out.read_line(&mut answer).unwrap();
+        let answer = answer.trim();
+        (0..answer.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&answer[at..at + 2], 16).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn bridge_flows(bridge: &mut Bridge, key: &AdminKey, seed: u64) -> [Result<(), AuthError>; 3] {
+    bridge.send(&piv::select());
+    let flow = piv::SingleAuth::new(key);
+    let single = (|| {
+        let answer = bridge.send(flow.command());
+        let flow = flow.receive_challenge(&answer)?;
+        flow.finish(&bridge.send(flow.command()))
+    })();
+    let flow = piv::MutualAuth::new(key);
+    let mutual = (|| {
+        let answer = bridge.send(flow.command());
+        let flow = flow.receive_witness(&answer, &mut rng(seed))?;
+        flow.finish(&bridge.send(flow.command()))
+    })();
+    bridge.send(&gids::select());
+    let mut host_rng = rng(seed ^ 1);
+    let flow = gids::MutualAuth::new(key, &mut host_rng).unwrap();
+    let gids = (|| {
+        let flow = flow.receive_mse_set(&bridge.send(flow.command()))?;
+        let flow = flow.receive_challenge(&bridge.send(flow.command()), &mut host_rng)?;
+        flow.finish(&bridge.send(flow.command()))
+    })();
+    [single, mutual, gids]
+}
+
+#[test]
+fn through_the_bridge_both_wrong_key_answers() {
+    for (algorithm, name) in [
+        (Algorithm::Tdes, "tdes"),
+        (Algorithm::Aes128, "aes128"),
+        (Algorithm::Aes192, "aes192"),
+        (Algorithm::Aes256, "aes256"),
+    ] {
+        let key = key_for(algorithm, 0x42);
+        let wrong = key_for(algorithm, 0x24);
+        // The default: 3 tries, 63Cx, then 6983.
+        let mut bridge = Bridge::start(name, &key, &[]);
+        let tries = |left: u8| {
+            Err(AuthError::WrongKey {
+                retries_left: Some(left),
+            })
+        };
+        assert_eq!(
+            bridge_flows(&mut bridge, &wrong, 1),
+            [tries(2), tries(1), tries(0)],
+            "{name}"
+        );
+        assert_eq!(
+            bridge_flows(&mut bridge, &key, 2),
+            [
+                Err(AuthError::Blocked),
+                Err(AuthError::Blocked),
+                Err(AuthError::Blocked)
+            ],
+            "{name}"
+        );
+        drop(bridge);
+        // --wrong-key-sw 6982: no counter.
+        let mut bridge = Bridge::start(name, &key, &["--wrong-key-sw", "6982"]);
+        let no_count = Err(AuthError::WrongKey { retries_left: None });
+        for seed in 0..3 {
+            assert_eq!(
+                bridge_flows(&mut bridge, &wrong, seed),
+                [no_count, no_count, no_count],
+                "{name}"
+            );
+        }
+        assert_eq!(
+            bridge_flows(&mut bridge, &key, 9),
+            [Ok(()), Ok(()), Ok(())],
+            "{name}"
+        );
+    }
+}

@@ -135,7 +135,8 @@ const PATHS: &[Path] = &[
     key_path("piv_single_tdes", piv_single::<0>),
     key_path_allowing("piv_mutual_tdes", 1, piv_mutual::<0>),
     key_path_allowing("piv_mutual_aes192", 1, piv_mutual::<2>),
-    key_path_allowing("gids_mutual_tdes", 1, gids_mutual),
+    key_path_allowing("gids_mutual_tdes", 1, gids_mutual::<0>),
+    key_path_allowing("gids_mutual_aes256", 1, gids_mutual::<3>),
     control("control_des_encrypt", encrypt::<des::TdesEde3>),
     control("control_des_decrypt", decrypt::<des::TdesEde3>),
     selftest("selftest_xor", 0, selftest_xor),
@@ -587,10 +588,11 @@ fn piv_mutual<const A: usize>(meter: &mut Meter) {
     verdict.expect("the card knows the key");
 }
 
-/// GIDS mutual authentication: 3DES-CBC of R2 || R1 || Z1 by the host, and the decryption and
-/// check of the card's cryptogram; accept-or-refuse is the one decision allowed.
-fn gids_mutual(meter: &mut Meter) {
-    let (key, mut card) = flow_keys::<0>();
+/// GIDS mutual authentication: CBC of R2 || R1 || Z1 by the host (after the refusal of
+/// R2 = R1, a comparison of public values), and the decryption and check of the card's
+/// cryptogram; accept-or-refuse is the one decision allowed.
+fn gids_mutual<const A: usize>(meter: &mut Meter) {
+    let (key, mut card) = flow_keys::<A>();
     let mut rng = Counter(42);
     send(&mut card, &gids::select());
     let flow = gids::MutualAuth::new(&key, &mut rng).expect("a working generator");

@@ -13,6 +13,51 @@
 //! left this open; decided here) the same flow runs on 16-byte blocks: Z is 15 random bytes
 //! then `80`, so the cryptograms are 48 bytes (`7C 32 82 30`).
 //!
+//! # Against a card without the key
+//!
+//! What the card chooses and the host runs through the key:
+//!
+//! - **R2, encrypted.** The host's cryptogram is `CBC_K(R2 || R1 || Z1)` with a zero IV, so
+//!   its first block is `E_K` of the card's first block of R2, chosen freely: within one
+//!   session an encryption oracle for one block (for 3DES, the second block too, chained).
+//! - **The card's cryptogram, decrypted.** The host decrypts it and reveals one bit: accepted
+//!   or not (the error says which check failed only after the decision, and never the
+//!   plaintext).
+//!
+//! The protocol is symmetric: the host's plaintext `R2 || R1 || Z1` has the shape of the
+//! card's, `R1 || R2 || Z2`, with the randoms swapped. So **R2 = R1 is refused**
+//! ([`AuthError::ReflectedChallenge`]) before anything is encrypted: with it, the host's own
+//! cryptogram decrypts to `R1 || R1 || Z1`, exactly what the host expects from the card, and a
+//! card that only returns it would pass (OpenSC's `gids_authenticate_admin` has that hole).
+//! With R2 ≠ R1, within one session:
+//!
+//! - echoing the host's cryptogram fails (it decrypts to `R2 || R1`, not `R1 || R2`);
+//! - any rearrangement of its blocks fails: the card's first block must decrypt to R1's first
+//!   block, and the host's blocks decrypt to R2's, R1's and Z1's blocks each XORed with the
+//!   block before it, which equals R1's first block only for R2 = R1 or with the decryption of
+//!   a block the card cannot choose without the key;
+//! - replaying a real card's cryptogram from an earlier session fails (it holds that session's
+//!   R1), and so does replaying any host byte string of earlier sessions: the answer must hold
+//!   this session's fresh R1 under the key.
+//!
+//! `tests/adversarial_flows.rs` plays all of that for every algorithm: reflection, echo, every
+//! window of every byte string seen and every sequence of the host's own blocks, as R2 and as
+//! the cryptogram.
+//!
+//! What this does **not** protect against:
+//!
+//! - **Two sessions with one key at once.** A card (or a relay between two cards) that runs two
+//!   sessions A and B with the same key, interleaved, answers R1 of B as R2 in A and R1 of A as
+//!   R2 in B; each host then encrypts exactly what the other expects, and the card passes both
+//!   by swapping the cryptograms. More generally, the first block of every host cryptogram is
+//!   an encryption oracle, so a few interleaved sessions (or a PIV
+//!   [`SingleAuth`](super::piv::SingleAuth) with the same key) let a keyless card build any
+//!   cryptogram. The host cannot see other sessions: **run at most one flow per key at a
+//!   time**, and do not use a GIDS admin key for anything else.
+//! - **A relay.** A card that forwards every command to a real card holding the key passes; no
+//!   challenge-response without a channel to bind to prevents that.
+//! - **The new key in PUT KEY** travels in clear: whoever sees the APDUs learns it.
+//!
 //! Against the software card (feature `soft-card`):
 //!
 //! ```
@@ -220,7 +265,24 @@ impl<'k> SendChallenge<'k> {
     }
 
     /// Reads the card's R2 (`7C 12 81 10 R2`, `9000`), draws Z1 from `rng` and builds
-    /// `7C 2A 82 28 CBC_K(R2 || R1 || Z1)`.
+    /// `7C 2A 82 28 CBC_K(R2 || R1 || Z1)`. An R2 equal to the host's own R1 is a reflection
+    /// and is refused ([`AuthError::ReflectedChallenge`]) before anything is encrypted.
+    ///
+    /// ```
+    /// use cardadmin::auth::{gids, AuthError};
+    /// use cardadmin::AdminKey;
+    ///
+    /// let key = AdminKey::from_bytes([0; 24]);
+    /// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.receive_mse_set(&[0x90, 0x00])?;
+    /// // The card plays the host's own R1 back as its R2.
+    /// let mut reflected = flow.command().data().to_vec();
+    /// reflected.extend([0x90, 0x00]);
+    /// assert_eq!(
+    ///     flow.receive_challenge(&reflected, &mut rand_core::OsRng).unwrap_err(),
+    ///     AuthError::ReflectedChallenge,
+    /// );
+    /// # Ok::<(), AuthError>(())
+    /// ```
     ///
     /// ```
     /// use cardadmin::auth::{gids, AuthError};
@@ -296,7 +358,8 @@ impl<'k> SendChallenge<'k> {
 /// answer.extend([0x42; 16]);
 /// answer.extend([0x90, 0x00]);
 /// let flow = flow.receive_challenge(&answer, &mut rand_core::OsRng)?;
-/// // The card echoing the host's own cryptogram proves nothing.
+/// // The card echoing the host's own cryptogram proves nothing: it decrypts to R2 || R1, and
+/// // R2 = R1 (where it would match R1 || R2) was refused in `receive_challenge`.
 /// let mut echo = flow.command().data().to_vec();
 /// echo.extend([0x90, 0x00]);
 /// assert_eq!(flow.finish(&echo).unwrap_err(), AuthError::CardCryptogram);

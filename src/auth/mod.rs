@@ -16,7 +16,17 @@
 //!
 //! Answers are parsed strictly (status word, then the exact TLV shape with the exact lengths)
 //! and cryptograms are compared in constant time (`subtle`). Errors ([`AuthError`]) say what
-//! the card sent and what was expected.
+//! the card sent and what was expected. A card refusing the host's cryptogram is
+//! [`AuthError::WrongKey`] whether it says `63Cx` (with the tries left) or, as YubiKeys do,
+//! `6982` (no count).
+//!
+//! Each flow's documentation says, as an adversary would read it, which bytes chosen by the
+//! card the host runs through the key, and what the flow does not protect against. In short:
+//! PIV mutual and GIDS mutual hold against a keyless card on their own (GIDS since it refuses
+//! R2 = R1); PIV single authentication proves nothing about the card and is an encryption
+//! oracle for it; and any encryption oracle under a key (PIV single, the first block of a GIDS
+//! cryptogram) lets a keyless card pass a mutual authentication running at the same time with
+//! that key. **Use mutual authentication, and run at most one flow per key at a time.**
 
 pub mod gids;
 pub mod piv;

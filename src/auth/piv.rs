@@ -10,6 +10,51 @@
 //!   sends `7C L 80 n D_K(W) 81 n H` with its own random challenge `H`, and checks (in constant
 //!   time) that the card answers `7C L 82 n E_K(H)`.
 //!
+//! **Use mutual authentication.** Single authentication authenticates the host to the card,
+//! never the card to the host, and it makes the host an encryption oracle (below). yubikit and
+//! libykpiv offer only mutual authentication; [`SingleAuth`] is here for cards that know
+//! nothing else.
+//!
+//! # Against a card without the key
+//!
+//! What the card chooses and the host runs through the key:
+//!
+//! - **Single: the challenge C, encrypted.** The host sends `E_K(C)` for whatever block the
+//!   card sent: an encryption oracle for the card, inherent to SP 800-73-4 (the host cannot
+//!   tell a random challenge from a chosen one). And the card's verdict (`9000`) is no proof of
+//!   anything: a keyless card can always say `9000`, so [`SingleAuthResponse::finish`] returning
+//!   `Ok` only means the card accepted the host.
+//! - **Mutual: the witness W, decrypted.** The host sends `D_K(W)` for whatever block the card
+//!   sent: a decryption oracle, also inherent to SP 800-73-4 (the card checks it to
+//!   authenticate the host). The host then checks the card's `E_K(H)` for its own fresh random
+//!   `H`.
+//!
+//! Mutual authentication, on its own, holds against a keyless card: to pass it needs `E_K(H)`
+//! for a fresh `H` it learns only in the host's second command, and the host never encrypts
+//! anything the card chose. Reflection and echo fail: answering `H` itself, `D_K(W)`, `W`, or
+//! any window of the host's commands would need `E_K(H)` to equal it. Replay fails: a real
+//! card's `E_K(H')` from an earlier session is for another `H`, and decryptions `D_K(W)`
+//! collected over any number of sessions (pairs `(D_K(W), W)`) give `E_K` only of values the
+//! card cannot steer to `H`. `tests/adversarial_flows.rs` plays that for every algorithm.
+//!
+//! What it does **not** protect against:
+//!
+//! - **An encryption oracle under the same key.** A keyless card that gets the host to run
+//!   [`SingleAuth`] with the same key while a [`MutualAuth`] waits for its answer sends `H` as
+//!   the single authentication's challenge, and answers the mutual one with the `E_K(H)` the
+//!   host just computed for it (the test `documented_limit_piv_single_is_an_encryption_oracle_for_mutual`
+//!   shows it). A GIDS flow with the same key lends the same oracle (see
+//!   [`gids`](super::gids)). So: do not use single authentication with a key that is also used
+//!   for mutual authentication, and run at most one flow per key at a time.
+//! - **A weak 3DES key** (which [`AdminKey::audit`] flags): for a key whose three DES parts
+//!   are weak DES keys with K1 = K3, decryption is encryption, so the decryption oracle of
+//!   mutual authentication is an encryption oracle, and two interleaved mutual sessions with
+//!   the key let a keyless card pass (the test `documented_limit_weak_3des_key_mutual` shows
+//!   it).
+//! - **A relay** to a real card holding the key, and anyone who reads the APDUs of a later
+//!   key change ([`yubikey::set_management_key`](super::yubikey::set_management_key) sends the
+//!   new key in clear).
+//!
 //! Mutual authentication against the software card (feature `soft-card`):
 //!
 //! ```

@@ -16,6 +16,23 @@
 //! # Ok::<(), cardadmin::auth::AuthError>(())
 //! ```
 //!
+//! # Against a card without the key
+//!
+//! These commands encrypt and decrypt nothing under the key, so their answers can never stand
+//! for a proof that the card holds it (only [`piv::MutualAuth`](super::piv::MutualAuth) gives
+//! that). What a lying card can still do:
+//!
+//! - **GET METADATA chooses how the key's bytes are used.** An AES-192 key and a 3DES key are
+//!   both 24 bytes: a card that claims `03` (or answers `6D00`, which means 3DES) makes a host
+//!   that believes it run 3DES with AES key bytes, and then the card gets the decryption of
+//!   its witness under that 3DES key. Learn the algorithm from GET METADATA for a default key
+//!   or a card you set up yourself; for a key you already hold, keep its algorithm with it and
+//!   refuse a card that reports another.
+//! - **SET MANAGEMENT KEY sends the new key in clear**: a card, a relay or anyone who reads
+//!   the APDUs learns it. Send it only to a card that passed mutual authentication, over a
+//!   channel you trust.
+//! - **GET VERSION is the card's word**, not a proof of what it is.
+//!
 //! End to end against the software card: learn the key's algorithm from GET METADATA (never
 //! from the key's length), authenticate, then change the key.
 //!

@@ -25,7 +25,7 @@
 //! (security status not satisfied), with no counter and no blocking, and so does a canokey.
 //! [`SoftCard::with_wrong_key_status`] with [`WrongKeyStatus::SecurityStatusNotSatisfied`]
 //! makes the card answer that way, so host code can be tested against both (the host flows
-//! report both as [`AuthError::WrongKey`](crate::auth::AuthError::WrongKey)).
+//! report both as [`AuthError::WrongKey`]).
 //!
 //! Status words for everything else: `6700` a malformed APDU, `6E00` a class other than `00`,
 //! `6D00` an instruction the selected application does not have,

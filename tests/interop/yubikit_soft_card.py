@@ -12,7 +12,9 @@ extended APDUs after GET VERSION; NFC: short APDUs), checks that:
 - PivSession.authenticate(wrong key) fails, and the failure costs a try (63Cx);
 - after authentication, set_management_key changes the key: the old key then fails and the
   new one succeeds.
-and that three wrong keys block the card (6983), after which even the right key fails.
+and that three wrong keys block the card (6983), after which even the right key fails; and, with
+the bridge's `--wrong-key-sw 6982` (a YubiKey's answer), that wrong keys answer 6982 with no
+counter, so the right key still succeeds after five wrong ones.
 
 Usage: python yubikit_soft_card.py PATH/TO/soft_card
 Prints one line per check and ends with "N passed, M failed"; exit status 1 on any failure.
@@ -39,11 +41,11 @@ KEYS = {
 class BridgeConnection(SmartCardConnection):
     """A SmartCardConnection over the soft_card bridge's pipes."""
 
-    def __init__(self, binary, algorithm, key, transport):
+    def __init__(self, binary, algorithm, key, transport, extra=()):
         self._transport = transport
         self.log = []
         self._process = subprocess.Popen(
-            [binary, "--algorithm", algorithm, "--key", key.hex()],
+            [binary, "--algorithm", algorithm, "--key", key.hex(), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -148,6 +150,27 @@ def main():
                 check(f"{algorithm}: blocked key refuses the right key (6983)", False, "it succeeded")
             except ApduError as e:
                 check(f"{algorithm}: blocked key refuses the right key (6983)", e.sw == 0x6983, hex(e.sw))
+        finally:
+            conn.close()
+
+        # The YubiKey-like mode (issue #14, item 3): a wrong key answers 6982, as a YubiKey
+        # does, with no counter: five wrong keys, then the right one still authenticates.
+        conn = BridgeConnection(binary, algorithm, key, TRANSPORT.USB, ("--wrong-key-sw", "6982"))
+        try:
+            session = PivSession(conn)
+            codes = []
+            for _ in range(5):
+                try:
+                    session.authenticate(flipped(key))
+                except ApduError as e:
+                    codes.append(e.sw)
+            check(f"{algorithm}: --wrong-key-sw 6982: five wrong keys answer 6982", codes == [0x6982] * 5,
+                  str([hex(c) for c in codes]))
+            try:
+                session.authenticate(key)
+                check(f"{algorithm}: --wrong-key-sw 6982: no counter, the right key still succeeds", True)
+            except Exception as e:  # noqa: BLE001
+                check(f"{algorithm}: --wrong-key-sw 6982: no counter, the right key still succeeds", False, repr(e))
         finally:
             conn.close()
 
