@@ -285,25 +285,30 @@ impl Drop for Bridge {
 
 fn bridge_flows(bridge: &mut Bridge, key: &AdminKey, seed: u64) -> [Result<(), AuthError>; 3] {
     bridge.send(&piv::select());
-    let flow = piv::SingleAuth::new(key);
     let single = (|| {
+        let flow = piv::SingleAuth::new(key);
         let answer = bridge.send(flow.command());
         let flow = flow.receive_challenge(&answer)?;
-        flow.finish(&bridge.send(flow.command()))
+        let answer = bridge.send(flow.command());
+        flow.finish(&answer)
     })();
-    let flow = piv::MutualAuth::new(key);
     let mutual = (|| {
+        let flow = piv::MutualAuth::new(key);
         let answer = bridge.send(flow.command());
         let flow = flow.receive_witness(&answer, &mut rng(seed))?;
-        flow.finish(&bridge.send(flow.command()))
+        let answer = bridge.send(flow.command());
+        flow.finish(&answer)
     })();
     bridge.send(&gids::select());
-    let mut host_rng = rng(seed ^ 1);
-    let flow = gids::MutualAuth::new(key, &mut host_rng).unwrap();
     let gids = (|| {
-        let flow = flow.receive_mse_set(&bridge.send(flow.command()))?;
-        let flow = flow.receive_challenge(&bridge.send(flow.command()), &mut host_rng)?;
-        flow.finish(&bridge.send(flow.command()))
+        let mut host_rng = rng(seed ^ 1);
+        let flow = gids::MutualAuth::new(key, &mut host_rng)?;
+        let answer = bridge.send(flow.command());
+        let flow = flow.receive_mse_set(&answer)?;
+        let answer = bridge.send(flow.command());
+        let flow = flow.receive_challenge(&answer, &mut host_rng)?;
+        let answer = bridge.send(flow.command());
+        flow.finish(&answer)
     })();
     [single, mutual, gids]
 }
