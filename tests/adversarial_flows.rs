@@ -204,8 +204,11 @@ fn gids_answers(t: &GidsTranscript, pool: &[Vec<u8>], block: usize) -> Vec<Vec<u
 /// The R2 values a keyless card can choose from what it saw: the host's own R1 (reflection),
 /// R1 with its halves swapped or one half kept, and every 16-byte window of every earlier byte
 /// string (earlier R1s, earlier cryptograms, a real card's R2 and cryptogram).
-fn gids_r2_choices(pool: &[Vec<u8>]) -> Vec<Box<dyn Fn(&[u8]) -> Vec<u8>>> {
-    let mut out: Vec<Box<dyn Fn(&[u8]) -> Vec<u8>>> = vec![
+/// A card's choice of R2, from the host's R1.
+type PickR2 = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
+fn gids_r2_choices(pool: &[Vec<u8>]) -> Vec<PickR2> {
+    let mut out: Vec<PickR2> = vec![
         Box::new(|r1: &[u8]| r1.to_vec()),
         Box::new(|r1: &[u8]| [&r1[8..], &r1[..8]].concat()),
         Box::new(|r1: &[u8]| [&r1[..8], &[0u8; 8][..]].concat()),
