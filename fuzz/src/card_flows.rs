@@ -4,7 +4,7 @@
 
 use cardadmin::apdu::{Command, CommandApdu, LengthForm, ResponseApdu, StatusWord, Tlv};
 use cardadmin::auth::{gids, piv, yubikey, AuthError};
-use cardadmin::soft_card::SoftCard;
+use cardadmin::soft_card::{SoftCard, WrongKeyStatus};
 use cardadmin::{AdminKey, Algorithm};
 
 use super::{Exhausted, FuzzRng};
@@ -334,7 +334,15 @@ pub fn soft_card(data: &[u8]) {
         None => return,
     };
     let algorithm = Algorithm::ALL[usize::from(first % 4)];
-    let mut card = SoftCard::new(key_for(algorithm), FuzzRng::new(data, Exhausted::Cycle));
+    // Bit 2 of the first byte: the YubiKey-like mode (6982 for a wrong key, no counter).
+    let no_counter = first & 4 != 0;
+    let mode = if no_counter {
+        WrongKeyStatus::SecurityStatusNotSatisfied
+    } else {
+        WrongKeyStatus::Retries
+    };
+    let mut card = SoftCard::new(key_for(algorithm), FuzzRng::new(data, Exhausted::Cycle))
+        .with_wrong_key_status(mode);
     let mut rest = commands;
     while let Some((&len, after)) = rest.split_first() {
         let len = usize::from(len).min(after.len());
@@ -354,6 +362,12 @@ pub fn soft_card(data: &[u8]) {
         }
         if card.retries_left() > before {
             assert!(card.is_authenticated() || status == StatusWord::SUCCESS);
+        }
+        if no_counter {
+            // No counter: never 63Cx, never blocked, the tries never change.
+            assert_eq!(status.retries_left(), None);
+            assert_ne!(status, StatusWord::AUTH_METHOD_BLOCKED);
+            assert_eq!(card.retries_left(), 3);
         }
     }
 }
