@@ -165,37 +165,14 @@ fn gids_answers(t: &GidsTranscript, pool: &[Vec<u8>], block: usize) -> Vec<Vec<u
         .chain([vec![0; block]])
         .collect();
     let count = len / block;
-    // All sequences of the host's blocks (and a zero block) for AES (4^3); for 3DES (6^5 would
-    // be 7776 runs) the sequences whose first block is any of them and the rest in place,
-    // rotations, and the reversal.
-    if block == 16 {
-        out.extend(
-            block_sequences(&blocks, count)
-                .iter()
-                .map(|c| nested_answer(0x82, c)),
-        );
-    } else {
-        let host_blocks = &blocks[..count];
-        for first in &blocks {
-            let mut c = first.clone();
-            c.extend(host_blocks[1..].concat());
-            out.push(nested_answer(0x82, &c));
-        }
-        for shift in 0..count {
-            let mut rotated = host_blocks.to_vec();
-            rotated.rotate_left(shift);
-            out.push(nested_answer(0x82, &rotated.concat()));
-            // R1's blocks and R2's blocks swapped (the host sent R2 || R1 || Z1).
-            let per = gids::RANDOM_LEN / block;
-            let mut swapped = host_blocks[per..2 * per].to_vec();
-            swapped.extend_from_slice(&host_blocks[..per]);
-            swapped.extend_from_slice(&host_blocks[2 * per..]);
-            out.push(nested_answer(0x82, &swapped.concat()));
-        }
-        let mut reversed = host_blocks.to_vec();
-        reversed.reverse();
-        out.push(nested_answer(0x82, &reversed.concat()));
-    }
+    // Every sequence of the host's own blocks (and a zero block), with repetition, in any
+    // order: 4^3 for AES, 6^5 for 3DES. Among them the echo, the rotations, R1's and R2's
+    // blocks swapped, and every block moved to the front.
+    out.extend(
+        block_sequences(&blocks, count)
+            .iter()
+            .map(|c| nested_answer(0x82, c)),
+    );
     out.sort();
     out.dedup();
     out

@@ -269,19 +269,23 @@ impl<'k> SendChallenge<'k> {
     /// and is refused ([`AuthError::ReflectedChallenge`]) before anything is encrypted.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::{gids, AuthError};
+    /// use cardadmin::rng::OsRng;
     /// use cardadmin::AdminKey;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
-    /// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.receive_mse_set(&[0x90, 0x00])?;
+    /// let flow = gids::MutualAuth::new(&key, &mut OsRng)?.receive_mse_set(&[0x90, 0x00])?;
     /// // The card plays the host's own R1 back as its R2.
     /// let mut reflected = flow.command().data().to_vec();
     /// reflected.extend([0x90, 0x00]);
     /// assert_eq!(
-    ///     flow.receive_challenge(&reflected, &mut rand_core::OsRng).unwrap_err(),
+    ///     flow.receive_challenge(&reflected, &mut OsRng).unwrap_err(),
     ///     AuthError::ReflectedChallenge,
     /// );
-    /// # Ok::<(), AuthError>(())
+    /// # }
+    /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     ///
     /// ```
