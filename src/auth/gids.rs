@@ -32,10 +32,12 @@
 //! With R2 ≠ R1, within one session:
 //!
 //! - echoing the host's cryptogram fails (it decrypts to `R2 || R1`, not `R1 || R2`);
-//! - any rearrangement of its blocks fails: the card's first block must decrypt to R1's first
-//!   block, and the host's blocks decrypt to R2's, R1's and Z1's blocks each XORed with the
-//!   block before it, which equals R1's first block only for R2 = R1 or with the decryption of
-//!   a block the card cannot choose without the key;
+//! - any rearrangement of its blocks fails: the answer must be the CBC chain of `R1 || R2`,
+//!   and the host's chain is that of `R2 || R1 || Z1`. The two share blocks only as far as
+//!   their plaintexts agree from the start: for 3DES an R2 whose first half is R1's gives the
+//!   card `E_K` of R1's first half, but the next block needs R2's second half to be R1's too,
+//!   which is R2 = R1. Any other match needs `D_K` of a block the host produced in this session,
+//!   which the card cannot get without the key;
 //! - replaying a real card's cryptogram from an earlier session fails (it holds that session's
 //!   R1), and so does replaying any host byte string of earlier sessions: the answer must hold
 //!   this session's fresh R1 under the key.
