@@ -259,6 +259,82 @@ fn gids_refuses_the_hosts_own_r1_as_r2_before_encrypting() {
     }
 }
 
+/// A keyless card that learned decryptions under the same key (`D_K(0)` and more, from PIV
+/// mutual authentications: the host decrypts any witness) and first-block encryptions from
+/// earlier GIDS sessions (the host's cryptogram starts with `E_K(R2)`), one session at a time.
+/// With `R2 = D_K(0)` (AES) or `R2 = x || (E_K(x) ^ D_K(0))` (3DES) the host's own cryptogram
+/// holds the CBC chain of R1, the first part of what the card must answer; the rest stays out
+/// of reach.
+#[test]
+fn gids_keyless_card_with_decryptions_from_piv_never_authenticates() {
+    for algorithm in Algorithm::ALL {
+        let key = key_for(algorithm);
+        let block = algorithm.block_len();
+        // D_K(W) for chosen W, from PIV mutual authentications with the same key.
+        let decrypt = |w: &[u8]| {
+            let flow = piv::MutualAuth::new(&key)
+                .receive_witness(&nested_answer(0x80, w), &mut rng(77))
+                .unwrap();
+            flow.command().data()[4..4 + block].to_vec()
+        };
+        let d_zero = decrypt(&vec![0; block]);
+        // E_K(x) for a chosen first block x, from an earlier GIDS session (3DES needs it).
+        let x = vec![0x3c; block];
+        let (earlier, _) = gids_session(
+            &key,
+            31,
+            &|_| [x.clone(), x.clone()].concat()[..16].to_vec(),
+            &|_| with_ok(&[]),
+        );
+        let e_x = earlier.cryptogram.unwrap()[..block].to_vec();
+        let r2: Vec<u8> = if block == 16 {
+            d_zero.clone()
+        } else {
+            let second: Vec<u8> = e_x.iter().zip(&d_zero).map(|(a, b)| a ^ b).collect();
+            [x.clone(), second].concat()
+        };
+        let pick = |_: &[u8]| r2.clone();
+        let (t, _) = gids_session(&key, 32, &pick, &|_| with_ok(&[]));
+        let cryptogram = t.cryptogram.clone().unwrap();
+        // The host's chain of R1 is there, as the attack intends.
+        let r1_blocks = gids::RANDOM_LEN / block;
+        let chain_of_r1 = &cryptogram[16..16 + gids::RANDOM_LEN];
+        // Checked with the host's own encryption oracle (PIV single, same key): it is
+        // CBC_K(R1), so the attack gets that far.
+        let encrypt = |b: &[u8]| {
+            let flow = piv::SingleAuth::new(&key)
+                .receive_challenge(&nested_answer(0x81, b))
+                .unwrap();
+            flow.command().data()[4..].to_vec()
+        };
+        let mut chain = vec![0u8; block];
+        let mut expected_chain = vec![];
+        for part in t.r1.chunks(block) {
+            let input: Vec<u8> = chain.iter().zip(part).map(|(c, p)| c ^ p).collect();
+            chain = encrypt(&input);
+            expected_chain.extend_from_slice(&chain);
+        }
+        assert_eq!(chain_of_r1, expected_chain.as_slice(), "{algorithm}");
+        let mut known: Vec<Vec<u8>> = cryptogram.chunks(block).map(<[u8]>::to_vec).collect();
+        known.extend([vec![0; block], d_zero.clone(), e_x.clone(), x.clone()]);
+        known.sort();
+        known.dedup();
+        let count = (2 * gids::RANDOM_LEN + block) / block;
+        let mut tries = 0usize;
+        // Every answer that starts with the chain of R1 and continues with known blocks.
+        for rest in block_sequences(&known, count - r1_blocks) {
+            let answer = nested_answer(0x82, &[chain_of_r1, &rest].concat());
+            tries += 1;
+            let (_, result) = gids_session(&key, 32, &pick, &|_| answer.clone());
+            assert!(
+                result.is_err(),
+                "{algorithm}: {answer:02x?} authenticated a keyless card"
+            );
+        }
+        assert!(tries >= 36, "{algorithm}: only {tries} tries");
+    }
+}
+
 // == PIV mutual ==================================================================================
 
 #[derive(Default)]

@@ -38,8 +38,8 @@
 //!   card `E_K` of R1's first half, but the next block needs R2's second half to be R1's too,
 //!   which is R2 = R1. Other matches need a decryption the card learned elsewhere (with
 //!   `D_K(0)` from a PIV mutual authentication under the same key, R2 = `D_K(0)` makes the
-//!   host's next block `E_K(R1)`), and give at most that one block: the next one is `E_K` of a
-//!   value fresh in this session, which only the key makes;
+//!   host's next blocks the chain of R1), and give at most R1's blocks: the next one is `E_K`
+//!   of a value fresh in this session, which only the key makes;
 //! - replaying a real card's cryptogram from an earlier session fails (it holds that session's
 //!   R1), and so does replaying any host byte string of earlier sessions: the answer must hold
 //!   this session's fresh R1 under the key.
