@@ -40,8 +40,8 @@ pub enum KeyFinding {
     /// Part `K1`, `K2` or `K3` (numbered 1 to 3) is a DES possibly-weak key: its key schedule
     /// has only 4 distinct round keys, each used in 4 rounds. Decided from the schedule (the
     /// PC-1 halves `C` and `D` both repeat every 4 bits), which gives 240 keys: the published
-    /// list of 48 (Moore and Simmons; Schneier's table 12.13) and 192 more with the same
-    /// schedule, such as `010101E0010101F1`.
+    /// list of 48 (Schneier, *Applied Cryptography*, table 12.13) and 192 more that also have
+    /// four distinct round keys, such as `010101E0010101F1`.
     PossiblyWeakPart {
         /// 1, 2 or 3.
         part: u8,

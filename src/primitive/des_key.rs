@@ -61,9 +61,10 @@ pub(crate) struct DesKeyClass {
 /// - the other 240, with at least one pattern of period 4: exactly 4 distinct round keys:
 ///   **possibly weak**.
 ///
-/// The published list of 48 "possibly weak" keys (Moore and Simmons, CRYPTO '86; Schneier,
-/// *Applied Cryptography*, table 12.13; libgcrypt's and gnulib's `des.c`) is the subset whose
-/// two patterns both have an even number of ones. The other 192 (at least one pattern of odd
+/// The published list of 48 "possibly weak" keys (Schneier, *Applied Cryptography*, 2nd ed.,
+/// table 12.13; libgcrypt's and gnulib's `des.c`; written out in the unit tests as
+/// `PUBLISHED_POSSIBLY_WEAK`) is the subset whose two patterns both have an even number of
+/// ones. The other 192 (at least one pattern of odd
 /// weight; e.g. `010101E0010101F1`, where `C` is `1000` repeated and `D` is zero) also have
 /// exactly four distinct round keys, each used in four rounds, and are flagged the same: the
 /// rule is the schedule's, not the list's. The unit tests run the FIPS 46-3 reference schedule
@@ -203,8 +204,8 @@ mod tests {
         u64::from_be_bytes(key.to_be_bytes().map(with_odd_parity))
     }
 
-    /// Schneier, Applied Cryptography (2nd ed.), table 12.13 "Possibly weak DES keys", from
-    /// Moore and Simmons (CRYPTO '86): the published list of 48, with parity bits.
+    /// Schneier, Applied Cryptography (2nd ed.), table 12.13 "Possibly weak DES keys": the
+    /// published list of 48, with parity bits.
     const PUBLISHED_POSSIBLY_WEAK: [u64; 48] = [
         0x0101_1F1F_0101_0E0E,
         0x1F1F_0101_0E0E_0101,
