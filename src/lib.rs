@@ -488,7 +488,7 @@ pub use challenge::{Challenge, Response};
 pub use cm::CmError;
 pub use error::{KeyError, ParseError};
 pub use kdf::DesParity;
-pub use key::{AdminKey, KeyAudit, KeyCheckValue, KeyFinding};
+pub use key::{AdminKey, KeyAudit, KeyCheckValue, KeyFinding, WeakKeyError};
 pub use pin::{
     CharClass, CharRule, GenerateError, Pin, PinPolicy, PinPolicyBuilder, PinViolation,
     PolicyError, UserPinOption,

@@ -2,7 +2,7 @@
 //! `soft-card` feature (this crate's default `soft-card` feature turns it on; the root crate's
 //! corpus replay compiles this module only under `--all-features`).
 
-use cardadmin::apdu::{Command, CommandApdu, LengthForm, ResponseApdu, StatusWord, Tlv};
+use cardadmin::apdu::{Command, CommandApdu, LengthForm, ResponseApdu, StatusWord, Tlv, TlvError};
 use cardadmin::auth::{gids, piv, yubikey, AuthError};
 use cardadmin::soft_card::{SoftCard, WrongKeyStatus};
 use cardadmin::{AdminKey, Algorithm};
@@ -123,6 +123,35 @@ pub fn parse_apdu(data: &[u8]) {
         let tag_bytes = &tlv.tag().to_be_bytes()[4 - tag_len..];
         assert_eq!(&data[..tag_len], tag_bytes);
         assert_eq!(&data[consumed - value_len..consumed], tlv.value());
+        assert!(
+            tag_is_minimal(tag_bytes),
+            "non-minimal tag {tag_bytes:02x?} accepted"
+        );
+    }
+    if let Err(TlvError::NonMinimalTag { tag }) = Tlv::parse(data) {
+        let tag_len = if tag > 0xff { 2 } else { 1 };
+        let tag_bytes = &tag.to_be_bytes()[4 - tag_len..];
+        assert_eq!(&data[..tag_len], tag_bytes);
+        // The refused bytes cannot start a minimal tag, whatever follows them.
+        let second = data[1];
+        assert!(
+            second < 0x1f || second == 0x80,
+            "minimal tag {data:02x?} refused"
+        );
+    }
+}
+
+/// X.690 8.1.2: a tag of two or three bytes is minimal when its number needs them (31 and up
+/// for two bytes, 128 and up for three: the first subsequent byte is not `80`).
+fn tag_is_minimal(tag: &[u8]) -> bool {
+    let number = tag
+        .iter()
+        .skip(1)
+        .fold(0u32, |number, byte| number << 7 | u32::from(byte & 0x7f));
+    match tag.len() {
+        1 => true,
+        2 => number >= 31,
+        _ => number >= 128,
     }
 }
 
@@ -240,7 +269,20 @@ pub fn host_answers(data: &[u8]) {
         Err(err) => assert!(!err.to_string().is_empty()),
     }
     if let Ok(version) = yubikey::parse_version(data) {
-        assert_eq!(data, [version[0], version[1], version[2], 0x90, 0x00]);
+        assert_eq!(
+            data,
+            [
+                version.major(),
+                version.minor(),
+                version.patch(),
+                0x90,
+                0x00
+            ]
+        );
+        assert_eq!(
+            version.supports_aes_management_key(),
+            (version.major(), version.minor()) >= (5, 4)
+        );
     }
 }
 
@@ -307,8 +349,16 @@ pub fn card_parsers(data: &[u8]) {
         assert_eq!(data, [0xc1, 0xa4, 0x83, 0x01, reference]);
     }
     if let Ok((key, touch)) = yubikey::parse_set_management_key(p1, p2, body) {
-        let command = yubikey::set_management_key(&key, touch);
+        let command = yubikey::set_management_key_allowing_weak(&key, touch);
         assert_eq!((command.p1(), command.p2()), (p1, p2));
+        // The checked form refuses exactly what the audit finds, and otherwise agrees.
+        match yubikey::set_management_key(&key, touch) {
+            Ok(checked) => {
+                assert!(key.audit().is_clean());
+                assert_eq!(checked.data(), command.data());
+            }
+            Err(err) => assert!(key.audit().findings().any(|f| f == err.finding())),
+        }
         // 0x00 is read as 3DES and written as 03.
         assert_eq!(command.data()[1..], body[1..]);
         assert_eq!(Algorithm::from_piv_id(body[0]), Some(key.algorithm()));
@@ -318,7 +368,8 @@ pub fn card_parsers(data: &[u8]) {
         assert!(body.len() >= key_len + 12);
         if let Ok(key) = AdminKey::new(Algorithm::Aes128, put.key()) {
             if key.check_value().as_bytes() == put.check_value() && put.key_reference() == 0x80 {
-                assert_eq!(gids::put_key(&key).data(), body);
+                assert_eq!(gids::put_key_allowing_weak(&key).data(), body);
+                assert_eq!(gids::put_key(&key).is_ok(), key.audit().is_clean());
             }
         }
     }

@@ -1,10 +1,16 @@
-//! BER-TLV (ISO/IEC 7816-4 and 8825-1), strict: definite lengths in their shortest form only.
+//! BER-TLV (ISO/IEC 7816-4 and 8825-1), strict: tags and definite lengths in their shortest
+//! form only.
 //!
 //! Tags are one to three bytes (a first byte whose low five bits are all set announces more,
 //! and each following byte with its top bit set announces another); lengths are one byte below
 //! `0x80`, `81 xx` for 128 to 255 and `82 xx xx` for 256 to 65535. The indefinite form (`80`),
 //! longer length forms and lengths written longer than needed are errors: card flows never use
 //! them, and accepting several encodings of one value is how parsers disagree.
+//!
+//! A tag is minimal as X.690 (ISO/IEC 8825-1) requires: tag numbers 0 to 30 are written in the
+//! first byte alone (8.1.2.2), so a second byte below `1F` (`1F 01`, `5F 1E`) is refused, and
+//! the first subsequent byte must not be `80`, a leading group of seven zero bits
+//! (8.1.2.4.2 c, as in `5F 80 01`).
 
 use core::fmt;
 
@@ -39,6 +45,11 @@ impl<'a> Tlv<'a> {
     /// assert_eq!(
     ///     Tlv::parse(&[0x81, 0x81, 0x05]).unwrap_err(),
     ///     TlvError::NonMinimalLength { tag: 0x81 },
+    /// );
+    /// // Tag number 1 fits in the first byte, so `1F 01` is refused.
+    /// assert_eq!(
+    ///     Tlv::parse(&[0x1f, 0x01, 0x00]).unwrap_err(),
+    ///     TlvError::NonMinimalTag { tag: 0x1f01 },
     /// );
     /// ```
     pub fn parse(input: &'a [u8]) -> Result<(Self, &'a [u8]), TlvError> {
@@ -167,10 +178,15 @@ fn parse_tag(input: &[u8]) -> Result<(u32, &[u8]), TlvError> {
         return Ok((tag, rest));
     }
     // Subsequent tag bytes: at most two more, the last with its top bit clear.
-    for _ in 0..2 {
+    for position in 0..2 {
         let (&byte, after) = rest.split_first().ok_or(TlvError::TruncatedTag)?;
         tag = (tag << 8) | u32::from(byte);
         rest = after;
+        // X.690 8.1.2.2 and 8.1.2.4.2 c: the first subsequent byte neither carries a number
+        // that fits the first byte (below 31) nor starts with seven zero bits (`80`).
+        if position == 0 && (byte < 0x1f || byte == 0x80) {
+            return Err(TlvError::NonMinimalTag { tag });
+        }
         if byte & 0x80 == 0 {
             return Ok((tag, rest));
         }
@@ -271,6 +287,12 @@ pub enum TlvError {
     TruncatedTag,
     /// A tag was longer than three bytes.
     TagTooLong,
+    /// A tag written in more bytes than needed (X.690 8.1.2.4.2): a tag number below 31 in
+    /// the multi-byte form (`1F 01`), or a first subsequent byte `80` (`5F 80 01`).
+    NonMinimalTag {
+        /// The tag bytes read up to the offending byte (`0x1f01`, `0x5f80`).
+        tag: u32,
+    },
     /// The length header was missing or cut short.
     TruncatedLength {
         /// The tag whose length was cut short.
@@ -322,6 +344,10 @@ impl fmt::Display for TlvError {
             Self::Empty => f.write_str("TLV data object expected, found no bytes"),
             Self::TruncatedTag => f.write_str("TLV tag cut short"),
             Self::TagTooLong => f.write_str("TLV tag longer than 3 bytes"),
+            Self::NonMinimalTag { tag } => write!(
+                f,
+                "TLV tag {tag:02X} is written in more bytes than needed (X.690 8.1.2.4.2)"
+            ),
             Self::TruncatedLength { tag } => write!(f, "TLV tag {tag:02X} has no complete length"),
             Self::IndefiniteLength { tag } => write!(
                 f,
@@ -355,3 +381,89 @@ impl fmt::Display for TlvError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for TlvError {}
+
+#[cfg(test)]
+mod tests {
+    use std::string::ToString;
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::{Tlv, TlvError};
+
+    /// The tag number X.690 encodes in `bytes` (first byte's low five bits, then seven bits
+    /// per subsequent byte), as a reference for the minimality rule.
+    fn tag_number(bytes: &[u8]) -> u32 {
+        match bytes {
+            [first] => u32::from(first & 0x1f),
+            [_, rest @ ..] => rest
+                .iter()
+                .fold(0, |number, byte| number << 7 | u32::from(byte & 0x7f)),
+            [] => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn non_minimal_tags_are_refused() {
+        for (input, tag) in [
+            (&[0x1f, 0x01, 0x00][..], 0x1f01),
+            (&[0x1f, 0x00, 0x00], 0x1f00),
+            (&[0x5f, 0x1e, 0x00], 0x5f1e),
+            (&[0xbf, 0x01, 0x00], 0xbf01),
+            (&[0x5f, 0x80, 0x01, 0x00], 0x5f80),
+            (&[0x5f, 0x80, 0x7f, 0x00], 0x5f80),
+            (&[0x1f, 0x80, 0x9f, 0x00], 0x1f80),
+        ] {
+            assert_eq!(
+                Tlv::parse(input).unwrap_err(),
+                TlvError::NonMinimalTag { tag },
+                "{input:02x?}"
+            );
+        }
+        assert_eq!(
+            TlvError::NonMinimalTag { tag: 0x5f80 }.to_string(),
+            "TLV tag 5F80 is written in more bytes than needed (X.690 8.1.2.4.2)"
+        );
+    }
+
+    #[test]
+    fn minimal_multi_byte_tags_still_parse() {
+        // 5F1F: tag number 31, the smallest that needs two bytes; PIV's 5FC102; 9F7F.
+        for (input, tag) in [
+            (&[0x5f, 0x1f, 0x00][..], 0x5f1f),
+            (&[0x9f, 0x7f, 0x00], 0x9f7f),
+            (&[0x5f, 0xc1, 0x02, 0x00], 0x5f_c102),
+            (&[0x7f, 0x81, 0x00, 0x00], 0x7f_8100),
+        ] {
+            assert_eq!(Tlv::parse(input).unwrap().0.tag(), tag, "{input:02x?}");
+        }
+    }
+
+    /// Every two-byte and three-byte tag: accepted exactly when X.690 allows it, i.e. when
+    /// the tag number needs the bytes it uses (31 and up for two, 128 and up for three).
+    #[test]
+    fn every_multi_byte_tag_is_accepted_exactly_when_minimal() {
+        for first in [0x1f_u8, 0x5f, 0x7f, 0x9f, 0xbf, 0xdf, 0xff] {
+            for second in 0..=0xff_u8 {
+                let thirds: &[u8] = if second & 0x80 == 0 {
+                    &[0]
+                } else {
+                    &[0x00, 0x01, 0x7f]
+                };
+                for &third in thirds {
+                    let bytes: Vec<u8> = if second & 0x80 == 0 {
+                        vec![first, second]
+                    } else {
+                        vec![first, second, third]
+                    };
+                    let minimal = match bytes.len() {
+                        2 => tag_number(&bytes) >= 31,
+                        _ => tag_number(&bytes) >= 128,
+                    };
+                    let mut input = bytes.clone();
+                    input.push(0x00);
+                    assert_eq!(Tlv::parse(&input).is_ok(), minimal, "{bytes:02x?}");
+                }
+            }
+        }
+    }
+}

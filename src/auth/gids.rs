@@ -88,8 +88,8 @@
 //! flow.finish(answer.as_bytes())?;
 //!
 //! // Authenticated: replace the admin key (PUT KEY carries the new key's check value).
-//! let new_key = AdminKey::from_bytes([0x5a; 24]);
-//! gids::check_put_key(send(&gids::put_key(&new_key)).as_bytes())?;
+//! let new_key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123")?;
+//! gids::check_put_key(send(&gids::put_key(&new_key)?).as_bytes())?;
 //! let flow = gids::MutualAuth::new(&new_key, &mut rand_core::OsRng)?;
 //! let answer = send(flow.command());
 //! let flow = flow.receive_mse_set(answer.as_bytes())?;
@@ -530,17 +530,42 @@ pub fn parse_mse_set(p1: u8, p2: u8, data: &[u8]) -> Result<u8, AuthError> {
 /// `B0 73 DC` (the default key's check value) whatever the key; this writes the new key's own.
 /// The command holds key bytes and wipes them when dropped.
 ///
+/// A key the [audit](AdminKey::audit) finds anything in is refused, with the finding
+/// ([`KeyAudit::require_clean`](crate::KeyAudit::require_clean) says why each finding
+/// refuses); [`put_key_allowing_weak`] is the explicit override.
+///
+/// ```
+/// use cardadmin::auth::gids;
+/// use cardadmin::{AdminKey, KeyFinding};
+///
+/// let key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123")?;
+/// let command = gids::put_key(&key)?;
+/// assert_eq!(command.data()[..7], [0x84, 0x01, 0x80, 0xa5, 0x1f, 0x87, 0x18]);
+/// assert_eq!(command.data()[31..33], [0x88, 0x03]);
+///
+/// let default = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
+/// assert_eq!(gids::put_key(&default).unwrap_err().finding(), KeyFinding::MinidriverDefault);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn put_key(new_key: &AdminKey) -> Result<Command, crate::WeakKeyError> {
+    new_key.audit().require_clean()?;
+    Ok(put_key_allowing_weak(new_key))
+}
+
+/// GIDS PUT KEY for any key, weak ones included: the explicit override of [`put_key`], for
+/// the rare caller who must, such as a card put back to the minidriver default key. Everything
+/// else should use [`put_key`]: a weak admin key protects the card little or not at all.
+///
 /// ```
 /// use cardadmin::auth::gids;
 /// use cardadmin::AdminKey;
 ///
 /// let default = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
-/// let command = gids::put_key(&default);
-/// assert_eq!(command.data()[..7], [0x84, 0x01, 0x80, 0xa5, 0x1f, 0x87, 0x18]);
+/// let command = gids::put_key_allowing_weak(&default);
 /// assert_eq!(command.data()[31..], [0x88, 0x03, 0xb0, 0x73, 0xdc]);
 /// # Ok::<(), cardadmin::KeyError>(())
 /// ```
-pub fn put_key(new_key: &AdminKey) -> Command {
+pub fn put_key_allowing_weak(new_key: &AdminKey) -> Command {
     let key = new_key.expose_secret();
     let check_value = new_key.check_value();
     Command::build([0x00, 0xdb, 0x3f, 0xff], |w| {
@@ -568,13 +593,13 @@ pub fn check_put_key(answer: &[u8]) -> Result<(), AuthError> {
 /// use cardadmin::auth::gids;
 /// use cardadmin::AdminKey;
 ///
-/// let key = AdminKey::from_bytes([0x11; 24]);
-/// let command = gids::put_key(&key);
+/// let key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123")?;
+/// let command = gids::put_key(&key)?;
 /// let body = gids::PutKey::parse(command.p1(), command.p2(), command.data())?;
 /// assert_eq!(body.key_reference(), 0x80);
-/// assert_eq!(body.key(), &[0x11; 24]);
+/// assert_eq!(body.key(), key.expose_secret());
 /// assert_eq!(body.check_value(), key.check_value().as_bytes());
-/// # Ok::<(), cardadmin::auth::AuthError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PutKey<'a> {

@@ -50,7 +50,9 @@
 //!     card.process(command.encode(LengthForm::Extended).as_bytes())
 //! };
 //! send(&piv::select());
-//! assert_eq!(yubikey::parse_version(send(&yubikey::get_version()).as_bytes())?, [5, 7, 2]);
+//! let version = yubikey::parse_version(send(&yubikey::get_version()).as_bytes())?;
+//! assert_eq!(version, yubikey::Version::new(5, 7, 2));
+//! assert!(version.supports_aes_management_key());
 //!
 //! let metadata = yubikey::ManagementKeyMetadata::parse(send(&yubikey::get_metadata()).as_bytes())?;
 //! assert!(metadata.is_default());
@@ -62,8 +64,13 @@
 //! let answer = send(flow.command());
 //! flow.finish(answer.as_bytes())?;
 //!
-//! let new_key = AdminKey::new(Algorithm::Aes256, &[0x5a; 32])?;
-//! yubikey::check_set_management_key(send(&yubikey::set_management_key(&new_key, false)).as_bytes())?;
+//! let new_key = AdminKey::new_hex(
+//!     Algorithm::Aes256,
+//!     "00112233445566778899aabbccddeeff0123456789abcdef0011223344556677",
+//! )?;
+//! // Weak keys are refused, and AES keys on firmware before 5.4.
+//! let set = yubikey::set_management_key_for(version, &new_key, false)?;
+//! yubikey::check_set_management_key(send(&set).as_bytes())?;
 //! let metadata = yubikey::ManagementKeyMetadata::parse(send(&yubikey::get_metadata()).as_bytes())?;
 //! assert_eq!(metadata.algorithm(), Algorithm::Aes256);
 //! assert!(!metadata.is_default());
@@ -71,9 +78,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use core::fmt;
+
 use super::{exact_len, success_data, success_no_data, AuthError};
 use crate::apdu::{tlv_iter, Command, StatusWord, Tlv};
-use crate::key::{AdminKey, Algorithm};
+use crate::key::{AdminKey, Algorithm, WeakKeyError};
 
 use super::piv::MANAGEMENT_KEY;
 
@@ -102,23 +111,217 @@ pub fn get_version() -> Command {
     Command::build([0x00, INS_GET_VERSION, 0x00, 0x00], |_| Ok(())).expecting_data()
 }
 
-/// Reads GET VERSION's answer: three bytes, major, minor, patch, and `9000`.
+/// Reads GET VERSION's answer: three bytes, major, minor, patch, and `9000`. The same as
+/// [`Version::parse`].
 ///
 /// ```
-/// use cardadmin::auth::yubikey;
+/// use cardadmin::auth::yubikey::{self, Version};
 ///
-/// assert_eq!(yubikey::parse_version(&[5, 7, 2, 0x90, 0x00])?, [5, 7, 2]);
+/// assert_eq!(yubikey::parse_version(&[5, 7, 2, 0x90, 0x00])?, Version::new(5, 7, 2));
 /// assert!(yubikey::parse_version(&[5, 7, 0x90, 0x00]).is_err());
 /// # Ok::<(), cardadmin::auth::AuthError>(())
 /// ```
-pub fn parse_version(answer: &[u8]) -> Result<[u8; 3], AuthError> {
-    match success_data(answer)? {
-        [major, minor, patch] => Ok([*major, *minor, *patch]),
-        data => Err(AuthError::Length {
-            tag: 0,
-            expected: 3,
-            found: data.len(),
-        }),
+pub fn parse_version(answer: &[u8]) -> Result<Version, AuthError> {
+    Version::parse(answer)
+}
+
+/// A YubiKey firmware version, from GET VERSION. Ordered as versions are (major, then minor,
+/// then patch); `Display` gives `5.7.2`.
+///
+/// What the host needs it for: AES management keys (`SET MANAGEMENT KEY` with algorithm `08`,
+/// `0A` or `0C`) exist from firmware 5.4 on; an older YubiKey answers such a command with an
+/// error, or, worse, a host that assumed AES would never authenticate again. yubikit checks
+/// the same (`require_version(5, 4, 0)` for a non-3DES key).
+///
+/// ```
+/// use cardadmin::auth::yubikey::Version;
+///
+/// let version = Version::parse(&[5, 2, 7, 0x90, 0x00])?;
+/// assert_eq!(version.to_string(), "5.2.7");
+/// assert!(!version.supports_aes_management_key());
+/// assert!(Version::new(5, 4, 3).supports_aes_management_key());
+/// # Ok::<(), cardadmin::auth::AuthError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    major: u8,
+    minor: u8,
+    patch: u8,
+}
+
+impl Version {
+    /// The first firmware with AES management keys: 5.4.0.
+    ///
+    /// ```
+    /// use cardadmin::auth::yubikey::Version;
+    ///
+    /// assert_eq!(Version::AES_MANAGEMENT_KEY, Version::new(5, 4, 0));
+    /// ```
+    pub const AES_MANAGEMENT_KEY: Self = Self::new(5, 4, 0);
+
+    /// A version from its three numbers.
+    ///
+    /// ```
+    /// use cardadmin::auth::yubikey::Version;
+    ///
+    /// assert!(Version::new(5, 7, 2) > Version::new(5, 4, 3));
+    /// ```
+    pub const fn new(major: u8, minor: u8, patch: u8) -> Self {
+        Self {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// Parses GET VERSION's answer: exactly three data bytes (major, minor, patch) and `9000`.
+    ///
+    /// ```
+    /// use cardadmin::auth::{yubikey::Version, AuthError};
+    ///
+    /// assert_eq!(
+    ///     Version::parse(&[5, 7, 2, 0, 0x90, 0x00]).unwrap_err(),
+    ///     AuthError::Length { tag: 0, expected: 3, found: 4 },
+    /// );
+    /// ```
+    pub fn parse(answer: &[u8]) -> Result<Self, AuthError> {
+        match success_data(answer)? {
+            [major, minor, patch] => Ok(Self::new(*major, *minor, *patch)),
+            data => Err(AuthError::Length {
+                tag: 0,
+                expected: 3,
+                found: data.len(),
+            }),
+        }
+    }
+
+    /// The major version.
+    ///
+    /// ```
+    /// use cardadmin::auth::yubikey::Version;
+    ///
+    /// assert_eq!(Version::new(5, 7, 2).major(), 5);
+    /// ```
+    pub fn major(&self) -> u8 {
+        self.major
+    }
+
+    /// The minor version.
+    ///
+    /// ```
+    /// use cardadmin::auth::yubikey::Version;
+    ///
+    /// assert_eq!(Version::new(5, 7, 2).minor(), 7);
+    /// ```
+    pub fn minor(&self) -> u8 {
+        self.minor
+    }
+
+    /// The patch level.
+    ///
+    /// ```
+    /// use cardadmin::auth::yubikey::Version;
+    ///
+    /// assert_eq!(Version::new(5, 7, 2).patch(), 2);
+    /// ```
+    pub fn patch(&self) -> u8 {
+        self.patch
+    }
+
+    /// Whether this firmware takes AES management keys (5.4.0 or later).
+    ///
+    /// ```
+    /// use cardadmin::auth::yubikey::Version;
+    ///
+    /// assert!(!Version::new(5, 3, 9).supports_aes_management_key());
+    /// assert!(Version::new(5, 4, 0).supports_aes_management_key());
+    /// ```
+    pub fn supports_aes_management_key(&self) -> bool {
+        *self >= Self::AES_MANAGEMENT_KEY
+    }
+
+    /// `Ok` when this firmware takes a management key of `algorithm`: 3DES always, AES from
+    /// 5.4 on.
+    ///
+    /// ```
+    /// use cardadmin::auth::yubikey::{SetManagementKeyError, Version};
+    /// use cardadmin::Algorithm;
+    ///
+    /// let neo = Version::new(4, 3, 7);
+    /// assert!(neo.check_management_key_algorithm(Algorithm::Tdes).is_ok());
+    /// assert_eq!(
+    ///     neo.check_management_key_algorithm(Algorithm::Aes128),
+    ///     Err(SetManagementKeyError::AesUnsupported { firmware: neo }),
+    /// );
+    /// ```
+    pub fn check_management_key_algorithm(
+        &self,
+        algorithm: Algorithm,
+    ) -> Result<(), SetManagementKeyError> {
+        if algorithm != Algorithm::Tdes && !self.supports_aes_management_key() {
+            return Err(SetManagementKeyError::AesUnsupported { firmware: *self });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl From<[u8; 3]> for Version {
+    fn from([major, minor, patch]: [u8; 3]) -> Self {
+        Self::new(major, minor, patch)
+    }
+}
+
+/// Why [`set_management_key_for`] built no command.
+///
+/// ```
+/// use cardadmin::auth::yubikey::{self, SetManagementKeyError, Version};
+/// use cardadmin::{AdminKey, Algorithm};
+///
+/// let key = AdminKey::new(Algorithm::Aes128, &[0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c])?;
+/// let err = yubikey::set_management_key_for(Version::new(5, 2, 7), &key, false).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "AES management keys need YubiKey firmware 5.4.0 or later; the card reports 5.2.7",
+/// );
+/// # Ok::<(), cardadmin::KeyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetManagementKeyError {
+    /// The key audit found something that makes the key unfit for a card.
+    Weak(WeakKeyError),
+    /// An AES key for a YubiKey whose firmware predates 5.4.
+    AesUnsupported {
+        /// The version the card reported.
+        firmware: Version,
+    },
+}
+
+impl fmt::Display for SetManagementKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Weak(err) => err.fmt(f),
+            Self::AesUnsupported { firmware } => write!(
+                f,
+                "AES management keys need YubiKey firmware {} or later; the card reports {firmware}",
+                Version::AES_MANAGEMENT_KEY
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SetManagementKeyError {}
+
+impl From<WeakKeyError> for SetManagementKeyError {
+    fn from(err: WeakKeyError) -> Self {
+        Self::Weak(err)
     }
 }
 
@@ -331,20 +534,80 @@ pub fn management_key_algorithm(answer: &[u8]) -> Result<Algorithm, AuthError> {
 }
 
 /// SET MANAGEMENT KEY: `00 FF FF FF|FE Lc alg 9B len key` (`P2 = FE` makes the key require a
-/// touch). The command holds the new key's bytes, and wipes them when dropped. The card must
-/// have authenticated the host first.
+/// touch), for a key the [audit](AdminKey::audit) finds nothing in: a weak key is refused with
+/// the finding ([`KeyAudit::require_clean`](crate::KeyAudit::require_clean) says why each
+/// finding refuses). The command holds the new key's bytes, and wipes them when dropped. The
+/// card must have authenticated the host first.
+///
+/// This does not know the card's firmware: with an AES key, prefer
+/// [`set_management_key_for`], which also refuses AES below firmware 5.4. To write a weak key
+/// anyway (a card put back to its factory default), use [`set_management_key_allowing_weak`].
 ///
 /// ```
 /// use cardadmin::auth::yubikey;
+/// use cardadmin::{AdminKey, Algorithm, KeyFinding};
+///
+/// let new_key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123")?;
+/// let command = yubikey::set_management_key(&new_key, false)?;
+/// assert_eq!(command.p2(), 0xff);
+/// assert_eq!(command.data()[..3], [0x03, 0x9b, 0x18]);
+///
+/// // K2 = K3: single DES under K1, refused as yubico-piv-tool refuses weak DES keys.
+/// let single_des = AdminKey::from_hex("0123456789abcdef23456789abcdef0123456789abcdef01")?;
+/// let err = yubikey::set_management_key(&single_des, false).unwrap_err();
+/// assert_eq!(err.finding(), KeyFinding::K2EqualsK3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set_management_key(
+    new_key: &AdminKey,
+    require_touch: bool,
+) -> Result<Command, WeakKeyError> {
+    new_key.audit().require_clean()?;
+    Ok(set_management_key_allowing_weak(new_key, require_touch))
+}
+
+/// SET MANAGEMENT KEY for a YubiKey of firmware `version` (from [`parse_version`]): refuses
+/// what [`set_management_key`] refuses, and an AES key below firmware 5.4
+/// ([`Version::supports_aes_management_key`]).
+///
+/// ```
+/// use cardadmin::auth::yubikey::{self, SetManagementKeyError, Version};
 /// use cardadmin::{AdminKey, Algorithm};
 ///
-/// let new_key = AdminKey::new(Algorithm::Aes128, &[0x11; 16])?;
-/// let command = yubikey::set_management_key(&new_key, false);
-/// assert_eq!(command.p2(), 0xff);
+/// let aes = AdminKey::new_hex(Algorithm::Aes128, "00112233445566778899aabbccddeeff")?;
+/// let command = yubikey::set_management_key_for(Version::new(5, 7, 2), &aes, true)?;
 /// assert_eq!(command.data()[..3], [0x08, 0x9b, 0x10]);
+/// assert!(matches!(
+///     yubikey::set_management_key_for(Version::new(5, 3, 0), &aes, true),
+///     Err(SetManagementKeyError::AesUnsupported { .. }),
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set_management_key_for(
+    version: Version,
+    new_key: &AdminKey,
+    require_touch: bool,
+) -> Result<Command, SetManagementKeyError> {
+    version.check_management_key_algorithm(new_key.algorithm())?;
+    Ok(set_management_key(new_key, require_touch)?)
+}
+
+/// SET MANAGEMENT KEY for any key, weak ones included: the explicit override of
+/// [`set_management_key`], for the rare caller who must, such as a card put back to its
+/// factory default key (`010203040506070801020304050607080102030405060708`). Everything else
+/// should use the checked forms: a weak management key protects the card little or not at all.
+///
+/// ```
+/// use cardadmin::auth::yubikey;
+/// use cardadmin::AdminKey;
+///
+/// let factory = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
+/// assert!(yubikey::set_management_key(&factory, false).is_err());
+/// let command = yubikey::set_management_key_allowing_weak(&factory, false);
+/// assert_eq!(command.data()[3..], factory.expose_secret()[..]);
 /// # Ok::<(), cardadmin::KeyError>(())
 /// ```
-pub fn set_management_key(new_key: &AdminKey, require_touch: bool) -> Command {
+pub fn set_management_key_allowing_weak(new_key: &AdminKey, require_touch: bool) -> Command {
     let p2 = if require_touch { 0xfe } else { 0xff };
     Command::build([0x00, INS_SET_MANAGEMENT_KEY, 0xff, p2], |w| {
         w.bytes(&[new_key.algorithm().piv_id()])?;

@@ -22,12 +22,22 @@
 //! that bug (nfc-tools/libfreefare #91). This crate follows AN10922 for every length.
 //!
 //! AN10922 limits `M` to 15 bytes for 3TDEA and 31 for AES, so that `constant ‖ M` fits two
-//! blocks. A card ID is 16 bytes, one more than 3TDEA allows: for inputs beyond AN10922's limit
-//! (up to 64 bytes here), the crate continues as CMAC itself does, MACing the whole
-//! `constant ‖ M` with SP 800-38B's rule for the last block. That is the natural extension, what
-//! other AN10922 implementations do, and what MIM CM-era diversified keys were derived with;
-//! but AN10922 does not define it, so keys derived from over-long inputs by another
-//! implementation should be checked against a known card before relying on them.
+//! blocks. Other AN10922 implementations refuse longer inputs (libfreefare's key deriver fails
+//! with `EOVERFLOW`); this crate does not, and what it does past the limit is its own
+//! extension, not AN10922: for `M` longer than the limit (up to 64 bytes here) it computes
+//! plain SP 800-38B CMAC over the whole `constant ‖ M`, the last block padded and masked by
+//! SP 800-38B's rule (`K1` when full, else `80 00 ..` and `K2`), one CMAC per constant as
+//! below the limit. Another implementation gives the same key only if it chose the same
+//! extension; check it against a known key before relying on it.
+//!
+//! The one derivation that needs it is the MIM CM card key with a 3DES master
+//! ([`AdminKey::diversify`]): `M` is the card ID's 16 bytes, one more than 3TDEA allows, so each
+//! of the three CMACs runs over a 17-byte message `31 ‖ ID` (then `32`, `33`): two full blocks,
+//! and a last block of one ID byte, padded to `xx 80 00 00 00 00 00 00` and masked with `K2`.
+//! That is this crate's design (the project's specification), not something AN10922 or MIM CM
+//! documents: MIM CM publishes an example diversified key but not how it was derived. With an
+//! AES master the card ID (16 bytes) is within AN10922's 31-byte limit, so the AES card keys
+//! are AN10922 as written.
 //!
 //! All CMACs of one derivation run as lanes of one chain (they differ only in the first byte),
 //! so the cipher can interleave them. Everything derived from the key stays in wiped buffers.
@@ -90,7 +100,13 @@ impl AdminKey {
     ///
     /// For a Triple-DES master key:
     /// `diversified = odd_parity(CMAC(MK, 0x31 || ID) || CMAC(MK, 0x32 || ID) || CMAC(MK, 0x33 || ID))`
-    /// with `ID` the 16 bytes of [`CardId::as_bytes`].
+    /// with `ID` the 16 bytes of [`CardId::as_bytes`]. Each message `0x3n || ID` is 17 bytes,
+    /// past AN10922's 15-byte limit for 3TDEA, which other AN10922 implementations refuse
+    /// (libfreefare fails with `EOVERFLOW`). This crate's own extension of AN10922 takes over:
+    /// plain SP 800-38B CMAC of the 17 bytes (two full blocks, then the last ID byte padded
+    /// with `80 00 ..` and masked with CMAC's `K2`). Neither AN10922 nor MIM CM defines this;
+    /// a key derived elsewhere matches only if it made the same choice. With an AES master the
+    /// 17-byte message is within AN10922's 31-byte limit: plain AN10922.
     ///
     /// ```
     /// use cardadmin::{AdminKey, Algorithm, CardId};
@@ -122,7 +138,9 @@ impl AdminKey {
     /// | AES-256 | `CMAC(K, 41 ‖ M) ‖ CMAC(K, 42 ‖ M)` |
     ///
     /// The CMAC input is padded as AN10922 says (to at least two blocks); past AN10922's
-    /// length limit (15 bytes of `M` for 3DES, 31 for AES) it is plain SP 800-38B CMAC.
+    /// length limit (15 bytes of `M` for 3DES, 31 for AES) it is plain SP 800-38B CMAC over
+    /// `constant ‖ M`: this crate's own extension, where other AN10922 implementations refuse
+    /// the input.
     ///
     /// ```
     /// use cardadmin::{AdminKey, Algorithm, KeyError};

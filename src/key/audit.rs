@@ -37,8 +37,11 @@ pub enum KeyFinding {
         /// 1, 2 or 3.
         part: u8,
     },
-    /// Part `K1`, `K2` or `K3` (numbered 1 to 3) is one of the 48 DES possibly-weak keys, whose
-    /// key schedule repeats only 4 distinct round keys.
+    /// Part `K1`, `K2` or `K3` (numbered 1 to 3) is a DES possibly-weak key: its key schedule
+    /// has only 4 distinct round keys, each used in 4 rounds. Decided from the schedule (the
+    /// PC-1 halves `C` and `D` both repeat every 4 bits), which gives 240 keys: the published
+    /// list of 48 (Schneier, *Applied Cryptography*, table 12.13) and 192 more that also have
+    /// four distinct round keys, such as `010101E0010101F1`.
     PossiblyWeakPart {
         /// 1, 2 or 3.
         part: u8,
@@ -237,6 +240,50 @@ impl KeyAudit {
             .map(|(_, finding)| finding)
     }
 
+    /// `Ok` when there is no finding, else the finding that refuses the key: a well-known
+    /// default first (the most telling), then the others in [`findings`](Self::findings)'
+    /// order. The host flows that write a new admin key to a card
+    /// ([`yubikey::set_management_key`](crate::auth::yubikey::set_management_key),
+    /// [`gids::put_key`](crate::auth::gids::put_key)) refuse with it. Every finding refuses:
+    ///
+    /// - weak, semi-weak and possibly-weak parts: the schedule repeats its round keys (a weak
+    ///   part encrypts as it decrypts; a semi-weak part has a partner that undoes it);
+    ///   yubico-piv-tool refuses weak and semi-weak parts too (`yk_des_is_weak_key`);
+    /// - `K1 = K2` or `K2 = K3`: single DES (56 bits) behind a Triple-DES interface;
+    /// - `K1 = K3`: two-key Triple-DES (about 80 bits of strength), whose use for encryption
+    ///   NIST SP 800-131A has disallowed since 2016: a new key has no reason to be one;
+    /// - repeated AES halves: half the secret it seems to hold;
+    /// - the all-zero key and the minidriver default: public knowledge, so the card is as good
+    ///   as unprotected.
+    ///
+    /// A card must sometimes be put back to its factory key: the `_allowing_weak` forms of
+    /// those functions write any key, and say so in their name.
+    ///
+    /// ```
+    /// use cardadmin::{AdminKey, KeyFinding};
+    ///
+    /// let default = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
+    /// let err = default.audit().require_clean().unwrap_err();
+    /// assert_eq!(err.finding(), KeyFinding::MinidriverDefault);
+    ///
+    /// let key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123")?;
+    /// assert!(key.audit().require_clean().is_ok());
+    /// # Ok::<(), cardadmin::KeyError>(())
+    /// ```
+    pub fn require_clean(&self) -> Result<(), WeakKeyError> {
+        let is_default = |finding: &KeyFinding| {
+            matches!(finding, KeyFinding::AllZero | KeyFinding::MinidriverDefault)
+        };
+        match self
+            .findings()
+            .find(is_default)
+            .or_else(|| self.findings().next())
+        {
+            None => Ok(()),
+            Some(finding) => Err(WeakKeyError { finding }),
+        }
+    }
+
     /// True when every key byte has an odd number of one bits (the DES parity convention; it
     /// means nothing for an AES key).
     ///
@@ -250,6 +297,51 @@ impl KeyAudit {
         self.odd_parity == 1
     }
 }
+
+/// A key refused for writing to a card: the [key audit](crate::AdminKey::audit) found
+/// [`finding`](Self::finding). See [`KeyAudit::require_clean`] for why each finding refuses,
+/// and the `_allowing_weak` forms of the writing functions for the override.
+///
+/// ```
+/// use cardadmin::auth::gids;
+/// use cardadmin::{AdminKey, KeyFinding};
+///
+/// let single_des = AdminKey::from_hex("0123456789abcdef0123456789abcdef23456789abcdef01")?;
+/// let err = gids::put_key(&single_des).unwrap_err();
+/// assert_eq!(err.finding(), KeyFinding::K1EqualsK2);
+/// assert_eq!(
+///     err.to_string(),
+///     "refused to write the new key: K1 equals K2: the key degenerates to single DES",
+/// );
+/// # Ok::<(), cardadmin::KeyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeakKeyError {
+    finding: KeyFinding,
+}
+
+impl WeakKeyError {
+    /// What the audit found.
+    ///
+    /// ```
+    /// use cardadmin::{AdminKey, KeyFinding};
+    ///
+    /// let err = AdminKey::from_bytes([0; 24]).audit().require_clean().unwrap_err();
+    /// assert_eq!(err.finding(), KeyFinding::AllZero);
+    /// ```
+    pub fn finding(&self) -> KeyFinding {
+        self.finding
+    }
+}
+
+impl fmt::Display for WeakKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "refused to write the new key: {}", self.finding)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for WeakKeyError {}
 
 impl fmt::Debug for KeyAudit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -316,6 +408,47 @@ mod tests {
             KeyFinding::PossiblyWeakPart { part: 1 }.to_string(),
             "K1 is a DES possibly-weak key (only 4 distinct round keys)"
         );
+    }
+
+    #[test]
+    fn possibly_weak_parts_beyond_the_published_list_are_found() {
+        // Issue #14: 010101E0010101F1 has 4 distinct round keys but is not among the 48.
+        let found = findings("010101e0010101f123456789abcdef01456789abcdef0123");
+        assert_eq!(found, [KeyFinding::PossiblyWeakPart { part: 1 }]);
+        let found = findings("0123456789abcdef23456789abcdef01e0010101f1010101");
+        assert_eq!(found, [KeyFinding::PossiblyWeakPart { part: 3 }]);
+    }
+
+    #[test]
+    fn require_clean_names_a_default_first_then_the_first_finding() {
+        let refused = |hex: &str| {
+            AdminKey::from_hex(hex)
+                .unwrap()
+                .audit()
+                .require_clean()
+                .unwrap_err()
+                .finding()
+        };
+        assert_eq!(refused(&"00".repeat(24)), KeyFinding::AllZero);
+        assert_eq!(
+            refused("010203040506070801020304050607080102030405060708"),
+            KeyFinding::MinidriverDefault
+        );
+        assert_eq!(
+            refused("01011f1f01010e0e01fe01fe01fe01fe0101010101010101"),
+            KeyFinding::WeakPart { part: 3 }
+        );
+        assert_eq!(
+            refused("0123456789abcdef23456789abcdef010123456789abcdef"),
+            KeyFinding::K1EqualsK3
+        );
+        let aes = AdminKey::new(crate::Algorithm::Aes128, &[0x42; 16]).unwrap();
+        assert_eq!(
+            aes.audit().require_clean().unwrap_err().finding(),
+            KeyFinding::RepeatedHalves
+        );
+        let clean = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123");
+        assert_eq!(clean.unwrap().audit().require_clean(), Ok(()));
     }
 
     #[test]

@@ -1,4 +1,22 @@
 //! Key check values: a short, public fingerprint of a key.
+//!
+//! What a check value reveals: the first 3 bytes (24 bits) of `E_K(0)`, the key's encryption
+//! of one all-zero block. That is
+//!
+//! - **a test for a guessed key**: anyone holding a check value can try candidate keys
+//!   against it (a wrong key matches once in 2^24), so the check value of a default or
+//!   low-entropy key names that key (`8CA64D` is the all-zero 3DES key, `66E94B` the
+//!   all-zero AES-128 key, both also the [audit](crate::AdminKey::audit)'s findings). For a
+//!   random key of 112 bits or more it is no help.
+//! - **3 bytes of CMAC's `L`**: CMAC (NIST SP 800-38B) derives its subkeys `K1` and `K2`
+//!   from `L = E_K(0)`, the same block. For an AES key the check value is the first 3 of
+//!   the 16 bytes of `L`; for a Triple-DES key, the first 3 of its 8. This crate runs CMAC
+//!   under a master key for every diversification (AN10922), so a master key's check value
+//!   gives away those 3 bytes of that key's `L`. The crate never prints or logs more of
+//!   `E_K(0)`; but whoever may have a block of their choice encrypted under the key gets
+//!   `L` whole by choosing zero: a card running PIV single authentication (the host encrypts
+//!   the card's challenge), or a caller of MIM CM's `authenticationresponse` endpoint (which
+//!   encrypts the caller's challenge under the admin key, diversified or not).
 
 use core::fmt;
 

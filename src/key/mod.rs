@@ -24,7 +24,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-pub use audit::{KeyAudit, KeyFinding};
+pub use audit::{KeyAudit, KeyFinding, WeakKeyError};
 pub use check_value::KeyCheckValue;
 
 pub use crate::algorithm::Algorithm;
@@ -283,7 +283,10 @@ impl AdminKey {
 
     /// The key check value: the first 3 bytes of the key's encryption of an all-zero block
     /// (8 bytes for Triple-DES, 16 for AES). It identifies a key in logs and key ceremonies
-    /// without revealing it.
+    /// without revealing it, but it is not nothing: it confirms a guessed key (so it names a
+    /// default or low-entropy key), and `E_K(0)` is CMAC's `L`, so it is the first 3 bytes of
+    /// the `L` this key's CMACs (AN10922 diversification) derive their subkeys from. See
+    /// [`KeyCheckValue`].
     ///
     /// ```
     /// use cardadmin::{AdminKey, Algorithm};

@@ -9,6 +9,8 @@
 
 use subtle::{Choice, ConstantTimeEq};
 
+use super::fips46::PC1;
+
 /// Clears the parity bit (the low bit) of each of the 8 bytes of a DES key.
 pub(crate) const PARITY_MASK: u64 = 0xfefe_fefe_fefe_fefe;
 
@@ -38,104 +40,76 @@ pub(crate) struct DesKeyClass {
     /// One of the 12 semi-weak keys: only 2 distinct round keys; each has a partner key that
     /// decrypts what it encrypts.
     pub(crate) semi_weak: Choice,
-    /// One of the 48 possibly-weak keys: only 4 distinct round keys.
+    /// One of the 240 possibly-weak keys: only 4 distinct round keys, each used in 4 rounds.
+    /// The published list of 48 is a subset (see [`classify`]).
     pub(crate) possibly_weak: Choice,
 }
 
-/// Classifies one DES key (8 bytes, big-endian in a `u64`) against all 64 keys of
-/// [`degenerate_key`], every one of them compared, with no early exit.
-pub(crate) fn classify(part: u64) -> DesKeyClass {
-    let part = part & PARITY_MASK;
-    let mut class = DesKeyClass {
-        weak: Choice::from(0),
-        semi_weak: Choice::from(0),
-        possibly_weak: Choice::from(0),
-    };
-    for index in 0..DEGENERATE_KEY_COUNT {
-        let hit = part.ct_eq(&degenerate_key(index));
-        // The kind of each table entry is public (it is a property of the table, not of the key).
-        match Degeneracy::of(index) {
-            Degeneracy::Weak => class.weak |= hit,
-            Degeneracy::SemiWeak => class.semi_weak |= hit,
-            Degeneracy::PossiblyWeak => class.possibly_weak |= hit,
-        }
-    }
-    class
-}
-
-/// How many DES keys have a degenerate key schedule.
-pub(crate) const DEGENERATE_KEY_COUNT: u8 = 64;
-
-/// Key `index` (0 to 63) of the 64 DES keys (parity bits cleared) whose key schedule yields only
-/// 1, 2 or 4 distinct round keys: 4 weak, 12 semi-weak and 48 possibly-weak keys.
+/// Classifies one DES key (8 bytes, big-endian in a `u64`) by its key schedule, without a
+/// list: the rule is computed from the two 28-bit halves `C` and `D` that PC-1 takes from the
+/// key, the registers the schedule rotates.
 ///
-/// They are exactly the keys whose bytes are each `00`, `1E`, `E0` or `FE` in the first half and
-/// `00`, `0E`, `F0` or `FE` in the second, built from two 4-bit patterns `c` and `d` of even
-/// weight: byte `j` (0 to 3) is `E0` times `c[j]` or `1E` times `d[j]`, and byte `j + 4` is `F0`
-/// times `c[j]` or `0E` times `d[j]`. The table is derived here rather than typed in; the unit
-/// tests check it against the published weak and semi-weak keys (NIST SP 800-67) and count
-/// the distinct round keys of every entry with a reference key schedule. The same 64 keys are
-/// listed, for example, in libgcrypt's and gnulib's `des.c`.
-pub(crate) const fn degenerate_key(index: u8) -> u64 {
-    let [c0, c1, c2, c3] = pattern(index & 7);
-    let [d0, d1, d2, d3] = pattern(index >> 3);
-    u64::from_be_bytes([
-        first_half_byte(c0, d0),
-        first_half_byte(c1, d1),
-        first_half_byte(c2, d2),
-        first_half_byte(c3, d3),
-        second_half_byte(c0, d0),
-        second_half_byte(c1, d1),
-        second_half_byte(c2, d2),
-        second_half_byte(c3, d3),
-    ])
-}
-
-const fn first_half_byte(high: bool, low: bool) -> u8 {
-    (if high { 0xe0 } else { 0 }) | (if low { 0x1e } else { 0 })
-}
-
-const fn second_half_byte(high: bool, low: bool) -> u8 {
-    (if high { 0xf0 } else { 0 }) | (if low { 0x0e } else { 0 })
-}
-
-/// The kind of degenerate key at an index of [`DEGENERATE_KEYS`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Degeneracy {
-    Weak,
-    SemiWeak,
-    PossiblyWeak,
-}
-
-/// A 4-bit pattern of even weight, from its first three bits (the fourth is their XOR).
-const fn pattern(bits: u8) -> [bool; 4] {
-    let b0 = bits & 1 != 0;
-    let b1 = bits & 2 != 0;
-    let b2 = bits & 4 != 0;
-    [b0, b1, b2, b0 ^ b1 ^ b2]
-}
-
-/// Constant (`0000`, `1111`) or alternating (`0101`, `1010`) patterns make weak and semi-weak
-/// keys; the other four (`0011`, `0110`, `1100`, `1001`) make possibly-weak ones.
-const fn period(bits: u8) -> u8 {
-    let [b0, b1, b2, _] = pattern(bits);
-    if b0 == b1 && b1 == b2 {
-        1
-    } else if b0 == b2 {
-        2
-    } else {
-        4
+/// Round `i` uses PC-2 of `C` and `D` each rotated left by the same cumulative amount `s_i`
+/// (1, 2, 4, 6, 8, 10, 12, 14, 15, 17, 19, 21, 23, 25, 27, 28). When both halves repeat with
+/// period 4 (each is one 4-bit pattern written 7 times), a rotation by `s` equals the rotation
+/// by `s mod 4`, and the 16 amounts fall 4 times on each residue: the schedule has at most 4
+/// distinct round keys. There are 16 x 16 = 256 such keys (pattern pairs):
+///
+/// - both patterns constant (`0000`, `1111`): period 1, a single round key: the 4 **weak** keys;
+/// - both of period 2 or less (`0101`, `1010` too), not both constant: 2 distinct round keys:
+///   the 12 **semi-weak** keys (each has a partner that decrypts what it encrypts);
+/// - the other 240, with at least one pattern of period 4: exactly 4 distinct round keys:
+///   **possibly weak**.
+///
+/// The published list of 48 "possibly weak" keys (Schneier, *Applied Cryptography*, 2nd ed.,
+/// table 12.13; libgcrypt's and gnulib's `des.c`; written out in the unit tests as
+/// `PUBLISHED_POSSIBLY_WEAK`) is the subset whose two patterns both have an even number of
+/// ones. The other 192 (at least one pattern of odd
+/// weight; e.g. `010101E0010101F1`, where `C` is `1000` repeated and `D` is zero) also have
+/// exactly four distinct round keys, each used in four rounds, and are flagged the same: the
+/// rule is the schedule's, not the list's. The unit tests run the FIPS 46-3 reference schedule
+/// over all 256 pattern pairs and count the distinct round keys of each, check the published
+/// weak, semi-weak and 48 possibly-weak keys against it, and check that no key outside the
+/// family has 4 or fewer (an exhaustive search over each 28-bit half, ignored by default as
+/// it takes a minute or two in release).
+///
+/// Constant time: PC-1 is gathered bit by bit at public positions, and each half is compared
+/// (`subtle`) with itself rotated by 1, 2 and 4, every comparison made for every key.
+pub(crate) fn classify(part: u64) -> DesKeyClass {
+    let (c, d) = pc1_halves(part);
+    let c1 = repeats(c, 1);
+    let d1 = repeats(d, 1);
+    let both2 = repeats(c, 2) & repeats(d, 2);
+    let both4 = repeats(c, 4) & repeats(d, 4);
+    let weak = c1 & d1;
+    DesKeyClass {
+        weak,
+        semi_weak: both2 & !weak,
+        possibly_weak: both4 & !both2,
     }
 }
 
-impl Degeneracy {
-    const fn of(index: u8) -> Self {
-        match (period(index & 7), period(index >> 3)) {
-            (1, 1) => Self::Weak,
-            (1 | 2, 1 | 2) => Self::SemiWeak,
-            _ => Self::PossiblyWeak,
-        }
-    }
+/// The two 28-bit halves `C` and `D` (in the low bits) that PC-1 selects from a key: output bit
+/// `i + 1` of PC-1 is key bit `PC1[i]` (numbered from 1 at the most significant end). Shifts by
+/// public amounts only; the parity bits are not among PC-1's inputs.
+fn pc1_halves(key: u64) -> (u64, u64) {
+    let cd = PC1.iter().fold(0u64, |acc, &position| {
+        acc << 1 | (key >> (64 - u32::from(position))) & 1
+    });
+    (cd >> 28, cd & HALF_MASK)
+}
+
+/// The low 28 bits: one of C and D.
+const HALF_MASK: u64 = 0x0fff_ffff;
+
+/// A 28-bit half rotated left by `by` (1 to 27, a public amount).
+const fn rotate_half(half: u64, by: u32) -> u64 {
+    ((half << by) | (half >> (28 - by))) & HALF_MASK
+}
+
+/// Whether a 28-bit half equals itself rotated by `period`: it repeats with that period.
+fn repeats(half: u64, period: u32) -> Choice {
+    half.ct_eq(&rotate_half(half, period))
 }
 
 /// NIST SP 800-67 Rev 2, section 3.3.2: the 4 weak keys, then the 12 semi-weak keys, with
@@ -192,37 +166,240 @@ mod tests {
         round_keys(key).into_iter().collect::<BTreeSet<_>>().len()
     }
 
+    /// The key (parity bits clear) whose PC-1 halves are `c` and `d`: PC-1 run backwards.
+    fn key_from_halves(c: u64, d: u64) -> u64 {
+        let cd = c << 28 | d;
+        (0u32..).zip(PC1).fold(0u64, |key, (i, p)| {
+            key | ((cd >> (55 - i)) & 1) << (64 - u32::from(p))
+        })
+    }
+
+    /// A 28-bit half: the 4-bit pattern written 7 times.
+    fn repeated(pattern: u64) -> u64 {
+        (0..7).fold(0, |half, _| half << 4 | pattern)
+    }
+
+    /// The smallest period (1, 2 or 4) of a 4-bit pattern repeated.
+    fn period(pattern: u64) -> u32 {
+        [1, 2, 4]
+            .into_iter()
+            .find(|&p| repeated(pattern) == rotate_half(repeated(pattern), p))
+            .unwrap()
+    }
+
+    /// Every key whose C and D halves both repeat with period 4, as (C pattern, D pattern, key).
+    fn family() -> Vec<(u64, u64, u64)> {
+        (0..16u64)
+            .flat_map(|c| (0..16u64).map(move |d| (c, d)))
+            .map(|(c, d)| (c, d, key_from_halves(repeated(c), repeated(d))))
+            .collect()
+    }
+
+    fn flags(key: u64) -> [bool; 3] {
+        let class = classify(key);
+        [class.weak, class.semi_weak, class.possibly_weak].map(bool::from)
+    }
+
+    fn with_parity(key: u64) -> u64 {
+        u64::from_be_bytes(key.to_be_bytes().map(with_odd_parity))
+    }
+
+    /// Schneier, Applied Cryptography (2nd ed.), table 12.13 "Possibly weak DES keys": the
+    /// published list of 48, with parity bits.
+    const PUBLISHED_POSSIBLY_WEAK: [u64; 48] = [
+        0x0101_1F1F_0101_0E0E,
+        0x1F1F_0101_0E0E_0101,
+        0xE0E0_1F1F_F1F1_0E0E,
+        0x0101_E0E0_0101_F1F1,
+        0x1F1F_E0E0_0E0E_F1F1,
+        0xE0E0_FEFE_F1F1_FEFE,
+        0x0101_FEFE_0101_FEFE,
+        0x1F1F_FEFE_0E0E_FEFE,
+        0xE0FE_011F_F1FE_010E,
+        0x011F_1F01_010E_0E01,
+        0x1FE0_01FE_0EF1_01FE,
+        0xE0FE_1F01_F1FE_0E01,
+        0x011F_E0FE_010E_F1FE,
+        0x1FE0_E01F_0EF1_F10E,
+        0xE0FE_FEE0_F1FE_FEF1,
+        0x011F_FEE0_010E_FEF1,
+        0x1FE0_FE01_0EF1_FE01,
+        0xFE01_01FE_FE01_01FE,
+        0x01E0_1FFE_01F1_0EFE,
+        0x1FFE_01E0_0EFE_01F1,
+        0xFE01_1FE0_FE01_0EF1,
+        0xFE01_E01F_FE01_F10E,
+        0x1FFE_E001_0EFE_F101,
+        0xFE1F_01E0_FE0E_01F1,
+        0x01E0_E001_01F1_F101,
+        0x1FFE_FE1F_0EFE_FE0E,
+        0xFE1F_E001_FE0E_F101,
+        0x01E0_FE1F_01F1_FE0E,
+        0xE001_01E0_F101_01F1,
+        0xFE1F_1FFE_FE0E_0EFE,
+        0x01FE_1FE0_01FE_0EF1,
+        0xE001_1FFE_F101_0EFE,
+        0xFEE0_011F_FEF1_010E,
+        0x01FE_E01F_01FE_F10E,
+        0xE001_FE1F_F101_FE0E,
+        0xFEE0_1F01_FEF1_0E01,
+        0x01FE_FE01_01FE_FE01,
+        0xE01F_01FE_F10E_01FE,
+        0xFEE0_E0FE_FEF1_F1FE,
+        0x1F01_011F_0E01_010E,
+        0xE01F_1FE0_F10E_0EF1,
+        0xFEFE_0101_FEFE_0101,
+        0x1F01_E0FE_0E01_F1FE,
+        0xE01F_FE01_F10E_FE01,
+        0xFEFE_1F1F_FEFE_0E0E,
+        0x1F01_FEE0_0E01_FEF1,
+        0xE0E0_0101_F1F1_0101,
+        0xFEFE_E0E0_FEFE_F1F1,
+    ];
+
     #[test]
-    fn table_holds_the_published_weak_and_semi_weak_keys_in_the_right_class() {
-        let (weak, semi_weak) = SP800_67_WEAK_AND_SEMI_WEAK.split_at(4);
-        for &key in weak {
-            let class = classify(key);
-            assert!(bool::from(class.weak), "{key:016x}");
-            assert!(!bool::from(class.semi_weak | class.possibly_weak));
+    fn the_reference_schedule_over_all_256_pattern_pairs_decides_the_class() {
+        let mut counts = [0usize; 3];
+        for (c, d, key) in family() {
+            assert_eq!(pc1_halves(key), (repeated(c), repeated(d)));
+            let distinct = distinct_round_keys(key);
+            let slot = match (period(c), period(d)) {
+                (1, 1) => 0,
+                (1 | 2, 1 | 2) => 1,
+                _ => 2,
+            };
+            assert_eq!(distinct, [1, 2, 4][slot], "{key:016x}");
+            assert!(distinct <= 4);
+            let mut expected = [false; 3];
+            expected[slot] = true;
+            // The class follows the schedule, with or without the parity bits set.
+            assert_eq!(flags(key), expected, "{key:016x}");
+            assert_eq!(flags(with_parity(key)), expected, "{key:016x}");
+            assert_eq!(flags(key | 0x0101_0101_0101_0101), expected);
+            counts[slot] += 1;
         }
-        for &key in semi_weak {
-            let class = classify(key);
-            assert!(bool::from(class.semi_weak), "{key:016x}");
-            assert!(!bool::from(class.weak | class.possibly_weak));
+        assert_eq!(counts, [4, 12, 240]);
+        let unique: BTreeSet<u64> = family().into_iter().map(|(_, _, key)| key).collect();
+        assert_eq!(unique.len(), 256);
+    }
+
+    #[test]
+    fn the_published_48_are_the_even_weight_part_of_the_240() {
+        let published: BTreeSet<u64> = PUBLISHED_POSSIBLY_WEAK
+            .iter()
+            .map(|key| key & PARITY_MASK)
+            .collect();
+        assert_eq!(published.len(), 48);
+        for &key in &PUBLISHED_POSSIBLY_WEAK {
+            assert_eq!(distinct_round_keys(key), 4, "{key:016x}");
+            assert_eq!(flags(key), [false, false, true], "{key:016x}");
+        }
+        let even_weight: BTreeSet<u64> = family()
+            .into_iter()
+            .filter(|&(c, d, _)| period(c).max(period(d)) == 4)
+            .filter(|&(c, d, _)| c.count_ones() % 2 == 0 && d.count_ones() % 2 == 0)
+            .map(|(_, _, key)| key)
+            .collect();
+        assert_eq!(published, even_weight);
+    }
+
+    #[test]
+    fn keys_beyond_the_published_list_are_flagged() {
+        // Issue #14: C = 1000 repeated, D = 0: four distinct round keys, not in the list of 48.
+        let key = 0x0101_01E0_0101_01F1;
+        assert!(!PUBLISHED_POSSIBLY_WEAK.contains(&key));
+        assert_eq!(distinct_round_keys(key), 4);
+        assert_eq!(flags(key), [false, false, true]);
+        // And one from the list, still flagged.
+        assert_eq!(distinct_round_keys(0x0101_1F1F_0101_0E0E), 4);
+        assert_eq!(flags(0x0101_1F1F_0101_0E0E), [false, false, true]);
+    }
+
+    #[test]
+    fn every_neighbour_of_the_family_has_more_round_keys_and_is_not_flagged() {
+        for (_, _, key) in family() {
+            for bit in (0..64).filter(|bit| bit % 8 != 0) {
+                let neighbour = key ^ 1 << bit;
+                assert!(distinct_round_keys(neighbour) > 4, "{neighbour:016x}");
+                assert_eq!(flags(neighbour), [false; 3], "{neighbour:016x}");
+            }
+        }
+    }
+
+    /// Exhaustive: no key outside the family has 4 or fewer distinct round keys. A round key
+    /// is PC-2 of (C, D) rotated, its first 24 bits taken from C and its last 24 from D; so
+    /// if one half, rotated by the 16 amounts, gives 5 or more distinct PC-2 projections, so
+    /// does the key. Every 28-bit half whose period is not 1, 2 or 4 is checked, for C and
+    /// for D. About 90 seconds in release on a busy 2-core machine:
+    /// `cargo test --release --lib -- --ignored no_key_outside`.
+    #[test]
+    #[ignore = "2^29 halves: run in release"]
+    fn no_key_outside_the_family_has_four_or_fewer_round_keys() {
+        let amounts: Vec<u32> = SHIFTS
+            .iter()
+            .scan(0u32, |total, &by| {
+                *total += u32::from(by);
+                Some(*total % 28)
+            })
+            .collect();
+        // PC-2 positions 1..=28 read C, 29..=56 read D (as bits of C || D).
+        for (half, offset) in [("C", 0u8), ("D", 28)] {
+            let positions: Vec<u32> = PC2
+                .iter()
+                .filter(|&&p| p > offset && p <= offset + 28)
+                .map(|&p| u32::from(p - offset))
+                .collect();
+            assert_eq!(positions.len(), 24);
+            // Four look-up tables of 7 bits each give the 24-bit projection of a half.
+            let tables: Vec<Vec<u32>> = (0..4u32)
+                .map(|chunk| {
+                    (0..128u64)
+                        .map(|bits| {
+                            let value = bits << (21 - 7 * chunk);
+                            positions
+                                .iter()
+                                .fold(0u32, |acc, &p| acc << 1 | ((value >> (28 - p)) & 1) as u32)
+                        })
+                        .collect()
+                })
+                .collect();
+            let project = |h: u64| -> u32 {
+                (0..4).fold(0, |acc, chunk| {
+                    acc | tables[chunk][((h >> (21 - 7 * chunk)) & 0x7f) as usize]
+                })
+            };
+            let mut seen = Vec::with_capacity(5);
+            for h in 0..1u64 << 28 {
+                if h == rotate_half(h, 4) {
+                    continue;
+                }
+                seen.clear();
+                for &by in &amounts {
+                    let rotated = if by == 0 { h } else { rotate_half(h, by) };
+                    let projection = project(rotated);
+                    if !seen.contains(&projection) {
+                        seen.push(projection);
+                        if seen.len() == 5 {
+                            break;
+                        }
+                    }
+                }
+                assert_eq!(seen.len(), 5, "{half} = {h:07x}");
+            }
         }
     }
 
     #[test]
-    fn every_entry_has_the_round_key_count_of_its_class() {
-        let unique: BTreeSet<u64> = (0..DEGENERATE_KEY_COUNT).map(degenerate_key).collect();
-        assert_eq!(unique.len(), 64);
-        let mut counts = [0usize; 3];
-        for index in 0..DEGENERATE_KEY_COUNT {
-            let key = degenerate_key(index);
-            let (expected, slot) = match Degeneracy::of(index) {
-                Degeneracy::Weak => (1, 0),
-                Degeneracy::SemiWeak => (2, 1),
-                Degeneracy::PossiblyWeak => (4, 2),
-            };
-            assert_eq!(distinct_round_keys(key), expected, "{key:016x}");
-            counts[slot] += 1;
+    fn table_holds_the_published_weak_and_semi_weak_keys_in_the_right_class() {
+        let (weak, semi_weak) = SP800_67_WEAK_AND_SEMI_WEAK.split_at(4);
+        for &key in weak {
+            assert_eq!(distinct_round_keys(key), 1, "{key:016x}");
+            assert_eq!(flags(key), [true, false, false], "{key:016x}");
         }
-        assert_eq!(counts, [4, 12, 48]);
+        for &key in semi_weak {
+            assert_eq!(distinct_round_keys(key), 2, "{key:016x}");
+            assert_eq!(flags(key), [false, true, false], "{key:016x}");
+        }
     }
 
     #[test]
@@ -233,10 +410,7 @@ mod tests {
             0x0102_0304_0506_0708,
         ] {
             assert!(distinct_round_keys(key) > 4);
-            let class = classify(key);
-            assert!(!bool::from(
-                class.weak | class.semi_weak | class.possibly_weak
-            ));
+            assert_eq!(flags(key), [false; 3]);
         }
         // The all-zero key and its odd-parity form 0101..01 are the same weak key.
         assert!(bool::from(classify(0).weak));
