@@ -475,6 +475,7 @@ mod key;
 #[cfg(feature = "serde")]
 mod key_serde;
 mod pin;
+mod plural;
 pub mod primitive;
 pub mod rng;
 pub mod unblock;

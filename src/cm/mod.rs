@@ -239,7 +239,8 @@ impl fmt::Display for CmError {
             }
             Self::Diversified { found } => write!(
                 f,
-                "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got {found} characters of something else"
+                "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got {} of something else",
+                crate::plural::characters(found)
             ),
             Self::Missing { parameter } => {
                 write!(f, "{parameter}: required query parameter is missing")
