@@ -1,8 +1,9 @@
 //! The three MIM CM endpoints end to end: the documented authentication response, a
 //! diversified key with its check value, and a server-proposed PIN.
 //!
-//! Run with `cargo run --example mim_cm`.
+//! Run with `cargo run --example mim_cm --features getrandom`.
 
+use cardadmin::rng::OsRng;
 use cardadmin::{cm, AdminKey, PinPolicy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         card_key.check_value()
     );
 
-    match cm::server_proposed_pin(&PinPolicy::default(), &mut rand_core::OsRng)? {
+    match cm::server_proposed_pin(&PinPolicy::default(), &mut OsRng)? {
         Some(pin) => println!("serverproposedpin: \"{}\"", pin.as_str()),
         None => println!("serverproposedpin: 204 No Content (the user chooses the PIN)"),
     }

@@ -1,8 +1,8 @@
 //! The `serverproposedpin` endpoint and PIN checking: load a profile template's PIN policy,
 //! propose PINs, and say why user-chosen PINs are refused.
 //!
-//! Run with `cargo run --example propose_pin`, which builds the policy in code, or with
-//! `cargo run --example propose_pin --features serde`, which loads the same policy from JSON
+//! Run with `cargo run --example propose_pin --features getrandom`, which builds the policy in code, or with
+//! `cargo run --example propose_pin --features getrandom,serde`, which loads the same policy from JSON
 //! (the shape the crate docs describe). Either way: 8 to 12 characters, digits and uppercase
 //! letters required, lowercase letters allowed, punctuation disallowed, weak PINs refused,
 //! proposed length 10.
@@ -10,6 +10,7 @@
 //! The proposed PINs are printed because showing them is the point of this demonstration; a
 //! server returns one to the client once and does not log it.
 
+use cardadmin::rng::OsRng;
 use cardadmin::{cm, PinPolicy, UserPinOption};
 
 /// The policy as a configuration file would hold it.
@@ -68,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // serverproposedpin: the random generator is the caller's, and must be a CSPRNG.
     println!("server-proposed PINs (each checked against the policy):");
     for _ in 0..3 {
-        match cm::server_proposed_pin(&policy, &mut rand_core::OsRng)? {
+        match cm::server_proposed_pin(&policy, &mut OsRng)? {
             Some(pin) => println!(
                 "  {} -> {}",
                 pin.as_str(),
@@ -105,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let user_chooses = PinPolicy::builder()
         .user_pin_option(UserPinOption::UserProvided)
         .build()?;
-    match cm::server_proposed_pin(&user_chooses, &mut rand_core::OsRng)? {
+    match cm::server_proposed_pin(&user_chooses, &mut OsRng)? {
         Some(_) => println!("UserProvided policy: unexpectedly proposed a PIN"),
         None => println!("UserProvided policy: 204 No Content (the user chooses the PIN)"),
     }

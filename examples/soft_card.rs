@@ -29,7 +29,7 @@
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
-use cardadmin::rand_core::OsRng;
+use cardadmin::rng::OsRng;
 use cardadmin::soft_card::{SoftCard, WrongKeyStatus};
 use cardadmin::{AdminKey, Algorithm};
 

@@ -112,7 +112,7 @@ impl Algorithm {
     }
 
     /// The short name used in configuration and on command lines: `tdes`, `aes128`, `aes192`
-    /// or `aes256` (what [`FromStr`] accepts, in any case).
+    /// or `aes256` ([`FromStr`] accepts it in any case, as well as the `Display` form).
     ///
     /// ```
     /// use cardadmin::Algorithm;
@@ -129,27 +129,50 @@ impl Algorithm {
     }
 }
 
-impl fmt::Display for Algorithm {
-    /// The conventional name: `3DES`, `AES-128`, `AES-192` or `AES-256`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Algorithm {
+    /// The conventional name, as [`Display`](fmt::Display) writes it.
+    const fn display_name(self) -> &'static str {
+        match self {
             Self::Tdes => "3DES",
             Self::Aes128 => "AES-128",
             Self::Aes192 => "AES-192",
             Self::Aes256 => "AES-256",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    /// The conventional name: `3DES`, `AES-128`, `AES-192` or `AES-256` (which [`FromStr`]
+    /// reads back).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
     }
 }
 
 impl FromStr for Algorithm {
     type Err = KeyError;
 
-    /// Parses `tdes` (also `3des`), `aes128`, `aes192` or `aes256`, in any case.
+    /// Parses the short name ([`Algorithm::name`]: `tdes`, `aes128`, `aes192`, `aes256`) or the
+    /// conventional name that [`Display`](fmt::Display) writes (`3DES`, `AES-128`, `AES-192`,
+    /// `AES-256`), in any case, so every `Display` output parses back to the same algorithm.
+    ///
+    /// ```
+    /// use cardadmin::Algorithm;
+    ///
+    /// for algorithm in Algorithm::ALL {
+    ///     assert_eq!(algorithm.to_string().parse::<Algorithm>()?, algorithm);
+    ///     assert_eq!(algorithm.name().parse::<Algorithm>()?, algorithm);
+    /// }
+    /// assert_eq!("aes-192".parse::<Algorithm>()?, Algorithm::Aes192);
+    /// # Ok::<(), cardadmin::KeyError>(())
+    /// ```
     fn from_str(text: &str) -> Result<Self, KeyError> {
         Self::ALL
             .into_iter()
-            .find(|algorithm| algorithm.name().eq_ignore_ascii_case(text))
-            .or_else(|| text.eq_ignore_ascii_case("3des").then_some(Self::Tdes))
+            .find(|algorithm| {
+                algorithm.name().eq_ignore_ascii_case(text)
+                    || algorithm.display_name().eq_ignore_ascii_case(text)
+            })
             .ok_or(KeyError::UnknownAlgorithm)
     }
 }

@@ -189,7 +189,7 @@ pub(crate) fn parse_guid(what: &'static str, text: &str) -> Result<[u8; 16], Par
             _ => {
                 return Err(ParseError::Length {
                     what,
-                    expected: "32 (bare hex) or 36 (hyphenated)",
+                    expected: "32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()')",
                     found: length,
                 })
             }

@@ -68,14 +68,16 @@ impl fmt::Display for KeyError {
             }
             Self::HexLength { expected, found } => write!(
                 f,
-                "admin key must be {expected} hex digits, got {found} characters"
+                "admin key must be {expected} hex digits, got {}",
+                crate::plural::characters(found)
             ),
             Self::NotHex { position } => write!(
                 f,
                 "admin key has a character that is not a hex digit (0-9, a-f, A-F) at position {position}"
             ),
             Self::UnknownAlgorithm => f.write_str(
-                "unknown key algorithm: expected tdes (or 3des), aes128, aes192 or aes256",
+                "unknown key algorithm: expected tdes, aes128, aes192 or aes256 \
+                 (or 3DES, AES-128, AES-192, AES-256), in any case",
             ),
             Self::ChallengeLength {
                 algorithm,
@@ -83,7 +85,8 @@ impl fmt::Display for KeyError {
                 found,
             } => write!(
                 f,
-                "{algorithm} admin keys answer {expected}-byte challenges, got {found} bytes"
+                "{algorithm} admin keys answer {expected}-byte challenges, got {}",
+                crate::plural::bytes(found)
             ),
             Self::DiversificationInputLength { min, max, found } => write!(
                 f,

@@ -25,6 +25,9 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use crate::key::{AdminKey, Algorithm};
 
+/// In a project with `cardadmin` (feature `serde`), `serde = { version = "1", features =
+/// ["derive"] }` and `serde_json = "1"` in its `[dependencies]`:
+///
 /// ```
 /// use cardadmin::AdminKey;
 ///

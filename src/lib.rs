@@ -144,7 +144,10 @@
 //! accepts; otherwise the endpoint answers 204 No Content.
 //!
 //! ```
+//! # #[cfg(feature = "getrandom")]
+//! # {
 //! use cardadmin::{cm, CharRule, PinPolicy, UserPinOption};
+//! use cardadmin::rng::OsRng;
 //!
 //! let policy = PinPolicy::builder()
 //!     .min_len(8)
@@ -154,7 +157,7 @@
 //!     .build()?;
 //!
 //! // The generator is the caller's: a CSPRNG such as the operating system's.
-//! match cm::server_proposed_pin(&policy, &mut rand_core::OsRng)? {
+//! match cm::server_proposed_pin(&policy, &mut OsRng)? {
 //!     Some(pin) => {
 //!         // The body is pin.as_str(); it is the user's secret, so do not log it.
 //!         assert_eq!(pin.len(), 8);
@@ -168,7 +171,8 @@
 //! assert_eq!(reason.to_string(), "PIN must contain at least one uppercase letter");
 //!
 //! let user_chooses = PinPolicy::builder().user_pin_option(UserPinOption::UserProvided).build()?;
-//! assert!(cm::server_proposed_pin(&user_chooses, &mut rand_core::OsRng)?.is_none()); // 204
+//! assert!(cm::server_proposed_pin(&user_chooses, &mut OsRng)?.is_none()); // 204
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -201,6 +205,8 @@
 //!   an invalid policy fails to deserialize, with the [`PolicyError`] message. Unknown fields
 //!   are errors too, so a misspelt field cannot silently fall back to a default.
 //! - Serializing writes every field, `proposed_len` included.
+//!
+//! With `serde_json = "1"` beside `cardadmin` (feature `serde`) in your `[dependencies]`:
 //!
 //! ```
 //! # #[cfg(feature = "serde")]
@@ -475,6 +481,7 @@ mod key;
 #[cfg(feature = "serde")]
 mod key_serde;
 mod pin;
+mod plural;
 pub mod primitive;
 pub mod rng;
 pub mod unblock;
@@ -497,7 +504,8 @@ pub use rand_core;
 pub use unblock::{UnblockError, UnblockResponse};
 pub use zeroize::Zeroizing;
 
-/// The README's example, compiled and run as a doc test so it cannot go stale.
-#[cfg(doctest)]
+/// The README's example, compiled and run as a doc test so it cannot go stale. It uses
+/// `rng::OsRng`, as a user's project would, so it runs with the `getrandom` feature.
+#[cfg(all(doctest, feature = "getrandom"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

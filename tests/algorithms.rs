@@ -59,13 +59,18 @@ fn algorithm_table() {
         assert_eq!(name.parse::<Algorithm>(), Ok(algorithm));
         assert_eq!(name.to_uppercase().parse::<Algorithm>(), Ok(algorithm));
         assert_eq!(algorithm.to_string(), display);
+        assert_eq!(display.parse::<Algorithm>(), Ok(algorithm));
+        assert_eq!(display.to_lowercase().parse::<Algorithm>(), Ok(algorithm));
     }
     assert_eq!(Algorithm::from_piv_id(0x00), Some(Algorithm::Tdes));
     assert_eq!("3DES".parse::<Algorithm>(), Ok(Algorithm::Tdes));
     for id in (0..=255u8).filter(|id| ![0x00, 0x03, 0x08, 0x0a, 0x0c].contains(id)) {
         assert_eq!(Algorithm::from_piv_id(id), None, "{id:#04x}");
     }
-    for bad in ["", "aes", "des", "aes-128", "tdes "] {
+    for bad in [
+        "", "aes", "des", "tdes ", " AES-128", "AES_128", "AES 128", "aes-", "AES-1920", "3-DES",
+        "t-des", "aes192\0",
+    ] {
         assert_eq!(
             bad.parse::<Algorithm>(),
             Err(KeyError::UnknownAlgorithm),
@@ -300,6 +305,32 @@ fn unblock_takes_what_people_type() {
 }
 
 proptest! {
+    /// Issue #14: `Display` (`AES-192`) once did not parse back. Every form `Display` and `name`
+    /// write parses back to the same algorithm, whatever the case of each letter.
+    #[test]
+    fn display_and_name_parse_back_in_any_case(algorithm in algorithm(), upper in any::<[bool; 8]>()) {
+        for text in [algorithm.to_string(), algorithm.name().to_string()] {
+            let mixed: String = text
+                .chars()
+                .zip(upper.iter().cycle())
+                .map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+                .collect();
+            prop_assert_eq!(mixed.parse::<Algorithm>(), Ok(algorithm), "{:?}", mixed);
+        }
+    }
+
+    /// Whatever parses is one of the eight documented spellings, in some case.
+    #[test]
+    fn only_the_documented_spellings_parse(text in "[tTdDeEsSaA3]{0,4}-?[0-9]{0,4}") {
+        if let Ok(algorithm) = text.parse::<Algorithm>() {
+            prop_assert!(
+                text.eq_ignore_ascii_case(algorithm.name())
+                    || text.eq_ignore_ascii_case(&algorithm.to_string()),
+                "{:?} parsed as {:?}", text, algorithm
+            );
+        }
+    }
+
     #[test]
     fn respond_matches_the_raw_crates(algorithm in algorithm(), material in any::<[u8; 32]>(), block in any::<[u8; 16]>()) {
         let (key, bytes) = key_of(algorithm, &material);

@@ -88,19 +88,19 @@ fn errors_agree_with_themselves() {
             "  bc88f13f-83ba-4037-8262-46eba1291c  ",
             ParseError::Length {
                 what: WHAT,
-                expected: "32 (bare hex) or 36 (hyphenated)",
+                expected: "32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()')",
                 found: 34,
             },
-            "card ID must be 32 (bare hex) or 36 (hyphenated) characters long, got 34",
+            "card ID must be 32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()') characters long, got 34",
         ),
         (
             "xbc88f13f-83ba-4037-8262-46eba1291c6ex",
             ParseError::Length {
                 what: WHAT,
-                expected: "32 (bare hex) or 36 (hyphenated)",
+                expected: "32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()')",
                 found: 38,
             },
-            "card ID must be 32 (bare hex) or 36 (hyphenated) characters long, got 38",
+            "card ID must be 32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()') characters long, got 38",
         ),
         (
             " (bc88f13f_83ba-4037-8262-46eba1291c6e)",

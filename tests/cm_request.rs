@@ -326,13 +326,13 @@ fn cardid_forms_and_errors() {
         &reply,
         CmError::CardId(ParseError::Length {
             what: "card ID",
-            expected: "32 (bare hex) or 36 (hyphenated)",
+            expected: "32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()')",
             found: 10,
         }),
     );
     assert_eq!(
         reply.error().unwrap().to_string(),
-        "cardid: card ID must be 32 (bare hex) or 36 (hyphenated) characters long, got 10"
+        "cardid: card ID must be 32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()') characters long, got 10"
     );
 }
 
@@ -349,14 +349,14 @@ fn path_guids_are_checked_and_named() {
             parameter: "reqid",
             error: ParseError::Length {
                 what: "GUID",
-                expected: "32 (bare hex) or 36 (hyphenated)",
+                expected: "32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()')",
                 found: 2,
             },
         },
     );
     assert_eq!(
         reply.error().unwrap().to_string(),
-        "reqid: GUID must be 32 (bare hex) or 36 (hyphenated) characters long, got 2"
+        "reqid: GUID must be 32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()') characters long, got 2"
     );
     let reply = get(&format!(
         "{}{query}",

@@ -212,6 +212,30 @@ fn key_debug_and_check_value_never_show_key_bytes() {
     assert_eq!(key.check_value().to_string().len(), 6);
 }
 
+/// Issue #14: `KeyCheckValue`'s `Debug` printed decimal bytes (`KeyCheckValue([140, 166, 77])`);
+/// it shows the same hex as `Display`.
+#[test]
+fn check_value_debug_is_the_hex_of_display() {
+    let check_value = AdminKey::from_bytes([0; 24]).check_value();
+    assert_eq!(check_value.as_bytes(), &[0x8c, 0xa6, 0x4d]);
+    assert_eq!(format!("{check_value:?}"), "KeyCheckValue(8CA64D)");
+    for byte in [0x01, 0x5a, 0xab, 0xfe] {
+        let check_value = AdminKey::from_bytes([byte; 24]).check_value();
+        assert_eq!(
+            format!("{check_value:?}"),
+            format!("KeyCheckValue({check_value})")
+        );
+        assert_eq!(
+            format!("{check_value}"),
+            check_value
+                .as_bytes()
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        );
+    }
+}
+
 #[test]
 fn verify_rejects_every_single_bit_flip() {
     let key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123").unwrap();
@@ -441,7 +465,7 @@ fn card_id_errors() {
     const WHAT: &str = "card ID";
     let length = |found| ParseError::Length {
         what: WHAT,
-        expected: "32 (bare hex) or 36 (hyphenated)",
+        expected: "32 (bare hex), 36 (hyphenated) or 38 (hyphenated, in '{}' or '()')",
         found,
     };
     let bracketed_length = |found| ParseError::Length {
@@ -1286,4 +1310,84 @@ fn generated_pins_have_the_proposed_length_and_pass_validation() {
             format!("Pin(<redacted>, len {proposed})")
         );
     }
+}
+
+/// Issue #14: "got 1 characters". A count of one is singular in every message that states a
+/// count of characters or bytes; every other count stays plural.
+#[test]
+fn a_count_of_one_is_singular() {
+    use cardadmin::apdu::{ApduError, TlvError};
+    use cardadmin::auth::AuthError;
+    use cardadmin::Algorithm;
+
+    let one = [
+        (
+            AdminKey::from_hex("a").unwrap_err().to_string(),
+            "admin key must be 48 hex digits, got 1 character",
+        ),
+        (
+            KeyError::ChallengeLength {
+                algorithm: Algorithm::Aes128,
+                expected: 16,
+                found: 1,
+            }
+            .to_string(),
+            "AES-128 admin keys answer 16-byte challenges, got 1 byte",
+        ),
+        (
+            ApduError::ResponseTooShort { found: 1 }.to_string(),
+            "response APDU must end in a 2-byte status word, got 1 byte",
+        ),
+        (
+            ApduError::CommandLength { lc: 2, found: 1 }.to_string(),
+            "command APDU announces Lc = 2 data bytes, but 1 byte follows the Lc field",
+        ),
+        (
+            TlvError::Truncated {
+                tag: 0x81,
+                expected: 1,
+                found: 0,
+            }
+            .to_string(),
+            "TLV tag 81 announces 1 byte, only 0 follow",
+        ),
+        (
+            TlvError::Truncated {
+                tag: 0x81,
+                expected: 2,
+                found: 1,
+            }
+            .to_string(),
+            "TLV tag 81 announces 2 bytes, only 1 follows",
+        ),
+        (
+            AuthError::Length {
+                tag: 0x81,
+                expected: 8,
+                found: 1,
+            }
+            .to_string(),
+            "data object 81 has 1 byte, expected 8",
+        ),
+        (
+            CmError::Diversified { found: 1 }.to_string(),
+            "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got 1 character of something else",
+        ),
+    ];
+    for (got, expected) in one {
+        assert_eq!(got, expected);
+    }
+    // The plural stays for every other count.
+    assert_eq!(
+        AdminKey::from_hex("ab").unwrap_err().to_string(),
+        "admin key must be 48 hex digits, got 2 characters"
+    );
+    assert_eq!(
+        ApduError::CommandLength { lc: 5, found: 0 }.to_string(),
+        "command APDU announces Lc = 5 data bytes, but 0 bytes follow the Lc field"
+    );
+    assert_eq!(
+        CmError::Diversified { found: 3 }.to_string(),
+        "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got 3 characters of something else"
+    );
 }

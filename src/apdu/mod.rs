@@ -290,8 +290,9 @@ impl fmt::Debug for Command {
         let [cla, ins, p1, p2] = self.header;
         write!(
             f,
-            "Command {{ header: {cla:02X} {ins:02X} {p1:02X} {p2:02X}, data: {} bytes, expects_data: {} }}",
-            self.data_len, self.expects_data
+            "Command {{ header: {cla:02X} {ins:02X} {p1:02X} {p2:02X}, data: {}, expects_data: {} }}",
+            crate::plural::bytes(self.data_len),
+            self.expects_data
         )
     }
 }
@@ -805,8 +806,8 @@ impl fmt::Debug for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Reply {{ data: {} bytes, status: {} }}",
-            self.data().len(),
+            "Reply {{ data: {}, status: {} }}",
+            crate::plural::bytes(self.data().len()),
             self.status_word()
         )
     }
@@ -876,7 +877,9 @@ impl fmt::Display for ApduError {
             ),
             Self::CommandLength { lc, found } => write!(
                 f,
-                "command APDU announces Lc = {lc} data bytes, but {found} bytes follow the Lc field"
+                "command APDU announces Lc = {lc} data bytes, but {} {} the Lc field",
+                crate::plural::bytes(found),
+                if found == 1 { "follows" } else { "follow" }
             ),
             Self::ZeroExtendedLc => f.write_str("command APDU has an extended Lc of 00 00"),
             Self::DataTooLong { max, found } => {
@@ -884,7 +887,8 @@ impl fmt::Display for ApduError {
             }
             Self::ResponseTooShort { found } => write!(
                 f,
-                "response APDU must end in a 2-byte status word, got {found} bytes"
+                "response APDU must end in a 2-byte status word, got {}",
+                crate::plural::bytes(found)
             ),
             Self::ResponseTooLong { max, found } => {
                 write!(f, "response data must be at most {max} bytes, got {found}")

@@ -367,7 +367,9 @@ impl fmt::Display for TlvError {
                 found,
             } => write!(
                 f,
-                "TLV tag {tag:02X} announces {expected} bytes, only {found} follow"
+                "TLV tag {tag:02X} announces {}, only {found} {}",
+                crate::plural::bytes(expected),
+                if found == 1 { "follows" } else { "follow" }
             ),
             Self::UnexpectedTag { expected, found } => {
                 write!(f, "expected TLV tag {expected:02X}, found {found:02X}")

@@ -65,36 +65,37 @@
 //! Against the software card (feature `soft-card`):
 //!
 //! ```
-//! # #[cfg(feature = "soft-card")]
+//! # #[cfg(all(feature = "soft-card", feature = "getrandom"))]
 //! # {
 //! use cardadmin::apdu::LengthForm;
 //! use cardadmin::auth::gids;
 //! use cardadmin::soft_card::SoftCard;
 //! use cardadmin::AdminKey;
+//! use cardadmin::rng::OsRng;
 //!
 //! let key = AdminKey::from_hex("010203040506070801020304050607080102030405060708")?;
-//! let mut card = SoftCard::new(key.clone(), rand_core::OsRng);
+//! let mut card = SoftCard::new(key.clone(), OsRng);
 //! let mut send = |command: &cardadmin::apdu::Command| {
 //!     card.process(command.encode(LengthForm::Short).as_bytes())
 //! };
 //!
 //! send(&gids::select());
-//! let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?;
+//! let flow = gids::MutualAuth::new(&key, &mut OsRng)?;
 //! let answer = send(flow.command());
 //! let flow = flow.receive_mse_set(answer.as_bytes())?;
 //! let answer = send(flow.command());
-//! let flow = flow.receive_challenge(answer.as_bytes(), &mut rand_core::OsRng)?;
+//! let flow = flow.receive_challenge(answer.as_bytes(), &mut OsRng)?;
 //! let answer = send(flow.command());
 //! flow.finish(answer.as_bytes())?;
 //!
 //! // Authenticated: replace the admin key (PUT KEY carries the new key's check value).
 //! let new_key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123")?;
 //! gids::check_put_key(send(&gids::put_key(&new_key)?).as_bytes())?;
-//! let flow = gids::MutualAuth::new(&new_key, &mut rand_core::OsRng)?;
+//! let flow = gids::MutualAuth::new(&new_key, &mut OsRng)?;
 //! let answer = send(flow.command());
 //! let flow = flow.receive_mse_set(answer.as_bytes())?;
 //! let answer = send(flow.command());
-//! let flow = flow.receive_challenge(answer.as_bytes(), &mut rand_core::OsRng)?;
+//! let flow = flow.receive_challenge(answer.as_bytes(), &mut OsRng)?;
 //! let answer = send(flow.command());
 //! flow.finish(answer.as_bytes())?;
 //! # }
@@ -152,16 +153,20 @@ fn cryptogram_len(block_len: usize) -> usize {
 /// GIDS mutual authentication, first step: MSE SET selecting the admin key. R1 is drawn now.
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::apdu::LengthForm;
 /// use cardadmin::auth::gids;
 /// use cardadmin::AdminKey;
+/// use cardadmin::rng::OsRng;
 ///
 /// let key = AdminKey::from_bytes([0; 24]);
-/// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?;
+/// let flow = gids::MutualAuth::new(&key, &mut OsRng)?;
 /// assert_eq!(
 ///     flow.command().encode(LengthForm::Short).as_bytes(),
 ///     [0x00, 0x22, 0xc1, 0xa4, 0x03, 0x83, 0x01, 0x80],
 /// );
+/// # }
 /// # Ok::<(), cardadmin::auth::AuthError>(())
 /// ```
 #[derive(Debug)]
@@ -175,11 +180,15 @@ impl<'k> MutualAuth<'k> {
     /// Starts mutual authentication with the admin key `key`, drawing R1 from `rng`.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::gids;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
-    /// assert_eq!(gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.command().ins(), 0x22);
+    /// assert_eq!(gids::MutualAuth::new(&key, &mut OsRng)?.command().ins(), 0x22);
+    /// # }
     /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn new<R: RngCore + CryptoRng>(key: &'k AdminKey, rng: &mut R) -> Result<Self, AuthError> {
@@ -195,11 +204,15 @@ impl<'k> MutualAuth<'k> {
     /// The command to send: MSE SET.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::gids;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
-    /// assert_eq!(gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.command().data(), [0x83, 0x01, 0x80]);
+    /// assert_eq!(gids::MutualAuth::new(&key, &mut OsRng)?.command().data(), [0x83, 0x01, 0x80]);
+    /// # }
     /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn command(&self) -> &Command {
@@ -210,13 +223,17 @@ impl<'k> MutualAuth<'k> {
     /// R1.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::{gids, AuthError};
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
-    /// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?;
+    /// let flow = gids::MutualAuth::new(&key, &mut OsRng)?;
     /// assert_eq!(flow.receive_mse_set(&[0x6a, 0x88]).unwrap_err().to_string(), "the card answered 6A88, expected 9000");
-    /// # Ok::<(), AuthError>(())
+    /// # }
+    /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn receive_mse_set(self, answer: &[u8]) -> Result<SendChallenge<'k>, AuthError> {
         success_no_data(answer)?;
@@ -236,13 +253,17 @@ impl<'k> MutualAuth<'k> {
 /// GIDS mutual authentication, second step: R1 to send, R2 to receive.
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::apdu::LengthForm;
 /// use cardadmin::auth::gids;
 /// use cardadmin::AdminKey;
+/// use cardadmin::rng::OsRng;
 ///
 /// let key = AdminKey::from_bytes([0; 24]);
-/// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.receive_mse_set(&[0x90, 0x00])?;
+/// let flow = gids::MutualAuth::new(&key, &mut OsRng)?.receive_mse_set(&[0x90, 0x00])?;
 /// assert_eq!(flow.command().encode(LengthForm::Short).as_bytes()[..9], [0x00, 0x87, 0x00, 0x00, 0x14, 0x7c, 0x12, 0x81, 0x10]);
+/// # }
 /// # Ok::<(), cardadmin::auth::AuthError>(())
 /// ```
 #[derive(Debug)]
@@ -256,12 +277,16 @@ impl<'k> SendChallenge<'k> {
     /// The command to send: `00 87 00 00 14 7C 12 81 10 R1` with `Le`.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::gids;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
-    /// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.receive_mse_set(&[0x90, 0x00])?;
+    /// let flow = gids::MutualAuth::new(&key, &mut OsRng)?.receive_mse_set(&[0x90, 0x00])?;
     /// assert_eq!(flow.command().data().len(), 20);
+    /// # }
     /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn command(&self) -> &Command {
@@ -293,17 +318,21 @@ impl<'k> SendChallenge<'k> {
     /// ```
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::{gids, AuthError};
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
-    /// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.receive_mse_set(&[0x90, 0x00])?;
+    /// let flow = gids::MutualAuth::new(&key, &mut OsRng)?.receive_mse_set(&[0x90, 0x00])?;
     /// let mut answer = vec![0x7c, 0x12, 0x81, 0x10];
     /// answer.extend([0x42; 16]);
     /// answer.extend([0x90, 0x00]);
-    /// let flow = flow.receive_challenge(&answer, &mut rand_core::OsRng)?;
+    /// let flow = flow.receive_challenge(&answer, &mut OsRng)?;
     /// assert_eq!(flow.command().data()[..4], [0x7c, 0x2a, 0x82, 0x28]);
-    /// # Ok::<(), AuthError>(())
+    /// # }
+    /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn receive_challenge<R: RngCore + CryptoRng>(
         self,
@@ -357,21 +386,25 @@ impl<'k> SendChallenge<'k> {
 /// card's.
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::auth::{gids, AuthError};
 /// use cardadmin::AdminKey;
+/// use cardadmin::rng::OsRng;
 ///
 /// let key = AdminKey::from_bytes([0; 24]);
-/// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.receive_mse_set(&[0x90, 0x00])?;
+/// let flow = gids::MutualAuth::new(&key, &mut OsRng)?.receive_mse_set(&[0x90, 0x00])?;
 /// let mut answer = vec![0x7c, 0x12, 0x81, 0x10];
 /// answer.extend([0x42; 16]);
 /// answer.extend([0x90, 0x00]);
-/// let flow = flow.receive_challenge(&answer, &mut rand_core::OsRng)?;
+/// let flow = flow.receive_challenge(&answer, &mut OsRng)?;
 /// // The card echoing the host's own cryptogram proves nothing: it decrypts to R2 || R1, and
 /// // R2 = R1 (where it would match R1 || R2) was refused in `receive_challenge`.
 /// let mut echo = flow.command().data().to_vec();
 /// echo.extend([0x90, 0x00]);
 /// assert_eq!(flow.finish(&echo).unwrap_err(), AuthError::CardCryptogram);
-/// # Ok::<(), AuthError>(())
+/// # }
+/// # Ok::<(), cardadmin::auth::AuthError>(())
 /// ```
 #[derive(Debug)]
 pub struct SendCryptogram<'k> {
@@ -385,15 +418,19 @@ impl SendCryptogram<'_> {
     /// The command to send: `00 87 00 00 2C 7C 2A 82 28 ...` with `Le` (3DES).
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::gids;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
-    /// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.receive_mse_set(&[0x90, 0x00])?;
+    /// let flow = gids::MutualAuth::new(&key, &mut OsRng)?.receive_mse_set(&[0x90, 0x00])?;
     /// let mut answer = vec![0x7c, 0x12, 0x81, 0x10];
     /// answer.extend([0; 16]);
     /// answer.extend([0x90, 0x00]);
-    /// assert_eq!(flow.receive_challenge(&answer, &mut rand_core::OsRng)?.command().data().len(), 44);
+    /// assert_eq!(flow.receive_challenge(&answer, &mut OsRng)?.command().data().len(), 44);
+    /// # }
     /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn command(&self) -> &Command {
@@ -404,17 +441,21 @@ impl SendCryptogram<'_> {
     /// and Z2 ends in `80`. R1 and R2 are compared in constant time.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::{gids, AuthError};
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
-    /// let flow = gids::MutualAuth::new(&key, &mut rand_core::OsRng)?.receive_mse_set(&[0x90, 0x00])?;
+    /// let flow = gids::MutualAuth::new(&key, &mut OsRng)?.receive_mse_set(&[0x90, 0x00])?;
     /// let mut answer = vec![0x7c, 0x12, 0x81, 0x10];
     /// answer.extend([0; 16]);
     /// answer.extend([0x90, 0x00]);
-    /// let flow = flow.receive_challenge(&answer, &mut rand_core::OsRng)?;
+    /// let flow = flow.receive_challenge(&answer, &mut OsRng)?;
     /// assert_eq!(flow.finish(&[0x63, 0xc1]).unwrap_err(), AuthError::WrongKey { retries_left: Some(1) });
-    /// # Ok::<(), AuthError>(())
+    /// # }
+    /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn finish(self, answer: &[u8]) -> Result<(), AuthError> {
         let block_len = self.key.algorithm().block_len();

@@ -155,7 +155,8 @@ impl fmt::Display for AuthError {
                 found,
             } => write!(
                 f,
-                "data object {tag:02X} has {found} bytes, expected {expected}"
+                "data object {tag:02X} has {}, expected {expected}",
+                crate::plural::bytes(found)
             ),
             Self::MissingTag { tag } => write!(f, "the answer has no data object {tag:02X}"),
             Self::DuplicateTag { tag } => write!(f, "the answer has data object {tag:02X} twice"),

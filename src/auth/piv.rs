@@ -58,15 +58,16 @@
 //! Mutual authentication against the software card (feature `soft-card`):
 //!
 //! ```
-//! # #[cfg(feature = "soft-card")]
+//! # #[cfg(all(feature = "soft-card", feature = "getrandom"))]
 //! # {
 //! use cardadmin::apdu::LengthForm;
 //! use cardadmin::auth::piv;
 //! use cardadmin::soft_card::SoftCard;
 //! use cardadmin::{AdminKey, Algorithm};
+//! use cardadmin::rng::OsRng;
 //!
 //! let key = AdminKey::new(Algorithm::Aes192, &[1, 2, 3, 4, 5, 6, 7, 8].repeat(3))?;
-//! let mut card = SoftCard::new(key.clone(), rand_core::OsRng);
+//! let mut card = SoftCard::new(key.clone(), OsRng);
 //! let mut send = |command: &cardadmin::apdu::Command| {
 //!     card.process(command.encode(LengthForm::Extended).as_bytes())
 //! };
@@ -74,7 +75,7 @@
 //! send(&piv::select()).status_word();
 //! let flow = piv::MutualAuth::new(&key);
 //! let answer = send(flow.command());
-//! let flow = flow.receive_witness(answer.as_bytes(), &mut rand_core::OsRng)?;
+//! let flow = flow.receive_witness(answer.as_bytes(), &mut OsRng)?;
 //! let answer = send(flow.command());
 //! flow.finish(answer.as_bytes())?; // the card proved it holds the key too
 //! # }
@@ -84,15 +85,16 @@
 //! Single authentication, short APDUs, and what a wrong key gets:
 //!
 //! ```
-//! # #[cfg(feature = "soft-card")]
+//! # #[cfg(all(feature = "soft-card", feature = "getrandom"))]
 //! # {
 //! use cardadmin::apdu::LengthForm;
 //! use cardadmin::auth::{piv, AuthError};
 //! use cardadmin::soft_card::SoftCard;
 //! use cardadmin::{AdminKey, Algorithm};
+//! use cardadmin::rng::OsRng;
 //!
 //! let key = AdminKey::new(Algorithm::Aes128, &[0x42; 16])?;
-//! let mut card = SoftCard::new(key.clone(), rand_core::OsRng);
+//! let mut card = SoftCard::new(key.clone(), OsRng);
 //! let mut send = |command: &cardadmin::apdu::Command| {
 //!     card.process(command.encode(LengthForm::Short).as_bytes())
 //! };
@@ -392,16 +394,20 @@ impl<'k> MutualAuth<'k> {
     /// challenge `H` from `rng` and builds `7C L 80 n D_K(W) 81 n H`.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::{piv, AuthError};
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
     /// // A challenge (81) where the witness (80) belongs.
     /// let err = piv::MutualAuth::new(&key)
-    ///     .receive_witness(&[0x7c, 0x0a, 0x81, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut rand_core::OsRng)
+    ///     .receive_witness(&[0x7c, 0x0a, 0x81, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut OsRng)
     ///     .unwrap_err();
     /// assert_eq!(err.to_string(), "malformed answer data: expected TLV tag 80, found 81");
-    /// # Ok::<(), AuthError>(())
+    /// # }
+    /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn receive_witness<R: RngCore + CryptoRng>(
         self,
@@ -436,16 +442,20 @@ impl<'k> MutualAuth<'k> {
 /// send, and the check of the card's response to that challenge.
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::auth::{piv, AuthError};
 /// use cardadmin::AdminKey;
+/// use cardadmin::rng::OsRng;
 ///
 /// let key = AdminKey::from_bytes([0; 24]);
 /// let flow = piv::MutualAuth::new(&key)
-///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut rand_core::OsRng)?;
+///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut OsRng)?;
 /// // A card that does not know H cannot answer E_K(H).
 /// let forged = [0x7c, 0x0a, 0x82, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00];
 /// assert_eq!(flow.finish(&forged).unwrap_err(), AuthError::CardCryptogram);
-/// # Ok::<(), AuthError>(())
+/// # }
+/// # Ok::<(), cardadmin::auth::AuthError>(())
 /// ```
 #[derive(Debug)]
 pub struct MutualAuthResponse<'k> {
@@ -458,13 +468,17 @@ impl MutualAuthResponse<'_> {
     /// The command to send: `7C L 80 n D_K(W) 81 n H`.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::piv;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
     /// let flow = piv::MutualAuth::new(&key)
-    ///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut rand_core::OsRng)?;
+    ///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut OsRng)?;
     /// assert_eq!(flow.command().data()[..4], [0x7c, 0x14, 0x80, 0x08]);
+    /// # }
     /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn command(&self) -> &Command {
@@ -474,13 +488,17 @@ impl MutualAuthResponse<'_> {
     /// The host's challenge `H` sent in [`MutualAuthResponse::command`].
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::piv;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
     /// let flow = piv::MutualAuth::new(&key)
-    ///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut rand_core::OsRng)?;
+    ///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut OsRng)?;
     /// assert_eq!(flow.host_challenge(), &flow.command().data()[14..]);
+    /// # }
     /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn host_challenge(&self) -> &[u8] {
@@ -492,14 +510,18 @@ impl MutualAuthResponse<'_> {
     /// Checks the card's answer: `7C L 82 n E_K(H)` and `9000`, compared in constant time.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::auth::{piv, AuthError};
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let key = AdminKey::from_bytes([0; 24]);
     /// let flow = piv::MutualAuth::new(&key)
-    ///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut rand_core::OsRng)?;
+    ///     .receive_witness(&[0x7c, 0x0a, 0x80, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0x90, 0x00], &mut OsRng)?;
     /// assert_eq!(flow.finish(&[0x63, 0xc0]).unwrap_err(), AuthError::WrongKey { retries_left: Some(0) });
-    /// # Ok::<(), AuthError>(())
+    /// # }
+    /// # Ok::<(), cardadmin::auth::AuthError>(())
     /// ```
     pub fn finish(self, answer: &[u8]) -> Result<(), AuthError> {
         let block_len = self.key.algorithm().block_len();

@@ -37,15 +37,16 @@
 //! from the key's length), authenticate, then change the key.
 //!
 //! ```
-//! # #[cfg(feature = "soft-card")]
+//! # #[cfg(all(feature = "soft-card", feature = "getrandom"))]
 //! # {
 //! use cardadmin::apdu::LengthForm;
 //! use cardadmin::auth::{piv, yubikey};
 //! use cardadmin::soft_card::SoftCard;
 //! use cardadmin::{AdminKey, Algorithm};
+//! use cardadmin::rng::OsRng;
 //!
 //! let default = [1, 2, 3, 4, 5, 6, 7, 8].repeat(3);
-//! let mut card = SoftCard::new(AdminKey::new(Algorithm::Aes192, &default)?, rand_core::OsRng);
+//! let mut card = SoftCard::new(AdminKey::new(Algorithm::Aes192, &default)?, OsRng);
 //! let mut send = |command: &cardadmin::apdu::Command| {
 //!     card.process(command.encode(LengthForm::Extended).as_bytes())
 //! };
@@ -60,7 +61,7 @@
 //!
 //! let flow = piv::MutualAuth::new(&key);
 //! let answer = send(flow.command());
-//! let flow = flow.receive_witness(answer.as_bytes(), &mut rand_core::OsRng)?;
+//! let flow = flow.receive_witness(answer.as_bytes(), &mut OsRng)?;
 //! let answer = send(flow.command());
 //! flow.finish(answer.as_bytes())?;
 //!

@@ -10,18 +10,22 @@
 //! `examples/server/` is this function behind axum.
 //!
 //! ```
+//! # #[cfg(feature = "getrandom")]
+//! # {
 //! use cardadmin::{cm, AdminKey, PinPolicy};
+//! use cardadmin::rng::OsRng;
 //!
 //! let (admin_key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
 //! let profile = cm::Profile::new(&admin_key, true, &policy);
 //! let reply = cm::handle_request(
 //!     &profile,
 //!     "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False",
-//!     &mut rand_core::OsRng,
+//!     &mut OsRng,
 //! );
 //! assert_eq!(reply.status(), 200);
 //! assert_eq!(reply.content_type(), Some("application/json; charset=utf-8"));
 //! assert_eq!(reply.body(), "\"F0Zudm4wPLY=\"");
+//! # }
 //! ```
 //!
 //! # Parameter level
@@ -239,7 +243,8 @@ impl fmt::Display for CmError {
             }
             Self::Diversified { found } => write!(
                 f,
-                "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got {found} characters of something else"
+                "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got {} of something else",
+                crate::plural::characters(found)
             ),
             Self::Missing { parameter } => {
                 write!(f, "{parameter}: required query parameter is missing")
@@ -347,13 +352,17 @@ pub fn diversified_key(admin_key: &AdminKey, card_id: &str) -> Result<AdminKey, 
 /// policy leaves the PIN to someone else ([`PinPolicy::server_generates`] is false).
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::{cm, PinPolicy, UserPinOption};
+/// use cardadmin::rng::OsRng;
 ///
-/// let pin = cm::server_proposed_pin(&PinPolicy::default(), &mut rand_core::OsRng)?;
+/// let pin = cm::server_proposed_pin(&PinPolicy::default(), &mut OsRng)?;
 /// assert!(pin.is_some());
 ///
 /// let user_chooses = PinPolicy::builder().user_pin_option(UserPinOption::UserProvided).build()?;
-/// assert!(cm::server_proposed_pin(&user_chooses, &mut rand_core::OsRng)?.is_none());
+/// assert!(cm::server_proposed_pin(&user_chooses, &mut OsRng)?.is_none());
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn server_proposed_pin<R: RngCore + CryptoRng>(

@@ -118,15 +118,19 @@ impl<'a> Profile<'a> {
 /// `Debug` shows only its length.
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::{cm, AdminKey, PinPolicy};
+/// use cardadmin::rng::OsRng;
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
 /// let profile = cm::Profile::new(&key, true, &policy);
-/// let reply = cm::handle_request(&profile, "/nowhere", &mut rand_core::OsRng);
+/// let reply = cm::handle_request(&profile, "/nowhere", &mut OsRng);
 /// assert_eq!(reply.status(), 404);
 /// assert_eq!(reply.content_type(), Some("application/json; charset=utf-8"));
 /// assert!(reply.body().starts_with(r#"{"Message":"request target: no MIM CM endpoint here"#));
 /// assert_eq!(reply.error(), Some(cm::CmError::NotFound));
+/// # }
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -288,7 +292,10 @@ impl From<CmError> for Reply {
 /// `diversified`, `atr`; the first fault is answered.
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::{cm, AdminKey, PinPolicy};
+/// use cardadmin::rng::OsRng;
 ///
 /// // The MIM CM documentation's example: the all-zero admin key, not diversified.
 /// let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
@@ -300,7 +307,7 @@ impl From<CmError> for Reply {
 ///     "/certificatemanagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099\
 ///      /smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse\
 ///      ?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False",
-///     &mut rand_core::OsRng,
+///     &mut OsRng,
 /// );
 /// assert_eq!(reply.status(), 200);
 /// assert_eq!(reply.content_type(), Some("application/json; charset=utf-8"));
@@ -310,7 +317,7 @@ impl From<CmError> for Reply {
 /// let reply = cm::handle_request(
 ///     &profile,
 ///     "/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin",
-///     &mut rand_core::OsRng,
+///     &mut OsRng,
 /// );
 /// assert_eq!(reply.status(), 200);
 /// assert_eq!(reply.body().len(), 8 + 2); // "12345678", quotes included
@@ -321,10 +328,11 @@ impl From<CmError> for Reply {
 ///     "/certificatemanagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099\
 ///      /smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse\
 ///      ?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD+cz/0so=&diversified=false",
-///     &mut rand_core::OsRng,
+///     &mut OsRng,
 /// );
 /// assert_eq!(reply.status(), 400);
 /// assert!(reply.body().contains("send it as %2B"));
+/// # }
 /// # Ok::<(), cardadmin::KeyError>(())
 /// ```
 pub fn handle_request<R: RngCore + CryptoRng>(

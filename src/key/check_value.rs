@@ -32,7 +32,7 @@ use core::fmt;
 /// assert_eq!(key.check_value().to_string().len(), 6);
 /// # Ok::<(), cardadmin::KeyError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyCheckValue(pub(crate) [u8; 3]);
 
 impl KeyCheckValue {
@@ -51,5 +51,21 @@ impl KeyCheckValue {
 impl fmt::Display for KeyCheckValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.iter().try_for_each(|byte| write!(f, "{byte:02X}"))
+    }
+}
+
+impl fmt::Debug for KeyCheckValue {
+    /// The same 6 hex digits as `Display`, in the type's name: `KeyCheckValue(8CA64D)`.
+    ///
+    /// ```
+    /// use cardadmin::AdminKey;
+    ///
+    /// let check_value = AdminKey::from_bytes([0; 24]).check_value();
+    /// assert_eq!(format!("{check_value:?}"), "KeyCheckValue(8CA64D)");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("KeyCheckValue")
+            .field(&format_args!("{self}"))
+            .finish()
     }
 }

@@ -30,7 +30,7 @@ const RANDOM_CHUNK: usize = 64;
 ///
 /// ```
 /// use cardadmin::{GenerateError, PinPolicy};
-/// use rand_core::{impls, CryptoRng, RngCore};
+/// use cardadmin::rand_core::{CryptoRng, RngCore};
 ///
 /// /// A "generator" stuck on one value.
 /// struct Stuck;
@@ -38,7 +38,7 @@ const RANDOM_CHUNK: usize = 64;
 ///     fn next_u32(&mut self) -> u32 { 0 }
 ///     fn next_u64(&mut self) -> u64 { 0 }
 ///     fn fill_bytes(&mut self, dest: &mut [u8]) { dest.fill(0) }
-///     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+///     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), cardadmin::rand_core::Error> {
 ///         Ok(dest.fill(0))
 ///     }
 /// }
@@ -145,13 +145,17 @@ impl PinPolicy {
     /// Proposes a PIN of length [`proposed_len`](PinPolicy::proposed_len), uniformly at random
     /// from all PINs of that length that [`validate`](PinPolicy::validate) accepts.
     ///
-    /// `rng` must be a cryptographically secure generator, such as `rand_core::OsRng`. The PIN
+    /// `rng` must be a cryptographically secure generator, such as the operating system's
+    /// ([`cardadmin::rng::OsRng`](crate::rng::OsRng), feature `getrandom`). The PIN
     /// is drawn character by character from the allowed alphabet (rejection sampling: no modulo
     /// bias) and redrawn whole while it misses a required class or is weak. A broken generator
     /// gives a [`GenerateError`] after a bounded number of draws instead of hanging.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::{CharRule, PinPolicy};
+    /// use cardadmin::rng::OsRng;
     ///
     /// let policy = PinPolicy::builder()
     ///     .min_len(4)
@@ -161,8 +165,9 @@ impl PinPolicy {
     ///     .uppercase(CharRule::Require)
     ///     .special(CharRule::Require)
     ///     .build()?;
-    /// let pin = policy.generate(&mut rand_core::OsRng)?;
+    /// let pin = policy.generate(&mut OsRng)?;
     /// assert_eq!(policy.validate(pin.as_str()), Ok(()));
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn generate<R: RngCore + CryptoRng>(&self, rng: &mut R) -> Result<Pin, GenerateError> {

@@ -19,12 +19,16 @@ pub(crate) const MAX_PIN_LEN: usize = 127;
 /// [`as_str`](Pin::as_str).
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::PinPolicy;
+/// use cardadmin::rng::OsRng;
 ///
-/// let pin = PinPolicy::default().generate(&mut rand_core::OsRng)?;
+/// let pin = PinPolicy::default().generate(&mut OsRng)?;
 /// assert_eq!(pin.len(), 8);
 /// assert_eq!(format!("{pin:?}"), "Pin(<redacted>, len 8)");
 /// assert!(pin.as_str().bytes().all(|b| b.is_ascii_digit()));
+/// # }
 /// # Ok::<(), cardadmin::GenerateError>(())
 /// ```
 pub struct Pin {
@@ -41,10 +45,14 @@ impl Pin {
     /// The PIN text.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::PinPolicy;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let pin = PinPolicy::default().generate(&mut rand_core::OsRng)?;
+    /// let pin = PinPolicy::default().generate(&mut OsRng)?;
     /// assert_eq!(PinPolicy::default().validate(pin.as_str()), Ok(()));
+    /// # }
     /// # Ok::<(), cardadmin::GenerateError>(())
     /// ```
     pub fn as_str(&self) -> &str {
@@ -58,10 +66,14 @@ impl Pin {
     /// The number of characters (at least 4: no policy allows shorter PINs).
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::PinPolicy;
+    /// use cardadmin::rng::OsRng;
     ///
     /// let policy = PinPolicy::builder().min_len(4).max_len(4).build()?;
-    /// assert_eq!(policy.generate(&mut rand_core::OsRng)?.len(), 4);
+    /// assert_eq!(policy.generate(&mut OsRng)?.len(), 4);
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[allow(clippy::len_without_is_empty)] // A PIN is never empty.

@@ -35,13 +35,16 @@
 //! GENERAL AUTHENTICATE before MSE SET), `6F00` a failed random generator.
 //!
 //! ```
+//! # #[cfg(feature = "getrandom")]
+//! # {
 //! use cardadmin::apdu::{LengthForm, StatusWord};
 //! use cardadmin::auth::piv;
 //! use cardadmin::soft_card::SoftCard;
 //! use cardadmin::AdminKey;
+//! use cardadmin::rng::OsRng;
 //!
 //! let key = AdminKey::from_bytes([0; 24]);
-//! let mut card = SoftCard::new(key.clone(), rand_core::OsRng);
+//! let mut card = SoftCard::new(key.clone(), OsRng);
 //! assert_eq!(card.process(&[0x00, 0xa4, 0x04, 0x00, 0x05, 0xa0, 0x00, 0x00, 0x03, 0x08]).status_word(), StatusWord::SUCCESS);
 //!
 //! // Single authentication with the wrong key costs a try.
@@ -61,6 +64,7 @@
 //! flow.finish(answer.as_bytes())?;
 //! assert!(card.is_authenticated());
 //! assert_eq!(card.retries_left(), 3);
+//! # }
 //! # Ok::<(), cardadmin::auth::AuthError>(())
 //! ```
 
@@ -149,13 +153,17 @@ impl Zeroize for Pending {
 /// A software PIV and GIDS card; see the [module documentation](self).
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::soft_card::SoftCard;
 /// use cardadmin::{AdminKey, Algorithm};
+/// use cardadmin::rng::OsRng;
 ///
 /// let key = AdminKey::new(Algorithm::Aes256, &[7; 32])?;
-/// let card = SoftCard::new(key, rand_core::OsRng).with_max_retries(5);
+/// let card = SoftCard::new(key, OsRng).with_max_retries(5);
 /// assert_eq!(card.retries_left(), 5);
 /// assert_eq!(card.algorithm(), Algorithm::Aes256);
+/// # }
 /// # Ok::<(), cardadmin::KeyError>(())
 /// ```
 pub struct SoftCard<R> {
@@ -194,11 +202,15 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// tries, version 5.7.2, and `rng` for its challenges and witnesses.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// let card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng);
     /// assert!(!card.is_authenticated());
+    /// # }
     /// ```
     pub fn new(key: AdminKey, rng: R) -> Self {
         Self {
@@ -220,11 +232,15 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// brought into that range.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).with_max_retries(0);
+    /// let card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).with_max_retries(0);
     /// assert_eq!(card.retries_left(), 1);
+    /// # }
     /// ```
     #[must_use]
     pub fn with_max_retries(mut self, retries: u8) -> Self {
@@ -285,12 +301,16 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// The same card answering GET VERSION with `version` (major, minor, patch).
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).with_version([5, 4, 3]);
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).with_version([5, 4, 3]);
     /// card.process(&[0x00, 0xa4, 0x04, 0x00, 0x05, 0xa0, 0x00, 0x00, 0x03, 0x08]);
     /// assert_eq!(card.process(&[0x00, 0xfd, 0x00, 0x00, 0x00]).as_bytes(), [5, 4, 3, 0x90, 0x00]);
+    /// # }
     /// ```
     #[must_use]
     pub fn with_version(mut self, version: [u8; 3]) -> Self {
@@ -301,10 +321,14 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// The tries left before the key blocks.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// assert_eq!(SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).retries_left(), 3);
+    /// assert_eq!(SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).retries_left(), 3);
+    /// # }
     /// ```
     pub fn retries_left(&self) -> u8 {
         self.retries
@@ -313,10 +337,14 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// Whether the host has authenticated since the last selection.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// assert!(!SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).is_authenticated());
+    /// assert!(!SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).is_authenticated());
+    /// # }
     /// ```
     pub fn is_authenticated(&self) -> bool {
         self.authenticated
@@ -325,10 +353,14 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// The algorithm of the card's key.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::{AdminKey, Algorithm};
+    /// use cardadmin::rng::OsRng;
     ///
-    /// assert_eq!(SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).algorithm(), Algorithm::Tdes);
+    /// assert_eq!(SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).algorithm(), Algorithm::Tdes);
+    /// # }
     /// ```
     pub fn algorithm(&self) -> Algorithm {
         self.key.algorithm()
@@ -337,11 +369,15 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// The check value of the card's key (to see that a key change took effect).
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// let card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng);
     /// assert_eq!(card.key_check_value().to_string(), "8CA64D");
+    /// # }
     /// ```
     pub fn key_check_value(&self) -> KeyCheckValue {
         self.key.check_value()
@@ -351,13 +387,17 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// panics, whatever the bytes.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng);
     /// assert_eq!(card.process(&[0x00]).as_bytes(), [0x67, 0x00]); // not an APDU
     /// assert_eq!(card.process(&[0x00, 0xfd, 0x00, 0x00]).as_bytes(), [5, 7, 2, 0x90, 0x00]); // PIV at reset
     /// assert_eq!(card.process(&[0x00, 0x22, 0xc1, 0xa4, 3, 0x83, 1, 0x80]).as_bytes(), [0x6d, 0x00]); // GIDS's, not PIV's
+    /// # }
     /// ```
     pub fn process(&mut self, command: &[u8]) -> Reply {
         let command = match CommandApdu::parse(command) {

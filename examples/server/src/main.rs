@@ -217,6 +217,10 @@ async fn handle(State(server): State<Arc<Server>>, method: Method, uri: Uri) -> 
     };
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
 
+    // A HEAD answer carries the headers the GET would, Content-Length included (RFC 9110
+    // 9.3.2 and 8.6), and no body: the body is computed as for GET (a proposed PIN is drawn and
+    // dropped), only its length is sent.
+    let content_length = body.len();
     let mut response = Response::new(if method == Method::HEAD {
         Body::empty()
     } else {
@@ -229,6 +233,10 @@ async fn handle(State(server): State<Arc<Server>>, method: Method, uri: Uri) -> 
     let headers = response.headers_mut();
     if let Some(content_type) = content_type {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    // Never on a 204, which has no content (RFC 9110 8.6).
+    if status != 204 {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
     }
     // Bodies can be keys and PINs: no cache may keep them.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
