@@ -29,6 +29,7 @@ use axum::response::Response;
 use axum::Router;
 use cardadmin::master::{self, CmacMessage, CmacSigner};
 use cardadmin::{cm, rng::OsRng, AdminKey, Algorithm, MasterKey, PinPolicy};
+use cardadmin_pkcs11::{CmacError, PinSource, Pkcs11Config, Pkcs11Master};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -62,11 +63,60 @@ const OLD_FIELDS: [&str; 2] = ["admin_key", "diversify_keys"];
 ///
 /// Backends: add a variant here, its form to `DiversificationKey::deserialize` (the marked
 /// place in `visit_map`), and its arm to `ServerMaster::open`.
+// One value per process, kept for its life: the size difference costs nothing, and boxing the
+// in-memory key would move its schedule through a temporary that is not wiped.
+#[allow(clippy::large_enum_variant)]
 enum DiversificationKey {
     /// 48 hex digits, or `{"algorithm": ..., "key": ...}`: the key in this process's memory.
     InMemory(MasterKey),
-    // Next backend (issue #15 item 2): `{"pkcs11": {"module": ..., "token": ..., "label": ...,
-    // "algorithm": ..., "pin_env": ...}}`, a master key held in a PKCS#11 token.
+    /// `{"pkcs11": {"module": ..., "token": ..., "label": ..., "algorithm": ..., "pin_env": ...}}`:
+    /// a master key held in a PKCS#11 token (`cardadmin-pkcs11`), opened at start-up.
+    Pkcs11(Pkcs11Config),
+}
+
+/// The `"pkcs11"` form's settings. `pin_env` names the environment variable holding the
+/// token's user PIN (or `pin_file` a file holding it: exactly one of the two); the PIN itself
+/// is never in the configuration or on the command line. `sessions` (optional) sizes the
+/// session pool (default: one per CPU, at most 16).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pkcs11Settings {
+    module: std::path::PathBuf,
+    token: String,
+    label: String,
+    algorithm: String,
+    #[serde(default)]
+    pin_env: Option<String>,
+    #[serde(default)]
+    pin_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    sessions: Option<usize>,
+}
+
+impl Pkcs11Settings {
+    fn into_config(self) -> Result<Pkcs11Config, String> {
+        let algorithm = self
+            .algorithm
+            .parse::<Algorithm>()
+            .map_err(|err| format!("pkcs11.algorithm: {err}"))?;
+        let pin = match (self.pin_env, self.pin_file) {
+            (Some(var), None) => PinSource::Env(var),
+            (None, Some(path)) => PinSource::File(path),
+            _ => {
+                return Err(String::from(
+                    "pkcs11: give exactly one of \"pin_env\" (the name of the environment variable holding the token's user PIN) and \"pin_file\"",
+                ))
+            }
+        };
+        Ok(Pkcs11Config {
+            module: self.module,
+            token: self.token,
+            label: self.label,
+            algorithm,
+            pin,
+            sessions: self.sessions,
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for DiversificationKey {
@@ -79,7 +129,7 @@ impl<'de> Deserialize<'de> for DiversificationKey {
 
 struct DiversificationKeyVisitor;
 
-const DIVERSIFICATION_KEY_FORMS: &str = "diversification_key must be a string of 48 hex digits, or { \"algorithm\": ..., \"key\": \"<hex>\" }";
+const DIVERSIFICATION_KEY_FORMS: &str = "diversification_key must be a string of 48 hex digits, { \"algorithm\": ..., \"key\": \"<hex>\" }, or { \"pkcs11\": { \"module\": PATH, \"token\": LABEL, \"label\": LABEL, \"algorithm\": ALG, \"pin_env\": VAR } }";
 
 impl<'de> Visitor<'de> for DiversificationKeyVisitor {
     type Value = DiversificationKey;
@@ -102,8 +152,12 @@ impl<'de> Visitor<'de> for DiversificationKeyVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DiversificationKey, A::Error> {
         let mut algorithm: Option<Algorithm> = None;
         let mut key: Option<Zeroizing<String>> = None;
+        let mut pkcs11: Option<Pkcs11Settings> = None;
         while let Some(field) = map.next_key::<Cow<'de, str>>()? {
             match field.as_ref() {
+                "pkcs11" if pkcs11.is_none() => {
+                    pkcs11 = Some(map.next_value::<Pkcs11Settings>()?);
+                }
                 "algorithm" if algorithm.is_none() => {
                     let name = map.next_value::<Cow<'de, str>>()?;
                     algorithm = Some(name.parse().map_err(de::Error::custom)?);
@@ -113,7 +167,7 @@ impl<'de> Visitor<'de> for DiversificationKeyVisitor {
                 }
                 // The place for another backend's form, such as `"pkcs11"` (see
                 // `DiversificationKey`): read its settings here and return its variant.
-                "algorithm" | "key" => {
+                "algorithm" | "key" | "pkcs11" => {
                     return Err(de::Error::custom(format!(
                         "diversification_key: \"{field}\" given twice"
                     )))
@@ -124,6 +178,17 @@ impl<'de> Visitor<'de> for DiversificationKeyVisitor {
                 )))
                 }
             }
+        }
+        if let Some(settings) = pkcs11 {
+            if algorithm.is_some() || key.is_some() {
+                return Err(de::Error::custom(
+                    "diversification_key: \"pkcs11\" stands alone: the algorithm goes inside it, and the key stays in the token",
+                ));
+            }
+            return settings
+                .into_config()
+                .map(DiversificationKey::Pkcs11)
+                .map_err(|err| de::Error::custom(format!("diversification_key: {err}")));
         }
         match (algorithm, key) {
             (Some(algorithm), Some(key)) => MasterKey::new_hex(algorithm, &key)
@@ -136,9 +201,14 @@ impl<'de> Visitor<'de> for DiversificationKeyVisitor {
 
 /// The server's master key, whichever backend holds it: what `cm::Profile` derives card keys
 /// with. An enum over the backends, so a request is served the same way from any of them.
+// One value per process, kept for its life: the size difference costs nothing, and boxing the
+// in-memory key would move its schedule through a temporary that is not wiped.
+#[allow(clippy::large_enum_variant)]
 enum ServerMaster {
     /// In this process's memory.
     InMemory(MasterKey),
+    /// In a PKCS#11 token: the token computes the CMACs, the key never enters this process.
+    Pkcs11(Pkcs11Master),
 }
 
 impl ServerMaster {
@@ -146,6 +216,11 @@ impl ServerMaster {
     fn open(config: DiversificationKey) -> Result<Self, String> {
         match config {
             DiversificationKey::InMemory(key) => Ok(Self::InMemory(key)),
+            // Start-up stops here for a missing token, a locked or refused PIN (tried once),
+            // a missing label or a key that may do more than sign; the message says which.
+            DiversificationKey::Pkcs11(config) => Pkcs11Master::open(&config)
+                .map(Self::Pkcs11)
+                .map_err(|err| err.to_string()),
         }
     }
 
@@ -153,13 +228,20 @@ impl ServerMaster {
     fn audit(&self) -> Option<cardadmin::KeyAudit> {
         match self {
             Self::InMemory(key) => Some(key.audit()),
+            Self::Pkcs11(_) => None,
         }
     }
 
     /// Where the key is, for the start-up line.
-    fn location(&self) -> &'static str {
+    fn location(&self) -> String {
         match self {
-            Self::InMemory(_) => "in memory",
+            Self::InMemory(_) => String::from("in memory"),
+            Self::Pkcs11(key) => format!(
+                "in PKCS#11 token {:?} as {:?} ({} sessions)",
+                key.token(),
+                key.label(),
+                key.sessions()
+            ),
         }
     }
 }
@@ -167,11 +249,16 @@ impl ServerMaster {
 /// A key store's failure: logged to stderr by the server, answered to the client as a 500
 /// that says only that the key store failed (`cm::CmError::KeyStore`).
 #[derive(Debug)]
-enum KeyStoreError {}
+enum KeyStoreError {
+    /// The PKCS#11 token's error: a function and its return value, never a key or a message.
+    Pkcs11(CmacError),
+}
 
 impl fmt::Display for KeyStoreError {
-    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {}
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pkcs11(err) => err.fmt(f),
+        }
     }
 }
 
@@ -181,12 +268,14 @@ impl CmacSigner for ServerMaster {
     fn algorithm(&self) -> Algorithm {
         match self {
             Self::InMemory(key) => key.algorithm(),
+            Self::Pkcs11(key) => key.algorithm(),
         }
     }
 
     fn cmac(&self, message: &CmacMessage, tag: &mut [u8]) -> Result<(), KeyStoreError> {
         let result = match self {
             Self::InMemory(key) => key.cmac(message, tag).map_err(|never| match never {}),
+            Self::Pkcs11(key) => key.cmac(message, tag).map_err(KeyStoreError::Pkcs11),
         };
         if let Err(err) = &result {
             // The store's own error, for the operator; the client gets a 500 without it.
