@@ -9,11 +9,12 @@ use core::fmt::{self, Write as _};
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
-use super::CmError;
+use super::{CmError, RolesError};
 use crate::card_id::{parse_guid, CardId};
 use crate::challenge::Challenge;
 use crate::error::ParseError;
 use crate::key::AdminKey;
+use crate::master::{CmacSigner, MasterKey};
 use crate::pin::PinPolicy;
 
 /// The longest request target (path and query, still percent-encoded) that
@@ -28,72 +29,146 @@ pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// The path prefix under which MIM CM serves its REST API, matched without regard to case.
 pub const PREFIX: &str = "/CertificateManagement/api/v1.0";
 
-/// The configuration a request is answered from: the admin key, whether the profile template
-/// diversifies cards' admin keys, and its PIN policy.
+/// The configuration a request is answered from: the profile's two keys, in their two roles,
+/// and its PIN policy.
+///
+/// - The **initial admin key** ([`AdminKey`]) answers `authenticationresponse` with
+///   `diversified=false`: blank cards, before their own key is written.
+/// - The optional **master key** (`M`, a [`CmacSigner`]: an in-memory [`MasterKey`] by
+///   default, or a key store) answers `diversified=true` and `diversifiedkey`, through the card
+///   key it derives. It never answers a challenge itself. Without one, those requests are
+///   answered [`CmError::NoDiversificationKey`] (400), never with the initial key.
+///
+/// [`Profile::new`] refuses the same key in both roles ([`check_roles`](super::check_roles)).
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey, PinPolicy};
+/// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 ///
-/// let admin_key = AdminKey::from_bytes([0; 24]);
+/// let initial_key = AdminKey::from_bytes([0; 24]);
+/// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
 /// let policy = PinPolicy::default();
-/// let profile = cm::Profile::new(&admin_key, true, &policy);
-/// assert!(profile.diversify_keys());
+/// let profile = cm::Profile::new(&initial_key, Some(&master), &policy)?;
+/// assert!(profile.master().is_some());
+///
+/// // The same key in both roles is refused, with a message that says why.
+/// let same = MasterKey::from_hex(&"0".repeat(48))?;
+/// assert!(cm::Profile::new(&initial_key, Some(&same), &policy).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Profile<'a> {
-    admin_key: &'a AdminKey,
-    diversify_keys: bool,
+pub struct Profile<'a, M: ?Sized = MasterKey> {
+    initial_key: &'a AdminKey,
+    master: Option<&'a M>,
     pin_policy: &'a PinPolicy,
 }
 
-impl<'a> Profile<'a> {
-    /// A profile with this admin key, diversification setting and PIN policy.
-    ///
-    /// `diversify_keys` is the profile template's policy: when false, `diversifiedkey` answers
-    /// 204 No Content (MIM CM: "the admin key should be diversified only when the profile
-    /// template policy indicates that it should be"). It does not affect
-    /// `authenticationresponse`, whose `diversified` parameter says how the card's key was
-    /// made.
+impl<M: ?Sized> Clone for Profile<'_, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: ?Sized> Copy for Profile<'_, M> {}
+
+impl<M: CmacSigner + ?Sized> fmt::Debug for Profile<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profile")
+            .field("initial_key", self.initial_key)
+            .field(
+                "master",
+                // The algorithm only: a key store's own Debug may say more than a log needs.
+                &self.master.map(|master| master.algorithm()),
+            )
+            .field("pin_policy", self.pin_policy)
+            .finish()
+    }
+}
+
+impl<'a> Profile<'a, MasterKey> {
+    /// A profile with no diversification key: it answers `diversified=false` with the initial
+    /// key, and `diversified=true` and `diversifiedkey` with
+    /// [`CmError::NoDiversificationKey`].
     ///
     /// ```
     /// use cardadmin::{cm, AdminKey, PinPolicy};
     ///
-    /// let admin_key = AdminKey::from_bytes([0; 24]);
-    /// let policy = PinPolicy::default();
-    /// let profile = cm::Profile::new(&admin_key, false, &policy);
-    /// assert!(!profile.diversify_keys());
+    /// let (initial_key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+    /// let profile = cm::Profile::without_master(&initial_key, &policy);
+    /// assert!(profile.master().is_none());
     /// ```
-    pub fn new(admin_key: &'a AdminKey, diversify_keys: bool, pin_policy: &'a PinPolicy) -> Self {
+    pub fn without_master(initial_key: &'a AdminKey, pin_policy: &'a PinPolicy) -> Self {
         Self {
-            admin_key,
-            diversify_keys,
+            initial_key,
+            master: None,
             pin_policy,
         }
     }
+}
 
-    /// The admin key.
+impl<'a, M: CmacSigner + ?Sized> Profile<'a, M> {
+    /// A profile with this initial admin key, optional master key and PIN policy.
+    ///
+    /// # Errors
+    ///
+    /// [`RolesError::SameKey`] when the two are the same key (compared by their CMAC check
+    /// values, so a key store's master is compared without its bytes; see
+    /// [`check_roles`](super::check_roles)), [`RolesError::KeyStore`] when the key store fails
+    /// to give its check value.
     ///
     /// ```
-    /// use cardadmin::{cm, AdminKey, PinPolicy};
+    /// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
     ///
-    /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-    /// let profile = cm::Profile::new(&key, true, &policy);
-    /// assert_eq!(profile.admin_key().check_value(), key.check_value());
+    /// let initial_key = AdminKey::from_bytes([0; 24]);
+    /// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
+    /// let policy = PinPolicy::default();
+    /// let profile = cm::Profile::new(&initial_key, Some(&master), &policy)?;
+    /// assert_eq!(profile.initial_key().check_value(), initial_key.check_value());
+    ///
+    /// // No master: name the type, as `None` alone does not say which.
+    /// let plain = cm::Profile::new(&initial_key, None::<&MasterKey>, &policy)?;
+    /// assert!(plain.master().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn admin_key(&self) -> &'a AdminKey {
-        self.admin_key
+    pub fn new(
+        initial_key: &'a AdminKey,
+        master: Option<&'a M>,
+        pin_policy: &'a PinPolicy,
+    ) -> Result<Self, RolesError<M::Error>> {
+        if let Some(master) = master {
+            super::check_roles(initial_key, master)?;
+        }
+        Ok(Self {
+            initial_key,
+            master,
+            pin_policy,
+        })
     }
 
-    /// Whether the profile template diversifies cards' admin keys.
+    /// The initial admin key, which answers `diversified=false`.
     ///
     /// ```
     /// use cardadmin::{cm, AdminKey, PinPolicy};
     ///
     /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-    /// assert!(cm::Profile::new(&key, true, &policy).diversify_keys());
+    /// let profile = cm::Profile::without_master(&key, &policy);
+    /// assert_eq!(profile.initial_key().check_value(), key.check_value());
     /// ```
-    pub fn diversify_keys(&self) -> bool {
-        self.diversify_keys
+    pub fn initial_key(&self) -> &'a AdminKey {
+        self.initial_key
+    }
+
+    /// The master (diversification) key, if the profile has one.
+    ///
+    /// ```
+    /// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
+    ///
+    /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+    /// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
+    /// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
+    /// assert_eq!(profile.master().map(MasterKey::check_value), Some(master.check_value()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn master(&self) -> Option<&'a M> {
+        self.master
     }
 
     /// The PIN policy.
@@ -102,7 +177,7 @@ impl<'a> Profile<'a> {
     /// use cardadmin::{cm, AdminKey, PinPolicy};
     ///
     /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-    /// assert_eq!(cm::Profile::new(&key, true, &policy).pin_policy(), &policy);
+    /// assert_eq!(cm::Profile::without_master(&key, &policy).pin_policy(), &policy);
     /// ```
     pub fn pin_policy(&self) -> &'a PinPolicy {
         self.pin_policy
@@ -124,7 +199,7 @@ impl<'a> Profile<'a> {
 /// use cardadmin::rng::OsRng;
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-/// let profile = cm::Profile::new(&key, true, &policy);
+/// let profile = cm::Profile::without_master(&key, &policy);
 /// let reply = cm::handle_request(&profile, "/nowhere", &mut OsRng);
 /// assert_eq!(reply.status(), 404);
 /// assert_eq!(reply.content_type(), Some("application/json; charset=utf-8"));
@@ -267,7 +342,7 @@ impl From<CmError> for Reply {
 /// | route | query | 200 body | else |
 /// |---|---|---|---|
 /// | `/requests/{reqid}/smartcards/{scid}/authenticationresponse` | `cardid`, `challenge`, `diversified` required; `atr` optional | the response, `"F0Zudm4wPLY="` | |
-/// | `/requests/{reqid}/smartcards/{scid}/diversifiedkey` | `cardid` required; `atr` optional | the card's admin key in base64 | 204 when the profile does not diversify |
+/// | `/requests/{reqid}/smartcards/{scid}/diversifiedkey` | `cardid` required; `atr` optional | the card's admin key in base64, derived from the master key | 400 when the profile has no master key |
 /// | `/smartcards/{id}/serverproposedpin` | `cardid`, `challenge`, `atr` all optional, checked when present | the PIN | 204 when the policy leaves the PIN to the user |
 ///
 /// The rules, as MIM CM (ASP.NET on .NET) reads a request, and where this is stricter:
@@ -286,7 +361,11 @@ impl From<CmError> for Reply {
 /// - `atr`, when present and not empty, must be hex: an even number of digits, 1 to 33 bytes.
 ///   It is checked, not used. An empty `atr=` counts as absent, as ASP.NET binds it.
 /// - A target over [`MAX_TARGET_LEN`] bytes is a 414; an unknown route a 404; a broken
-///   random generator a 500. [`CmError::status`] gives every error's status.
+///   random generator or a failed key store a 500. [`CmError::status`] gives every error's
+///   status.
+/// - `diversified=false` is answered by the profile's initial admin key, `diversified=true`
+///   and `diversifiedkey` by the card key derived from its master key; a profile without a
+///   master answers those two with a 400 ([`CmError::NoDiversificationKey`]).
 ///
 /// Parameters are checked in a fixed order: path, query syntax, then `cardid`, `challenge`,
 /// `diversified`, `atr`; the first fault is answered.
@@ -294,13 +373,14 @@ impl From<CmError> for Reply {
 /// ```
 /// # #[cfg(feature = "getrandom")]
 /// # {
-/// use cardadmin::{cm, AdminKey, PinPolicy};
+/// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 /// use cardadmin::rng::OsRng;
 ///
-/// // The MIM CM documentation's example: the all-zero admin key, not diversified.
-/// let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+/// // The MIM CM documentation's example: the all-zero initial admin key, not diversified.
+/// let initial_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
 /// let policy = PinPolicy::default();
-/// let profile = cm::Profile::new(&admin_key, true, &policy);
+/// let profile = cm::Profile::new(&initial_key, Some(&master), &policy)?;
 ///
 /// let reply = cm::handle_request(
 ///     &profile,
@@ -333,10 +413,10 @@ impl From<CmError> for Reply {
 /// assert_eq!(reply.status(), 400);
 /// assert!(reply.body().contains("send it as %2B"));
 /// # }
-/// # Ok::<(), cardadmin::KeyError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn handle_request<R: RngCore + CryptoRng>(
-    profile: &Profile<'_>,
+pub fn handle_request<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
+    profile: &Profile<'_, M>,
     target: &str,
     rng: &mut R,
 ) -> Reply {
@@ -356,8 +436,8 @@ enum Endpoint {
 }
 
 /// The body text of a 200 (before JSON quoting), `None` for a 204.
-fn answer<R: RngCore + CryptoRng>(
-    profile: &Profile<'_>,
+fn answer<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
+    profile: &Profile<'_, M>,
     target: &str,
     rng: &mut R,
 ) -> Result<Option<Zeroizing<String>>, CmError> {
@@ -372,7 +452,6 @@ fn answer<R: RngCore + CryptoRng>(
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let endpoint = route(path)?;
     let query = Query::parse(query)?;
-    let admin_key = profile.admin_key;
 
     match endpoint {
         Endpoint::AuthenticationResponse => {
@@ -386,12 +465,13 @@ fn answer<R: RngCore + CryptoRng>(
                 parameter: "diversified",
             })?;
             check_atr(query.atr.as_ref())?;
-            let response = if diversified {
-                admin_key.diversify(&card_id).respond(&challenge)
-            } else {
-                admin_key.respond(&challenge)
-            }
-            .map_err(CmError::ChallengeLength)?;
+            let response = super::respond(
+                profile.initial_key,
+                profile.master,
+                &card_id,
+                &challenge,
+                diversified,
+            )?;
             let mut body = Zeroizing::new(String::new());
             let _ = write!(body, "{response}");
             Ok(Some(body))
@@ -401,10 +481,7 @@ fn answer<R: RngCore + CryptoRng>(
                 parameter: "cardid",
             })?;
             check_atr(query.atr.as_ref())?;
-            if !profile.diversify_keys {
-                return Ok(None);
-            }
-            Ok(Some(admin_key.diversify(&card_id).to_base64()))
+            Ok(Some(super::card_key(profile.master, &card_id)?.to_base64()))
         }
         Endpoint::ServerProposedPin => {
             card_id(query.cardid.as_ref())?;

@@ -1,0 +1,508 @@
+//! The key ceremony's token work: generate a master in the token, or build it from custodians'
+//! components and write it as a non-extractable, sign-only object; list keys with their check
+//! values. The `cardadmin-ceremony` command is the terminal around these functions.
+//!
+//! # Check values: which method where
+//!
+//! - **A master key in the token** (generated or imported, and every key `list` shows that may
+//!   sign with CMAC): ANSI X9.24-1:2017's CMAC method, the leftmost 3 bytes of
+//!   `CMAC(K, 0^block)` (8 zero bytes for 3DES, 16 for AES), computed by the token through
+//!   `cardadmin::master::check_value` — the value `cardadmin::MasterKey::check_value` gives for
+//!   the same key in memory, and the one the server prints at start-up. The traditional
+//!   `E_K(0)` cannot be had from a key that may only sign, and should not be: `E_K(0)` is
+//!   CMAC's subkey `L`.
+//! - **A key component** (typed by its custodian): both methods, computed in this process's
+//!   memory by the core, never by the token — a component is a plain key value and is never
+//!   sent to the token on its own, only the combined key is. `KCV (CMAC)` is the X9.24-1:2017
+//!   value; `KCV (E_K(0))` is the traditional value the paper forms of components generated
+//!   by older systems carry. Showing `E_K(0)` of one component leaks nothing about the master
+//!   (the master is the XOR of all components; one component is uniformly random
+//!   independent of it). The custodian confirms the one their form gives.
+//! - **A key that may not sign** (seen by `list`): the token's own `CKA_CHECK_VALUE` if it
+//!   reports one (PKCS#11 3.0 defines it as the first 3 bytes of `E_K(0)`), labelled so.
+
+use std::fmt;
+
+use cardadmin::{master, AdminKey, Algorithm, KeyCheckValue, KeyError, MasterKey};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::{key_algorithm, master_template, Module, SessionKey};
+
+/// What went wrong in a ceremony step.
+///
+/// ```
+/// use cardadmin_pkcs11::ceremony::CeremonyError;
+///
+/// let err = CeremonyError::ComponentCount { found: 1 };
+/// assert_eq!(err.to_string(), "key components: 1 given, a master is made of 2 or 3");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CeremonyError {
+    /// A key with this label is already in the token: the ceremony never replaces one.
+    LabelTaken {
+        /// The label.
+        label: String,
+    },
+    /// Not 2 or 3 components.
+    ComponentCount {
+        /// How many were given.
+        found: usize,
+    },
+    /// A component is not a key of the algorithm (length, hex digits).
+    Component {
+        /// Which component, from 1.
+        index: usize,
+        /// The parse error (it never shows the text).
+        error: KeyError,
+    },
+    /// The combined key is weak or well known (for example two equal components).
+    WeakKey {
+        /// The core's findings, as text.
+        findings: String,
+    },
+    /// A PKCS#11 call failed.
+    Pkcs11 {
+        /// What was being done.
+        step: &'static str,
+        /// The PKCS#11 error.
+        error: cryptoki::error::Error,
+    },
+    /// The new key's check value could not be computed by the token.
+    CheckValue(crate::CmacError),
+    /// The token's check value of the written key is not the one computed in memory.
+    CheckValueMismatch {
+        /// Computed in memory from the combined components.
+        in_memory: KeyCheckValue,
+        /// Computed by the token.
+        token: KeyCheckValue,
+        /// Whether the written object was destroyed again.
+        destroyed: bool,
+    },
+}
+
+impl fmt::Display for CeremonyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LabelTaken { label } => write!(
+                f,
+                "a secret key labelled {label:?} is already in the token; choose another label (the ceremony never replaces a key)"
+            ),
+            Self::ComponentCount { found } => write!(
+                f,
+                "key components: {found} given, a master is made of 2 or 3"
+            ),
+            Self::Component { index, error } => write!(f, "component {index}: {error}"),
+            Self::WeakKey { findings } => write!(
+                f,
+                "the combined key is weak or well known ({findings}); nothing was written: generate new components"
+            ),
+            Self::Pkcs11 { step, error } => write!(f, "PKCS#11: {step}: {error}"),
+            Self::CheckValue(err) => write!(f, "check value of the new key: {err}"),
+            Self::CheckValueMismatch {
+                in_memory,
+                token,
+                destroyed,
+            } => write!(
+                f,
+                "the token's check value {token} differs from the one computed in memory {in_memory}; the object was {}",
+                if *destroyed {
+                    "destroyed again"
+                } else {
+                    "NOT destroyed: remove it by hand"
+                }
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CeremonyError {}
+
+fn pkcs11(step: &'static str) -> impl Fn(cryptoki::error::Error) -> CeremonyError {
+    move |error| CeremonyError::Pkcs11 { step, error }
+}
+
+fn refuse_taken_label(session: &Session, label: &str) -> Result<(), CeremonyError> {
+    let existing = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .map_err(pkcs11("C_FindObjects"))?;
+    if existing.is_empty() {
+        Ok(())
+    } else {
+        Err(CeremonyError::LabelTaken {
+            label: label.into(),
+        })
+    }
+}
+
+fn check_value_of(
+    module: &Module,
+    session: &Session,
+    key: ObjectHandle,
+    algorithm: Algorithm,
+) -> Result<KeyCheckValue, CeremonyError> {
+    master::check_value(&SessionKey::from_handle(module, session, key, algorithm))
+        .map_err(CeremonyError::CheckValue)
+}
+
+/// Generates a master key in the token (`C_GenerateKey`, `CKM_DES3_KEY_GEN` or
+/// `CKM_AES_KEY_GEN`, with [`master_template`]) on a logged-in read-write session; returns its
+/// handle and its check value (X9.24-1:2017 CMAC method, computed by the token).
+///
+/// ```no_run
+/// use cardadmin::Algorithm;
+/// use cardadmin_pkcs11::{ceremony, Module, PinSource};
+///
+/// let module = Module::load("/usr/lib/softhsm/libsofthsm2.so".as_ref())?;
+/// let slot = module.find_token("cardadmin")?;
+/// let pin = PinSource::Env("CARDADMIN_TOKEN_PIN".into()).read()?;
+/// let session = module.login(slot, "cardadmin", &pin, true)?;
+/// let (_key, kcv) = ceremony::generate(&module, &session, Algorithm::Aes256, "master-aes256")?;
+/// println!("master check value {kcv}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn generate(
+    module: &Module,
+    session: &Session,
+    algorithm: Algorithm,
+    label: &str,
+) -> Result<(ObjectHandle, KeyCheckValue), CeremonyError> {
+    refuse_taken_label(session, label)?;
+    let mechanism = match algorithm {
+        Algorithm::Tdes => Mechanism::Des3KeyGen,
+        _ => Mechanism::AesKeyGen,
+    };
+    let key = session
+        .generate_key(&mechanism, &master_template(algorithm, label))
+        .map_err(pkcs11("C_GenerateKey"))?;
+    Ok((key, check_value_of(module, session, key, algorithm)?))
+}
+
+/// Writes `key` (the combined components) to the token as a master key (`C_CreateObject` with
+/// [`master_template`] and `CKA_VALUE`), then wipes the template's copy; returns its handle
+/// and its check value, computed by the token and equal to the one computed in memory (if they
+/// differ, the object is destroyed again and [`CeremonyError::CheckValueMismatch`] returned).
+///
+/// ```no_run
+/// use cardadmin::Algorithm;
+/// use cardadmin_pkcs11::{ceremony, Module, PinSource};
+///
+/// let module = Module::load("/usr/lib/softhsm/libsofthsm2.so".as_ref())?;
+/// let slot = module.find_token("cardadmin")?;
+/// let pin = PinSource::Env("CARDADMIN_TOKEN_PIN".into()).read()?;
+/// let session = module.login(slot, "cardadmin", &pin, true)?;
+/// let parts = [
+///     ceremony::Component::parse(Algorithm::Aes128, "00112233445566778899aabbccddeeff")?,
+///     ceremony::Component::parse(Algorithm::Aes128, "0f1e2d3c4b5a69788796a5b4c3d2e1f0")?,
+/// ];
+/// let combined = ceremony::combine(Algorithm::Aes128, &parts)?;
+/// let (_key, kcv) = ceremony::import(&module, &session, Algorithm::Aes128, "master", &combined)?;
+/// assert_eq!(kcv, combined.check_value());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn import(
+    module: &Module,
+    session: &Session,
+    algorithm: Algorithm,
+    label: &str,
+    key: &CombinedKey,
+) -> Result<(ObjectHandle, KeyCheckValue), CeremonyError> {
+    refuse_taken_label(session, label)?;
+    let mut template = master_template(algorithm, label);
+    template.retain(|attribute| !matches!(attribute, Attribute::ValueLen(_)));
+    template.push(Attribute::Value(key.bytes.to_vec()));
+    let created = session.create_object(&template);
+    for attribute in &mut template {
+        if let Attribute::Value(value) = attribute {
+            value.zeroize();
+        }
+    }
+    let handle = created.map_err(pkcs11("C_CreateObject"))?;
+    let in_memory = key.check_value();
+    let written = check_value_of(module, session, handle, algorithm);
+    match written {
+        Ok(kcv) if kcv == in_memory => Ok((handle, kcv)),
+        other => {
+            // Not the key the custodians meant (or not usable): take it out again.
+            let destroyed = session.destroy_object(handle).is_ok();
+            Err(match other {
+                Ok(token) => CeremonyError::CheckValueMismatch {
+                    in_memory,
+                    token,
+                    destroyed,
+                },
+                Err(err) => err,
+            })
+        }
+    }
+}
+
+/// One custodian's key component: a plain key value, held in zeroizing memory, never sent to
+/// the token on its own. `Debug` shows only its check values.
+pub struct Component {
+    bytes: Zeroizing<Vec<u8>>,
+    algorithm: Algorithm,
+}
+
+impl fmt::Debug for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (cmac, legacy) = self.check_values();
+        f.debug_struct("Component")
+            .field("algorithm", &self.algorithm)
+            .field("kcv_cmac", &cmac.to_string())
+            .field("kcv_ecb", &legacy.to_string())
+            .finish()
+    }
+}
+
+impl Component {
+    /// Parses a component from hex (`2 * key_len` digits; spaces and `-` between groups are
+    /// allowed, as paper forms print them), with the core's constant-time decoder.
+    ///
+    /// ```
+    /// use cardadmin::Algorithm;
+    /// use cardadmin_pkcs11::ceremony::Component;
+    ///
+    /// let part = Component::parse(Algorithm::Tdes, "0123 4567 89AB CDEF FEDC BA98 7654 3210 0123 4567 89AB CDEF")?;
+    /// let (cmac, ecb) = part.check_values();
+    /// assert_eq!(ecb.to_string().len(), 6);
+    /// assert_ne!(cmac, ecb);
+    /// # Ok::<(), cardadmin::KeyError>(())
+    /// ```
+    pub fn parse(algorithm: Algorithm, text: &str) -> Result<Self, KeyError> {
+        let mut compact: Zeroizing<String> = Zeroizing::new(String::with_capacity(text.len()));
+        compact.extend(text.chars().filter(|c| !c.is_whitespace() && *c != '-'));
+        let key = AdminKey::new_hex(algorithm, &compact)?;
+        Ok(Self {
+            bytes: Zeroizing::new(key.expose_secret().to_vec()),
+            algorithm,
+        })
+    }
+
+    /// The component's check values, computed in memory: (X9.24-1:2017 CMAC method, the
+    /// traditional `E_K(0)`).
+    pub fn check_values(&self) -> (KeyCheckValue, KeyCheckValue) {
+        let cmac = MasterKey::new(self.algorithm, &self.bytes).map(|k| k.check_value());
+        let ecb = AdminKey::new(self.algorithm, &self.bytes).map(|k| k.check_value());
+        match (cmac, ecb) {
+            (Ok(cmac), Ok(ecb)) => (cmac, ecb),
+            // Unreachable: `parse` made the bytes with this algorithm's length.
+            _ => {
+                let zero = AdminKey::from_bytes([0; 24]).check_value();
+                (zero, zero)
+            }
+        }
+    }
+}
+
+/// The XOR of the components, in zeroizing memory, 3DES parity set odd. `Debug` shows only its
+/// check value.
+pub struct CombinedKey {
+    bytes: Zeroizing<Vec<u8>>,
+    algorithm: Algorithm,
+}
+
+impl fmt::Debug for CombinedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CombinedKey")
+            .field("algorithm", &self.algorithm)
+            .field("check_value", &self.check_value().to_string())
+            .finish()
+    }
+}
+
+impl CombinedKey {
+    /// The X9.24-1:2017 CMAC check value, computed in memory by `cardadmin::MasterKey`: the
+    /// token's value for the written key must equal it.
+    pub fn check_value(&self) -> KeyCheckValue {
+        match MasterKey::new(self.algorithm, &self.bytes) {
+            Ok(key) => key.check_value(),
+            Err(_) => AdminKey::from_bytes([0; 24]).check_value(),
+        }
+    }
+}
+
+/// Sets each byte's low bit so the byte has odd parity (the DES key convention), without a
+/// branch on the byte.
+fn with_odd_parity(byte: u8) -> u8 {
+    let mut fold = byte >> 1;
+    fold ^= fold >> 4;
+    fold ^= fold >> 2;
+    fold ^= fold >> 1;
+    (byte & 0xfe) | (!fold & 1)
+}
+
+/// XORs 2 or 3 components into the master key value; for 3DES, sets odd parity on every byte
+/// (the XOR of an even number of odd-parity bytes has even parity; DES ignores the bit, some
+/// tokens refuse keys without it). Refuses a combined key the core's audit finds weak or well
+/// known (two equal components give the all-zero key).
+///
+/// ```
+/// use cardadmin::Algorithm;
+/// use cardadmin_pkcs11::ceremony::{combine, Component, CeremonyError};
+///
+/// let a = Component::parse(Algorithm::Aes128, "00112233445566778899aabbccddeeff")?;
+/// let b = Component::parse(Algorithm::Aes128, "00112233445566778899aabbccddeeff")?;
+/// assert!(matches!(combine(Algorithm::Aes128, &[a, b]), Err(CeremonyError::WeakKey { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn combine(
+    algorithm: Algorithm,
+    components: &[Component],
+) -> Result<CombinedKey, CeremonyError> {
+    if !(2..=3).contains(&components.len()) {
+        return Err(CeremonyError::ComponentCount {
+            found: components.len(),
+        });
+    }
+    let mut bytes = Zeroizing::new(vec![0u8; algorithm.key_len()]);
+    for (index, component) in (1..).zip(components) {
+        if component.algorithm != algorithm || component.bytes.len() != bytes.len() {
+            return Err(CeremonyError::Component {
+                index,
+                error: KeyError::ByteLength {
+                    expected: bytes.len(),
+                    found: component.bytes.len(),
+                },
+            });
+        }
+        for (out, byte) in bytes.iter_mut().zip(component.bytes.iter()) {
+            *out ^= byte;
+        }
+    }
+    if algorithm == Algorithm::Tdes {
+        for byte in bytes.iter_mut() {
+            *byte = with_odd_parity(*byte);
+        }
+    }
+    let audit = AdminKey::new(algorithm, &bytes)
+        .map_err(|error| CeremonyError::Component { index: 0, error })?
+        .audit();
+    if !audit.is_clean() {
+        let findings: Vec<String> = audit.findings().map(|f| format!("{f:?}")).collect();
+        return Err(CeremonyError::WeakKey {
+            findings: findings.join(", "),
+        });
+    }
+    Ok(CombinedKey { bytes, algorithm })
+}
+
+/// One secret key of the token, as `list` shows it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct KeyListing {
+    /// `CKA_LABEL`.
+    pub label: String,
+    /// The algorithm, if it is one of the four this crate knows.
+    pub algorithm: Option<Algorithm>,
+    /// The key type and size as text (`3DES`, `AES-256`, ...).
+    pub description: String,
+    /// The check value (6 hex digits) and the method that gave it, if one could be had.
+    pub check_value: Option<(String, &'static str)>,
+    /// The uses the key allows, `CKA_` names without the prefix (`SIGN`, `ENCRYPT`, ...).
+    pub uses: Vec<&'static str>,
+    /// `CKA_SENSITIVE` true and `CKA_EXTRACTABLE` false.
+    pub sealed: bool,
+}
+
+/// Every secret key the logged-in `session` sees, with its check value: X9.24-1:2017 CMAC
+/// method computed by the token for a key of a known algorithm that may sign, else the token's
+/// `CKA_CHECK_VALUE` (E_K(0)) if it reports one.
+///
+/// ```no_run
+/// use cardadmin_pkcs11::{ceremony, Module, PinSource};
+///
+/// let module = Module::load("/usr/lib/softhsm/libsofthsm2.so".as_ref())?;
+/// let slot = module.find_token("cardadmin")?;
+/// let pin = PinSource::Env("CARDADMIN_TOKEN_PIN".into()).read()?;
+/// let session = module.login(slot, "cardadmin", &pin, false)?;
+/// for key in ceremony::list(&module, &session)? {
+///     println!("{} {}", key.label, key.description);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn list(module: &Module, session: &Session) -> Result<Vec<KeyListing>, CeremonyError> {
+    let keys = session
+        .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)])
+        .map_err(pkcs11("C_FindObjects"))?;
+    let mut listings = Vec::new();
+    for key in keys {
+        let attributes = session
+            .get_attributes(
+                key,
+                &[
+                    AttributeType::Label,
+                    AttributeType::Sign,
+                    AttributeType::Verify,
+                    AttributeType::Encrypt,
+                    AttributeType::Decrypt,
+                    AttributeType::Wrap,
+                    AttributeType::Unwrap,
+                    AttributeType::Derive,
+                    AttributeType::Sensitive,
+                    AttributeType::Extractable,
+                    AttributeType::CheckValue,
+                ],
+            )
+            .map_err(pkcs11("C_GetAttributeValue"))?;
+        let mut label = String::new();
+        let mut uses = Vec::new();
+        let (mut sensitive, mut extractable, mut can_sign) = (false, true, false);
+        let mut token_kcv = None;
+        for attribute in &attributes {
+            match attribute {
+                Attribute::Label(bytes) => label = String::from_utf8_lossy(bytes).into_owned(),
+                Attribute::Sign(true) => {
+                    can_sign = true;
+                    uses.push("SIGN");
+                }
+                Attribute::Verify(true) => uses.push("VERIFY"),
+                Attribute::Encrypt(true) => uses.push("ENCRYPT"),
+                Attribute::Decrypt(true) => uses.push("DECRYPT"),
+                Attribute::Wrap(true) => uses.push("WRAP"),
+                Attribute::Unwrap(true) => uses.push("UNWRAP"),
+                Attribute::Derive(true) => uses.push("DERIVE"),
+                Attribute::Sensitive(value) => sensitive = *value,
+                Attribute::Extractable(value) => extractable = *value,
+                Attribute::CheckValue(bytes) => {
+                    if let [a, b, c, ..] = bytes.as_slice() {
+                        token_kcv = Some([*a, *b, *c]);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (algorithm, description) =
+            key_algorithm(session, key).map_err(pkcs11("C_GetAttributeValue"))?;
+        let cmac = match (algorithm, can_sign) {
+            (Some(algorithm), true) => check_value_of(module, session, key, algorithm).ok(),
+            _ => None,
+        };
+        let check_value = match cmac {
+            Some(kcv) => Some((kcv.to_string(), "CMAC (X9.24-1:2017), by the token")),
+            // A key the token will not CMAC (another mechanism policy): its own value, if any.
+            None => token_kcv.map(|bytes| {
+                (
+                    bytes.iter().map(|b| format!("{b:02X}")).collect(),
+                    "E_K(0) (the token's CKA_CHECK_VALUE)",
+                )
+            }),
+        };
+        listings.push(KeyListing {
+            label,
+            algorithm,
+            description,
+            check_value,
+            uses,
+            sealed: sensitive && !extractable,
+        });
+    }
+    listings.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(listings)
+}

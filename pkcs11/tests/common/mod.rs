@@ -1,0 +1,146 @@
+//! SoftHSMv2 for the integration tests: a token store in a temporary directory (through
+//! `SOFTHSM2_CONF`, set before the module is first loaded), one fresh token per test (PKCS#11
+//! logs in per token and application, so tests on separate tokens do not see each other's
+//! login), keys written with known values.
+//!
+//! Without `libsofthsm2.so` the tests print why and pass, unless
+//! `CARDADMIN_REQUIRE_SOFTHSM=1` (CI's `hsm` stage sets it), which makes absence a failure.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cardadmin::Algorithm;
+use cardadmin_pkcs11::{master_template, Module, PinSource, Pkcs11Config};
+use cryptoki::object::{Attribute, ObjectHandle};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+
+pub const USER_PIN: &str = "246810";
+pub const SO_PIN: &str = "13579111";
+pub const PIN_ENV: &str = "CARDADMIN_TEST_TOKEN_PIN";
+
+const CANDIDATES: [&str; 3] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+];
+
+pub struct SoftHsm {
+    pub path: PathBuf,
+    pub module: Arc<Module>,
+}
+
+/// The SoftHSMv2 module with a token directory of this test process, or `None` (after saying
+/// why) when it is not installed and CI did not require it.
+pub fn softhsm() -> Option<&'static SoftHsm> {
+    static SOFTHSM: OnceLock<Option<SoftHsm>> = OnceLock::new();
+    SOFTHSM
+        .get_or_init(|| {
+            let path = std::env::var_os("CARDADMIN_SOFTHSM_MODULE")
+                .map(PathBuf::from)
+                .or_else(|| CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists()));
+            let Some(path) = path.filter(|p| p.exists()) else {
+                assert!(
+                    std::env::var("CARDADMIN_REQUIRE_SOFTHSM").as_deref() != Ok("1"),
+                    "CARDADMIN_REQUIRE_SOFTHSM=1 but libsofthsm2.so was not found (looked in {CANDIDATES:?} and $CARDADMIN_SOFTHSM_MODULE)"
+                );
+                eprintln!(
+                    "SKIPPED: SoftHSMv2 (libsofthsm2.so) is not installed; `apt-get install softhsm2`, or set CARDADMIN_SOFTHSM_MODULE"
+                );
+                return None;
+            };
+            let dir = std::env::temp_dir().join(format!(
+                "cardadmin-pkcs11-test-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            let tokens = dir.join("tokens");
+            std::fs::create_dir_all(&tokens).expect("token directory");
+            let conf = dir.join("softhsm2.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                    tokens.display()
+                ),
+            )
+            .expect("softhsm2.conf");
+            std::env::set_var("SOFTHSM2_CONF", &conf);
+            std::env::set_var(PIN_ENV, USER_PIN);
+            let module = Module::load(&path).expect("load SoftHSMv2");
+            Some(SoftHsm { path, module })
+        })
+        .as_ref()
+}
+
+/// Initializes a new token labelled `label` with the user PIN [`USER_PIN`].
+pub fn new_token(hsm: &SoftHsm, label: &str) {
+    static INIT: Mutex<()> = Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    let pkcs11 = hsm.module.pkcs11();
+    let free = pkcs11
+        .get_all_slots()
+        .expect("slots")
+        .into_iter()
+        .find(|slot| {
+            pkcs11
+                .get_token_info(*slot)
+                .map(|info| !info.token_initialized())
+                .unwrap_or(false)
+        })
+        .expect("SoftHSMv2 always offers a free slot");
+    let so_pin = AuthPin::from(SO_PIN);
+    pkcs11
+        .init_token(free, &so_pin, label)
+        .expect("C_InitToken");
+    let slot = hsm.module.find_token(label).expect("the new token");
+    let session = pkcs11.open_rw_session(slot).expect("session");
+    session
+        .login(UserType::So, Some(&so_pin))
+        .expect("SO login");
+    session
+        .init_pin(&AuthPin::from(USER_PIN))
+        .expect("C_InitPIN");
+    session.logout().expect("logout");
+}
+
+/// Writes a secret key with a known value into `token` (user login), with `template`'s
+/// attributes plus `CKA_VALUE`: another client's way to put a key there.
+pub fn write_key(
+    hsm: &SoftHsm,
+    token: &str,
+    mut template: Vec<Attribute>,
+    value: &[u8],
+) -> ObjectHandle {
+    let slot = hsm.module.find_token(token).expect("token");
+    let session = hsm.module.pkcs11().open_rw_session(slot).expect("session");
+    match session.login(UserType::User, Some(&AuthPin::from(USER_PIN))) {
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {
+        }
+        Err(err) => panic!("user login: {err}"),
+    }
+    template.retain(|a| !matches!(a, Attribute::ValueLen(_)));
+    template.push(Attribute::Value(value.to_vec()));
+    session.create_object(&template).expect("C_CreateObject")
+}
+
+/// Writes a master key (the ceremony's template) with a known value.
+pub fn write_master(hsm: &SoftHsm, token: &str, label: &str, algorithm: Algorithm, value: &[u8]) {
+    write_key(hsm, token, master_template(algorithm, label), value);
+}
+
+pub fn config(hsm: &SoftHsm, token: &str, label: &str, algorithm: Algorithm) -> Pkcs11Config {
+    Pkcs11Config {
+        module: hsm.path.clone(),
+        token: token.into(),
+        label: label.into(),
+        algorithm,
+        pin: PinSource::Env(PIN_ENV.into()),
+        sessions: Some(4),
+    }
+}
