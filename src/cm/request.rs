@@ -391,7 +391,9 @@ impl fmt::Display for Endpoint {
 /// use cardadmin::cm::Guid;
 ///
 /// let a = Guid::parse("A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099")?;
-/// let b = Guid::parse("{a9b4b42ccc504c9b89d1bbc0bcd5a099}")?;
+/// let b = Guid::parse("{a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099}")?;
+/// let c = Guid::parse("a9b4b42ccc504c9b89d1bbc0bcd5a099")?;
+/// assert_eq!(a, c);
 /// assert_eq!(a, b);
 /// assert_eq!(a.to_string(), "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
 /// # Ok::<(), cardadmin::ParseError>(())
