@@ -1,10 +1,12 @@
 //! A small, bounded load client for the example server over TLS with a client certificate
 //! (wrk cannot present one): `C` keep-alive connections, each sending one GET after another
-//! for `D` seconds, then requests per second and latency percentiles.
+//! for `D` seconds, then requests per second and latency percentiles. With an `http://` URL
+//! it speaks plain HTTP the same way, so plain and TLS figures come from one tool.
 //!
 //! ```text
 //! tls_load --url https://127.0.0.1:18443/PATH?QUERY --ca ca.pem --cert alice.pem --key alice.key \
 //!          [--connections 8] [--seconds 10]
+//! tls_load --url http://127.0.0.1:18083/PATH?QUERY [--connections 8] [--seconds 10]
 //! ```
 //!
 //! HTTP/1.1 written by hand (one request line, `Host`, and a reader for `Content-Length`
@@ -22,6 +24,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
 struct Args {
+    tls: bool,
     host: String,
     port: u16,
     path: String,
@@ -52,12 +55,22 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     let url = url.ok_or("--url is required")?;
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or("--url must start with https://")?;
+    let (tls, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return Err("--url must start with https:// or http://".into()),
+    };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let (host, port) = authority.rsplit_once(':').ok_or("--url needs host:port")?;
+    let missing = |name: &str| {
+        if tls {
+            Err(format!("{name} is required for https://"))
+        } else {
+            Ok(String::new())
+        }
+    };
     Ok(Args {
+        tls,
         host: host.to_string(),
         port: port.parse().map_err(|_| "--url: bad port")?,
         path: if path.is_empty() {
@@ -65,9 +78,9 @@ fn parse_args() -> Result<Args, String> {
         } else {
             path.into()
         },
-        ca: ca.ok_or("--ca is required")?,
-        cert: cert.ok_or("--cert is required")?,
-        key: key.ok_or("--key is required")?,
+        ca: ca.map_or_else(|| missing("--ca"), Ok)?,
+        cert: cert.map_or_else(|| missing("--cert"), Ok)?,
+        key: key.map_or_else(|| missing("--key"), Ok)?,
         connections: connections.max(1),
         seconds,
     })
@@ -80,9 +93,13 @@ struct Tally {
     errors: u64,
 }
 
+/// A TLS or a plain TCP stream.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 async fn one_connection(
     args: Arc<Args>,
-    connector: tokio_rustls::TlsConnector,
+    connector: Option<tokio_rustls::TlsConnector>,
     until: Instant,
 ) -> Tally {
     let mut tally = Tally::default();
@@ -96,15 +113,21 @@ async fn one_connection(
             return tally;
         };
         let _ = tcp.set_nodelay(true);
-        let Ok(name) = ServerName::try_from(args.host.clone()) else {
-            tally.errors += 1;
-            return tally;
+        let io: Box<dyn Io> = match &connector {
+            Some(connector) => {
+                let Ok(name) = ServerName::try_from(args.host.clone()) else {
+                    tally.errors += 1;
+                    return tally;
+                };
+                let Ok(tls) = connector.connect(name, tcp).await else {
+                    tally.errors += 1;
+                    return tally;
+                };
+                Box::new(tls)
+            }
+            None => Box::new(tcp),
         };
-        let Ok(tls) = connector.connect(name, tcp).await else {
-            tally.errors += 1;
-            return tally;
-        };
-        let mut stream = BufReader::new(tls);
+        let mut stream = BufReader::new(io);
         let mut line = String::new();
         let mut body = Vec::new();
         while Instant::now() < until {
@@ -175,7 +198,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let connector = match connector(&args) {
+    let connector = match args.tls.then(|| connector(&args)).transpose() {
         Ok(connector) => connector,
         Err(message) => {
             eprintln!("error: {message}");
@@ -214,8 +237,9 @@ async fn main() -> ExitCode {
         .map(|(status, count)| format!("{status}: {count}"))
         .collect();
     println!(
-        "{count} requests in {elapsed:.2}s over {} TLS connections: {:.0} requests/s; latency ms p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}; statuses {{{}}}; connection errors {}",
+        "{count} requests in {elapsed:.2}s over {} {} connections: {:.0} requests/s; latency ms p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}; statuses {{{}}}; connection errors {}",
         args.connections,
+        if args.tls { "TLS" } else { "plain HTTP" },
         count as f64 / elapsed,
         percentile(50.0),
         percentile(90.0),
