@@ -158,7 +158,7 @@ pub enum CmError {
     },
     /// The server refuses this caller this request: a rule of the server's own (who may ask
     /// for which request and card) failed. The core never returns it; a server that checks a
-    /// [`ParsedRequest`](crate::cm::ParsedRequest) against its rules answers it, so the
+    /// [`ParsedRequest`] against its rules answers it, so the
     /// refusal reads like every other error.
     Forbidden {
         /// The rule that failed, in words (`"the caller is not the request's operator"`).

@@ -252,7 +252,7 @@ pub async fn handle<S: Answerer>(
     let elapsed = started.elapsed();
     let who = operator
         .as_deref()
-        .map(|name| format!(" [{name}]"))
+        .map(|name| format!(" [{}]", name.escape_debug()))
         .unwrap_or_default();
     let line = match &outcome.message {
         Some(message) => format!(
