@@ -13,7 +13,7 @@
 mod common;
 
 use aes::{Aes128, Aes192, Aes256};
-use cardadmin::{AdminKey, Algorithm, CardId, Challenge};
+use cardadmin::{AdminKey, Algorithm, CardId, Challenge, MasterKey};
 use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use cmac::{Cmac, Mac};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -71,6 +71,7 @@ macro_rules! aes_benches {
 
             let card = CardId::from_bytes(CARD_ID);
             let derive: fn(&[u8]) -> Vec<u8> = $derive;
+            let key = MasterKey::new(algorithm, bytes).unwrap();
             assert_eq!(
                 key.diversify(&card).expose_secret(),
                 derive(bytes).as_slice()

@@ -15,7 +15,7 @@
 
 mod common;
 
-use cardadmin::{cm, AdminKey, PinPolicy};
+use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 const REQUEST: &str = "/certificatemanagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9";
@@ -23,8 +23,9 @@ const CARD: &str = "cardid=bc88f13f-83ba-4037-8262-46eba1291c6e";
 
 fn handle_request(c: &mut Criterion) {
     let key = AdminKey::from_bytes([0; 24]);
+    let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708").unwrap();
     let policy = PinPolicy::default();
-    let profile = cm::Profile::new(&key, true, &policy);
+    let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
     let targets = [
         (
             "authenticationresponse/not_diversified",

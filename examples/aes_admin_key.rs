@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo run --example aes_admin_key`.
 
-use cardadmin::{unblock, AdminKey, Algorithm, CardId, Challenge};
+use cardadmin::{unblock, AdminKey, Algorithm, CardId, Challenge, MasterKey};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The YubiKey 5.7 default management key: the old 3DES default bytes, used as AES-192.
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // AN10922 for every AES size, over a card ID.
     let card: CardId = "bc88f13f-83ba-4037-8262-46eba1291c6e".parse()?;
     for algorithm in [Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256] {
-        let master = AdminKey::new(algorithm, &[0x5a; 32][..algorithm.key_len()])?;
+        let master = MasterKey::new(algorithm, &[0x5a; 32][..algorithm.key_len()])?;
         let card_key = master.diversify(&card);
         println!(
             "{algorithm} master {} diversified for {card}: check value {}",

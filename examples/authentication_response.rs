@@ -5,7 +5,7 @@
 //! API): the all-zero admin key answers the challenge `1hFD+cz/0so=`, not diversified, with
 //! `F0Zudm4wPLY=`. A `MISMATCH` makes the program exit with an error.
 
-use cardadmin::{cm, AdminKey, Challenge};
+use cardadmin::{cm, AdminKey, Challenge, MasterKey};
 
 /// The documented request and its documented answer.
 const CARD_ID: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
@@ -13,17 +13,24 @@ const CHALLENGE: &str = "1hFD+cz/0so=";
 const DOCUMENTED_RESPONSE: &str = "F0Zudm4wPLY=";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The documentation's admin key is all zeros. A real server reads its key from protected
-    // configuration or an HSM; the key itself is never printed, only its check value.
+    // The documentation's initial admin key is all zeros. The master (diversification) key is
+    // another key: NXP AN10922's published example here. A real server reads both from
+    // protected configuration or an HSM; keys are never printed, only their check values.
     let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
-    println!("admin key check value: {}", admin_key.check_value());
+    let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+    println!("initial admin key check value: {}", admin_key.check_value());
+    println!(
+        "master key check value (CMAC method): {}",
+        master.check_value()
+    );
 
     println!(
         "GET /requests/{{reqid}}/smartcards/{{scid}}/authenticationresponse\
          ?cardid={CARD_ID}&challenge={CHALLENGE}&diversified=false"
     );
     let mut checks = Checks::default();
-    let response = cm::authentication_response(&admin_key, CARD_ID, CHALLENGE, false)?;
+    let response =
+        cm::authentication_response(&admin_key, Some(&master), CARD_ID, CHALLENGE, false)?;
     println!(
         "  body: \"{response}\" (documented: \"{DOCUMENTED_RESPONSE}\") {}",
         checks.verdict(response.to_string() == DOCUMENTED_RESPONSE)
@@ -42,9 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         checks.verdict(admin_key.verify(&challenge, &response))
     );
 
-    // With diversified=true the card's own key answers, so the body differs.
-    let diversified = cm::authentication_response(&admin_key, CARD_ID, CHALLENGE, true)?;
-    let card_key = admin_key.diversify(&CARD_ID.parse()?);
+    // With diversified=true the card's own key, derived from the master, answers, so the body
+    // differs.
+    let diversified =
+        cm::authentication_response(&admin_key, Some(&master), CARD_ID, CHALLENGE, true)?;
+    let card_key = master.diversify(&CARD_ID.parse()?);
     println!("same request with diversified=true:");
     println!(
         "  body: \"{diversified}\" (card key check value {}); differs from the plain answer {}",
@@ -55,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // What a server answers 400 with: the URL decoder turned the '+' into a space.
     let mangled = CHALLENGE.replace('+', " ");
     println!("challenge={mangled} (a '+' decoded to a space):");
-    match cm::authentication_response(&admin_key, CARD_ID, &mangled, false) {
+    match cm::authentication_response(&admin_key, Some(&master), CARD_ID, &mangled, false) {
         Ok(response) => println!("  unexpected answer \"{response}\""),
         Err(err) => println!("  400 Bad Request: {err}"),
     }

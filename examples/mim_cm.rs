@@ -3,16 +3,21 @@
 //!
 //! Run with `cargo run --example mim_cm`.
 
-use cardadmin::{cm, AdminKey, PinPolicy};
+use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // MIM CM REST API documentation, "Get smart card authentication response".
+    // The initial admin key (what blank cards ship with) and the master key that derives each
+    // card's own key are two different keys: the master never answers a challenge.
     let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+    let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+    cm::check_roles(&admin_key, &master)?;
     let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
-    let response = cm::authentication_response(&admin_key, card_id, "1hFD+cz/0so=", false)?;
+    let response =
+        cm::authentication_response(&admin_key, Some(&master), card_id, "1hFD+cz/0so=", false)?;
     println!("authenticationresponse (challenge 1hFD+cz/0so=, not diversified): \"{response}\"");
 
-    let card_key = cm::diversified_key(&admin_key, card_id)?;
+    let card_key = cm::diversified_key(&master, card_id)?;
     println!(
         "diversifiedkey for card {card_id}: \"{}\" (check value {})",
         card_key.to_base64().as_str(),

@@ -7,11 +7,12 @@
 //! prints key bytes, and neither should a server's logs.
 //!
 //! With the defaults it prints, for card `bc88f13f-83ba-4037-8262-46eba1291c6e`: master key
-//! check value `51F6AC`, card key check value `E89382` (the key of the cross-checked vector in
+//! check value `79B3D3` (X9.24-1 CMAC method: `openssl mac -cipher DES-EDE3-CBC ... CMAC` of 8
+//! zero bytes agrees), card key check value `E89382` (the key of the cross-checked vector in
 //! `tests/vectors/diversify_crosscheck.txt`), a clean audit for both, and odd parity for the
 //! card key, which AN10922 diversification always sets.
 
-use cardadmin::{AdminKey, CardId, KeyAudit, Zeroizing};
+use cardadmin::{AdminKey, CardId, KeyAudit, MasterKey, Zeroizing};
 
 /// NXP AN10922's 3TDEA example master key: public, so fine for a demonstration only.
 const EXAMPLE_MASTER_KEY: &str = "00112233445566778899AABBCCDDEEFF0102030405060708";
@@ -22,11 +23,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(text) => {
             let text = Zeroizing::new(text);
             println!("master key: from CARDADMIN_MASTER_KEY");
-            AdminKey::from_hex(text.trim())?
+            MasterKey::from_hex(text.trim())?
         }
         Err(_) => {
             println!("master key: the AN10922 example key (set CARDADMIN_MASTER_KEY for another)");
-            AdminKey::from_hex(EXAMPLE_MASTER_KEY)?
+            MasterKey::from_hex(EXAMPLE_MASTER_KEY)?
         }
     };
     let card_id: CardId = std::env::args()
@@ -35,7 +36,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(EXAMPLE_CARD_ID)
         .parse()?;
 
-    println!("master key check value: {}", master.check_value());
+    // A master key's check value is X9.24-1's CMAC method (CMAC of a zero block), a card
+    // key's the legacy E_K(0): see the `cardadmin::master` module docs.
+    println!("master key check value (CMAC): {}", master.check_value());
     print_audit("master key", &master.audit());
 
     // The card ID as the card's `cardid` file holds it: the Windows GUID byte layout, first

@@ -58,6 +58,16 @@ pub enum KeyError {
         /// The length given.
         found: usize,
     },
+    /// A diversification input too short for a key store (an HSM) to derive as AN10922 does:
+    /// a key store computes plain SP 800-38B CMAC, which pads `constant ‖ M` differently from
+    /// AN10922 when it fits one block. An in-memory [`MasterKey`](crate::MasterKey) derives it.
+    KeyStoreInputLength {
+        /// The shortest input a key store derives: one block of the master key's cipher
+        /// (8 bytes for Triple-DES, 16 for AES).
+        min: usize,
+        /// The length given.
+        found: usize,
+    },
 }
 
 impl fmt::Display for KeyError {
@@ -88,6 +98,10 @@ impl fmt::Display for KeyError {
             Self::DiversificationInputLength { min, max, found } => write!(
                 f,
                 "diversification input must be {min} to {max} bytes, got {found}"
+            ),
+            Self::KeyStoreInputLength { min, found } => write!(
+                f,
+                "a diversification input derived through a key store must be at least {min} bytes (shorter ones pad differently under plain CMAC than under AN10922), got {found}; derive it with an in-memory master key"
             ),
         }
     }

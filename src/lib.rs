@@ -6,8 +6,8 @@
 //!
 //! | MIM CM endpoint (REST API v1.0) | what the server computes | here | response body |
 //! |---|---|---|---|
-//! | `GET /requests/{reqid}/smartcards/{scid}/authenticationresponse?cardid=&challenge=&diversified=` | 3DES-EDE ECB encryption of the card's 8-byte admin challenge under the admin key, diversified for the card or not | [`cm::authentication_response`]; typed: [`AdminKey::respond`], [`AdminKey::verify`] | `response.to_string()` (12 base64 characters) |
-//! | `GET /requests/{reqid}/smartcards/{scid}/diversifiedkey?cardid=` | the card's own admin key, derived from the master admin key and the card ID (NXP AN10922) | [`cm::diversified_key`]; typed: [`AdminKey::diversify`] | `key.to_base64()` (32 base64 characters) |
+//! | `GET /requests/{reqid}/smartcards/{scid}/authenticationresponse?cardid=&challenge=&diversified=` | 3DES-EDE ECB encryption of the card's 8-byte admin challenge under the initial admin key (`diversified=false`) or the card's key derived from the master key (`diversified=true`) | [`cm::authentication_response`]; typed: [`AdminKey::respond`], [`AdminKey::verify`] | `response.to_string()` (12 base64 characters) |
+//! | `GET /requests/{reqid}/smartcards/{scid}/diversifiedkey?cardid=` | the card's own admin key, derived from the master key and the card ID (NXP AN10922) | [`cm::diversified_key`]; typed: [`MasterKey::diversify`], [`master::diversify`] |  | `key.to_base64()` (32 base64 characters) |
 //! | `GET /smartcards/{id}/serverproposedpin?cardid=&challenge=` | a user PIN drawn uniformly from those the profile template's PIN policy accepts, when the policy says the server sets it | [`cm::server_proposed_pin`]; typed: [`PinPolicy::generate`] | `pin.as_str()`, or 204 No Content for `None` |
 //!
 //! The crate is a library of pure functions: it does no I/O, reads no clock, holds no global
@@ -18,26 +18,40 @@
 //!
 //! # Usage
 //!
-//! Add `cardadmin` to `Cargo.toml`; the default features (`std`, `alloc`) suit a server. The
-//! admin key comes from wherever you keep it (an HSM, protected configuration) as 24 bytes
-//! ([`AdminKey::from_bytes`], [`AdminKey::from_slice`]) or as the 48 hex digits MIM CM profile
-//! templates store ([`AdminKey::from_hex`]). Parse it once at start-up and share it: it holds
-//! its expanded key schedule, so each answer then costs one block encryption.
+//! Add `cardadmin` to `Cargo.toml`; the default features (`std`, `alloc`) suit a server.
+//!
+//! A server holds keys in two roles, as MIM CM's profile template does, and the types keep
+//! them apart ([`master`] explains why):
+//!
+//! - the **initial admin key**, an [`AdminKey`]: what blank cards ship with; it answers
+//!   challenges with `diversified=false`. Each card's own derived key is an [`AdminKey`] too.
+//! - the **master (diversification) key**, a [`MasterKey`] in memory or any
+//!   [`master::CmacSigner`] (an HSM): it derives card keys for `diversified=true` and
+//!   `diversifiedkey`, and never answers a challenge itself, since a master that encrypts
+//!   caller-chosen blocks gives away CMAC under it and so every card's key.
+//!
+//! Keys come from wherever you keep them (an HSM, protected configuration) as bytes
+//! ([`AdminKey::from_bytes`], [`MasterKey::new`]) or as the 48 hex digits MIM CM profile
+//! templates store ([`AdminKey::from_hex`], [`MasterKey::from_hex`]). Parse them once at
+//! start-up and share them: each holds its expanded key schedule.
 //!
 //! ## `authenticationresponse`
 //!
-//! The card issues an 8-byte challenge; the server encrypts it under the admin key (or, with
-//! `diversified=true`, under the card's own key derived from the card ID). This is the exchange
-//! of the MIM CM documentation ("Get smart card authentication response"):
+//! The card issues an 8-byte challenge; the server encrypts it under the initial admin key
+//! (or, with `diversified=true`, under the card's own key derived from the master key and the
+//! card ID). This is the exchange of the MIM CM documentation ("Get smart card authentication
+//! response"):
 //!
 //! ```
-//! use cardadmin::{cm, AdminKey};
+//! use cardadmin::{cm, AdminKey, MasterKey};
 //!
-//! let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+//! let initial_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+//! let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
 //!
 //! // ?cardid=bc88f13f-...&challenge=1hFD%2Bcz%2F0so%3D&diversified=false, URL-decoded.
 //! let response = cm::authentication_response(
-//!     &admin_key,
+//!     &initial_key,
+//!     Some(&master),
 //!     "bc88f13f-83ba-4037-8262-46eba1291c6e",
 //!     "1hFD+cz/0so=",
 //!     false,
@@ -46,7 +60,8 @@
 //!
 //! // A '+' that reached the server as a space is a 400 with a message that says so.
 //! let err = cm::authentication_response(
-//!     &admin_key,
+//!     &initial_key,
+//!     Some(&master),
 //!     "bc88f13f-83ba-4037-8262-46eba1291c6e",
 //!     "1hFD cz/0so=",
 //!     false,
@@ -60,16 +75,17 @@
 //! constant time, for a server that holds both sides of the exchange (for example in tests):
 //!
 //! ```
-//! use cardadmin::{AdminKey, CardId, Challenge};
+//! use cardadmin::{AdminKey, CardId, Challenge, MasterKey};
 //!
-//! let master = AdminKey::from_bytes([0; 24]);
+//! let initial_key = AdminKey::from_bytes([0; 24]);
+//! let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
 //! let card: CardId = "bc88f13f-83ba-4037-8262-46eba1291c6e".parse()?;
 //! let challenge: Challenge = "1hFD+cz/0so=".parse()?;
 //!
 //! let card_key = master.diversify(&card); // diversified=true
 //! let response = card_key.respond(&challenge)?;
 //! assert!(card_key.verify(&challenge, &response));
-//! assert!(!master.verify(&challenge, &response));
+//! assert!(!initial_key.verify(&challenge, &response));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -81,9 +97,9 @@
 //! [`AdminKey::expose_secret`].
 //!
 //! ```
-//! use cardadmin::{cm, AdminKey};
+//! use cardadmin::{cm, MasterKey};
 //!
-//! let master = AdminKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+//! let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
 //! let card_key = cm::diversified_key(&master, "bc88f13f-83ba-4037-8262-46eba1291c6e")?;
 //!
 //! let body = card_key.to_base64(); // zeroized when dropped
@@ -107,18 +123,21 @@
 //! `E_K(0^16)`, and diversification follows AN10922's method for the key's size.
 //!
 //! ```
-//! use cardadmin::{cm, AdminKey, Algorithm};
+//! use cardadmin::{cm, AdminKey, Algorithm, MasterKey};
 //!
 //! let default = [1, 2, 3, 4, 5, 6, 7, 8].repeat(3);
 //! let key = AdminKey::new(Algorithm::Aes192, &default)?; // or AdminKey::new_hex(algorithm, text)
 //! assert!(!key.audit().is_clean()); // the well-known default bytes
 //!
 //! let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
-//! let response = cm::authentication_response(&key, card_id, "AQIDBAUGBwgJCgsMDQ4PEA==", false)?;
+//! let no_master = None::<&MasterKey>;
+//! let response =
+//!     cm::authentication_response(&key, no_master, card_id, "AQIDBAUGBwgJCgsMDQ4PEA==", false)?;
 //! assert_eq!(response.to_string(), "PW5tnNM3KS7iD7YLioRPGQ==");
 //!
 //! // An 8-byte challenge for an AES key is a 400 that names the length the key needs.
-//! let err = cm::authentication_response(&key, card_id, "1hFD+cz/0so=", false).unwrap_err();
+//! let err =
+//!     cm::authentication_response(&key, no_master, card_id, "1hFD+cz/0so=", false).unwrap_err();
 //! assert_eq!(err.to_string(), "challenge: AES-192 admin keys answer 16-byte challenges, got 8 bytes");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -407,7 +426,7 @@
 //!   computes what the server answers.
 //! - **MIM CM's certificate-based default key provider**, which derives admin keys with an
 //!   RSA key from a certificate in a certificate store. A custom scheme plugs in by producing
-//!   an [`AdminKey`] (from [`AdminKey::from_bytes`], or [`AdminKey::diversify_input`] over
+//!   an [`AdminKey`] (from [`AdminKey::from_bytes`], or [`MasterKey::diversify_input`] over
 //!   other diversification data); responses, check values, audit and `to_base64` then work
 //!   unchanged.
 //! - **`CustomServerDistributed` PINs**, which a custom provider makes; for them
@@ -474,6 +493,7 @@ mod kdf;
 mod key;
 #[cfg(feature = "serde")]
 mod key_serde;
+pub mod master;
 mod pin;
 pub mod primitive;
 pub mod rng;
@@ -489,6 +509,7 @@ pub use cm::CmError;
 pub use error::{KeyError, ParseError};
 pub use kdf::DesParity;
 pub use key::{AdminKey, KeyAudit, KeyCheckValue, KeyFinding};
+pub use master::MasterKey;
 pub use pin::{
     CharClass, CharRule, GenerateError, Pin, PinPolicy, PinPolicyBuilder, PinViolation,
     PolicyError, UserPinOption,

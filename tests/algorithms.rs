@@ -5,8 +5,8 @@
 
 use aes::{Aes128, Aes192, Aes256};
 use cardadmin::{
-    cm, unblock, AdminKey, Algorithm, CardId, Challenge, CmError, KeyError, KeyFinding, Response,
-    UnblockError,
+    cm, unblock, AdminKey, Algorithm, CardId, Challenge, CmError, KeyError, KeyFinding, MasterKey,
+    Response, UnblockError,
 };
 use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use proptest::prelude::*;
@@ -186,11 +186,14 @@ fn mim_cm_facade_with_aes_keys() {
     let card = "bc88f13f-83ba-4037-8262-46eba1291c6e";
     let aes = AdminKey::new(Algorithm::Aes128, &[0; 16]).unwrap();
     let challenge = "AAAAAAAAAAAAAAAAAAAAAA=="; // 16 zero bytes
-    let response = cm::authentication_response(&aes, card, challenge, false).unwrap();
+    let master = MasterKey::new(Algorithm::Aes128, &[0x5a; 16]).unwrap();
+    let response =
+        cm::authentication_response(&aes, Some(&master), card, challenge, false).unwrap();
     assert_eq!(response.to_string().len(), 24);
     assert_eq!(response.as_bytes()[..3], [0x66, 0xe9, 0x4b]);
-    let diversified = cm::authentication_response(&aes, card, challenge, true).unwrap();
-    let card_key = cm::diversified_key(&aes, card).unwrap();
+    let diversified =
+        cm::authentication_response(&aes, Some(&master), card, challenge, true).unwrap();
+    let card_key = cm::diversified_key(&master, card).unwrap();
     assert_eq!(card_key.algorithm(), Algorithm::Aes128);
     assert_eq!(card_key.to_base64().len(), 24);
     assert_eq!(
@@ -200,14 +203,16 @@ fn mim_cm_facade_with_aes_keys() {
         diversified
     );
     // An 8-byte challenge for an AES key, or 16 for a 3DES key: a 400 naming the length.
-    let err = cm::authentication_response(&aes, card, "1hFD+cz/0so=", false).unwrap_err();
+    let err =
+        cm::authentication_response(&aes, Some(&master), card, "1hFD+cz/0so=", false).unwrap_err();
     assert!(matches!(err, CmError::ChallengeLength(_)));
     assert_eq!(
         err.to_string(),
         "challenge: AES-128 admin keys answer 16-byte challenges, got 8 bytes"
     );
     let tdes = AdminKey::from_bytes([0; 24]);
-    let err = cm::authentication_response(&tdes, card, challenge, false).unwrap_err();
+    let err =
+        cm::authentication_response(&tdes, None::<&MasterKey>, card, challenge, false).unwrap_err();
     assert_eq!(
         err.to_string(),
         "challenge: 3DES admin keys answer 8-byte challenges, got 16 bytes"
@@ -330,7 +335,7 @@ proptest! {
 
     #[test]
     fn diversify_is_deterministic_and_keeps_the_algorithm(algorithm in algorithm(), material in any::<[u8; 32]>(), id in any::<[u8; 16]>(), other in any::<[u8; 16]>()) {
-        let (master, _) = key_of(algorithm, &material);
+        let master = MasterKey::new(algorithm, &material[..algorithm.key_len()]).unwrap();
         let card = CardId::from_bytes(id);
         let derived = master.diversify(&card);
         prop_assert_eq!(derived.algorithm(), algorithm);
@@ -339,6 +344,8 @@ proptest! {
         prop_assert_eq!(&bytes, &master.diversify(&card).expose_secret().to_vec());
         prop_assert_eq!(&bytes, &master.clone().diversify(&card).expose_secret().to_vec());
         prop_assert_eq!(&bytes, &master.diversify_input(&id).unwrap().expose_secret().to_vec());
+        // Through the key-store trait: the same input and fold code, the CMACs one by one.
+        prop_assert_eq!(&bytes, &cardadmin::master::diversify(&master, &card).unwrap().expose_secret().to_vec());
         if id != other {
             prop_assert_ne!(&bytes, &master.diversify(&CardId::from_bytes(other)).expose_secret().to_vec());
         }

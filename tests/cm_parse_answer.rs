@@ -3,7 +3,7 @@
 //! (`CmError::Forbidden`, `CmError::RateLimited`) renders like every other error, and
 //! `handle_request` stays parse + answer.
 
-use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, PinPolicy, UserPinOption};
+use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, MasterKey, PinPolicy, UserPinOption};
 
 const GUID: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
 const REQ: &str = "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099";
@@ -31,19 +31,26 @@ fn targets() -> Vec<String> {
     ]
 }
 
+fn master() -> MasterKey {
+    MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708").unwrap()
+}
+
 /// `handle_request` and `parse_request` + `answer` give the same reply for every target, and
 /// the record made before the answer is the one that comes with it, with 3DES and AES keys,
-/// diversifying or not.
+/// with a master and without.
 #[test]
 fn handle_request_is_parse_then_answer() {
     let keys = [
-        AdminKey::from_bytes([0; 24]),
-        AdminKey::new(Algorithm::Aes128, &[7; 16]).unwrap(),
+        (AdminKey::from_bytes([0; 24]), master()),
+        (
+            AdminKey::new(Algorithm::Aes128, &[7; 16]).unwrap(),
+            MasterKey::new(Algorithm::Aes128, &[9; 16]).unwrap(),
+        ),
     ];
-    for key in &keys {
-        for diversify in [true, false] {
+    for (key, master) in &keys {
+        for with_master in [true, false] {
             let policy = PinPolicy::default();
-            let profile = cm::Profile::new(key, diversify, &policy);
+            let profile = cm::Profile::new(key, with_master.then_some(master), &policy).unwrap();
             for target in targets() {
                 // The PIN is random: compare statuses there, whole replies elsewhere.
                 let whole = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
@@ -99,15 +106,16 @@ fn the_parsed_request_names_what_was_asked() {
     );
 }
 
-/// Which key role answers, and its check value: the initial key for `diversified=false`, the
-/// card key for `diversified=true` and `diversifiedkey`, none for a PIN, none for a 204, none
-/// for a challenge the key cannot take (decided before the key is used).
+/// Which key role answers, and its check value: the initial key (E_K(0) check value) for
+/// `diversified=false`, the card key (the master's CMAC check value) for `diversified=true`
+/// and `diversifiedkey`, none for a PIN, none for a 204, none for a challenge the key cannot
+/// take or a card key without a master (decided before any key is used).
 #[test]
 fn the_record_names_the_key_role_and_check_value() {
     let key = AdminKey::from_bytes([0; 24]);
+    let master = master();
     let policy = PinPolicy::default();
-    let profile = cm::Profile::new(&key, true, &policy);
-    let kcv = Some(key.check_value());
+    let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
     let cases = [
         (
             format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=False"),
@@ -135,24 +143,41 @@ fn the_record_names_the_key_role_and_check_value() {
         let parsed = cm::parse_request(&target).unwrap();
         let record = parsed.audit(&profile);
         assert_eq!(record.key_role(), role, "{target}");
-        assert_eq!(record.key_check_value(), role.and(kcv), "{target}");
+        let expected = role.map(|role| match role {
+            cm::KeyRole::InitialKey => key.check_value(),
+            _ => master.check_value(),
+        });
+        assert_eq!(record.key_check_value(), expected, "{target}");
         assert_eq!(record.status(), status, "{target}");
-        assert_eq!(
-            record.key_check_value().map(|k| k.to_string()),
-            role.map(|_| "8CA64D".to_string())
-        );
     }
+    // The initial key's check value is E_K(0): 8CA64D for the all-zero 3DES key.
+    let documented = cm::parse_request(&format!(
+        "{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=False"
+    ))
+    .unwrap();
+    assert_eq!(
+        documented
+            .audit(&profile)
+            .key_check_value()
+            .unwrap()
+            .to_string(),
+        "8CA64D"
+    );
 
-    let not_diversifying = cm::Profile::new(&key, false, &policy);
+    // No master: the card key is a 400 that says so, with no key role.
+    let no_master = cm::Profile::without_master(&key, &policy);
     let parsed = cm::parse_request(&format!("{DIVERSIFIED}?cardid={GUID}")).unwrap();
-    let record = parsed.audit(&not_diversifying);
-    assert_eq!((record.key_role(), record.status()), (None, 204));
+    let record = parsed.audit(&no_master);
+    assert_eq!((record.key_role(), record.status()), (None, 400));
+    let (reply, done) = cm::answer(&parsed, &no_master, &mut rand_core::OsRng);
+    assert_eq!(reply.error(), Some(CmError::NoDiversificationKey));
+    assert_eq!(done, record);
 
     let user_pin = PinPolicy::builder()
         .user_pin_option(UserPinOption::UserProvided)
         .build()
         .unwrap();
-    let profile = cm::Profile::new(&key, true, &user_pin);
+    let profile = cm::Profile::new(&key, Some(&master), &user_pin).unwrap();
     let record = cm::parse_request(PIN).unwrap().audit(&profile);
     assert_eq!((record.key_role(), record.status()), (None, 204));
 }
@@ -162,8 +187,9 @@ fn the_record_names_the_key_role_and_check_value() {
 #[test]
 fn the_record_holds_no_secret() {
     let key = AdminKey::from_hex("0102030405060708090a0b0c0d0e0f101112131415161718").unwrap();
+    let master = MasterKey::from_hex("a1a2a3a4a5a6a7a8b1b2b3b4b5b6b7b8c1c2c3c4c5c6c7c8").unwrap();
     let policy = PinPolicy::default();
-    let profile = cm::Profile::new(&key, true, &policy);
+    let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
     for target in [
         format!("{DIVERSIFIED}?cardid={GUID}"),
         format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=true"),
@@ -176,6 +202,7 @@ fn the_record_holds_no_secret() {
         let debug = format!("{record:?} {parsed:?}");
         assert!(!debug.contains(&secret), "{debug}");
         assert!(!debug.contains("0102030405"), "{debug}");
+        assert!(!debug.to_lowercase().contains("a1a2a3a4"), "{debug}");
     }
 }
 
@@ -250,8 +277,9 @@ proptest::proptest! {
         let prefix = ["/x", AUTH, DIVERSIFIED, PIN][route];
         let target = format!("{prefix}?{query}");
         let key = AdminKey::from_bytes([0; 24]);
+        let master = master();
         let policy = PinPolicy::default();
-        let profile = cm::Profile::new(&key, true, &policy);
+        let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
         let whole = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
         match cm::parse_request(&target) {
             Err(error) => proptest::prop_assert_eq!(whole, cm::Reply::from_error(error)),

@@ -2,7 +2,11 @@
 //! with the exact status, content type and body.
 
 use cardadmin::rand_core::{self, CryptoRng, RngCore};
-use cardadmin::{cm, AdminKey, CmError, GenerateError, ParseError, PinPolicy, UserPinOption};
+use std::sync::LazyLock;
+
+use cardadmin::{
+    cm, AdminKey, CmError, GenerateError, MasterKey, ParseError, PinPolicy, UserPinOption,
+};
 
 const JSON: Option<&str> = Some("application/json; charset=utf-8");
 const GUID: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
@@ -33,15 +37,21 @@ impl RngCore for Broken {
 
 impl CryptoRng for Broken {}
 
+/// The MIM CM documentation's initial admin key: all zeros.
 fn zero_key() -> AdminKey {
     AdminKey::from_hex("000000000000000000000000000000000000000000000000").unwrap()
 }
+
+/// The profile's diversification key, a different key from the initial one.
+static MASTER: LazyLock<MasterKey> = LazyLock::new(|| {
+    MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708").unwrap()
+});
 
 fn get(target: &str) -> cm::Reply {
     let key = zero_key();
     let policy = PinPolicy::default();
     cm::handle_request(
-        &cm::Profile::new(&key, true, &policy),
+        &cm::Profile::new(&key, Some(&*MASTER), &policy).unwrap(),
         target,
         &mut rand_core::OsRng,
     )
@@ -110,7 +120,7 @@ fn query_keys_match_without_regard_to_case_in_any_order() {
 #[test]
 fn boolean_parse_forms() {
     let key = zero_key();
-    let card = key.diversify(&GUID.parse().unwrap());
+    let card = MASTER.diversify(&GUID.parse().unwrap());
     let challenge = "1hFD+cz/0so=".parse().unwrap();
     let plain = format!("\"{}\"", key.respond(&challenge).unwrap());
     let diversified = format!("\"{}\"", card.respond(&challenge).unwrap());
@@ -401,8 +411,7 @@ fn unknown_routes_are_404() {
 
 #[test]
 fn diversifiedkey() {
-    let master = zero_key();
-    let expected = master.diversify(&GUID.parse().unwrap()).to_base64();
+    let expected = MASTER.diversify(&GUID.parse().unwrap()).to_base64();
     let reply = get(&format!("{DIVERSIFIED}?cardid={GUID}"));
     assert_eq!(reply.status(), 200);
     assert_eq!(reply.content_type(), JSON);
@@ -413,20 +422,40 @@ fn diversifiedkey() {
             parameter: "cardid",
         },
     );
-    // A profile that does not diversify: 204, no body, no content type (once the request is
-    // well formed).
+    // A profile without a master key: a 400 that says so (once the request is well formed),
+    // never a key derived from, or an answer by, the initial key.
     let policy = PinPolicy::default();
-    let profile = cm::Profile::new(&master, false, &policy);
+    let key = zero_key();
+    let profile = cm::Profile::without_master(&key, &policy);
     let reply = cm::handle_request(
         &profile,
         &format!("{DIVERSIFIED}?cardid={GUID}"),
         &mut rand_core::OsRng,
     );
-    assert_eq!(reply.status(), 204);
-    assert_eq!(reply.content_type(), None);
-    assert_eq!(reply.body(), "");
-    let reply = cm::handle_request(&profile, DIVERSIFIED, &mut rand_core::OsRng);
     assert_eq!(reply.status(), 400);
+    assert_eq!(reply.content_type(), JSON);
+    assert_eq!(reply.error(), Some(CmError::NoDiversificationKey));
+    assert!(reply
+        .body()
+        .starts_with(r#"{"Message":"diversification key: this profile has none"#));
+    assert_bad(
+        &cm::handle_request(&profile, DIVERSIFIED, &mut rand_core::OsRng),
+        CmError::Missing {
+            parameter: "cardid",
+        },
+    );
+    let reply = cm::handle_request(
+        &profile,
+        &format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=true"),
+        &mut rand_core::OsRng,
+    );
+    assert_eq!(reply.error(), Some(CmError::NoDiversificationKey));
+    let reply = cm::handle_request(
+        &profile,
+        &format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=false"),
+        &mut rand_core::OsRng,
+    );
+    assert_eq!(reply.body(), "\"F0Zudm4wPLY=\"");
 }
 
 #[test]
@@ -475,7 +504,7 @@ fn pin_bodies_are_json_strings_even_with_quotes_and_backslashes() {
         .special(cardadmin::CharRule::Require)
         .build()
         .unwrap();
-    let profile = cm::Profile::new(&key, true, &policy);
+    let profile = cm::Profile::new(&key, Some(&*MASTER), &policy).unwrap();
     for _ in 0..20 {
         let reply = cm::handle_request(&profile, PIN, &mut rand_core::OsRng);
         assert_eq!(reply.status(), 200);
@@ -493,7 +522,7 @@ fn serverproposedpin_204_and_500() {
         .build()
         .unwrap();
     let reply = cm::handle_request(
-        &cm::Profile::new(&key, true, &user),
+        &cm::Profile::new(&key, Some(&*MASTER), &user).unwrap(),
         PIN,
         &mut rand_core::OsRng,
     );
@@ -502,7 +531,11 @@ fn serverproposedpin_204_and_500() {
     assert_eq!(reply.body(), "");
 
     let policy = PinPolicy::default();
-    let reply = cm::handle_request(&cm::Profile::new(&key, true, &policy), PIN, &mut Broken);
+    let reply = cm::handle_request(
+        &cm::Profile::new(&key, Some(&*MASTER), &policy).unwrap(),
+        PIN,
+        &mut Broken,
+    );
     assert_eq!(reply.status(), 500);
     assert_eq!(reply.content_type(), JSON);
     assert_eq!(reply.error(), Some(CmError::Pin(GenerateError::Rng)));
@@ -512,7 +545,7 @@ fn serverproposedpin_204_and_500() {
     );
     // The broken generator is never asked on the other routes.
     let reply = cm::handle_request(
-        &cm::Profile::new(&key, true, &policy),
+        &cm::Profile::new(&key, Some(&*MASTER), &policy).unwrap(),
         &format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=False"),
         &mut Broken,
     );
@@ -728,7 +761,8 @@ fn aes_keys_take_16_byte_challenges() {
     )
     .unwrap();
     let policy = PinPolicy::default();
-    let profile = cm::Profile::new(&key, true, &policy);
+    let master = MasterKey::new(cardadmin::Algorithm::Aes192, &[0x5c; 24]).unwrap();
+    let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
     // YubiKey 5.7 default key, challenge 0102..0F10: 3D6E6D9C... (base64 below).
     let target =
         format!("{AUTH}?cardid={GUID}&challenge=AQIDBAUGBwgJCgsMDQ4PEA%3D%3D&diversified=False");

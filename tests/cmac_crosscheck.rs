@@ -2,7 +2,8 @@
 //! (`src/kdf/an10922.rs`); these tests hold it to the `cmac` crate (over the `des` and `aes`
 //! crates) on every accepted input length and every algorithm, and check that the cached
 //! `E_K(0)` behaves: same answers before and after it is filled, in clones, and when threads
-//! race to fill it.
+//! race to fill it. The key-store path (`master::diversify_input` through `CmacSigner`) is held
+//! to the same reference.
 //!
 //! AN10922 pads `constant || M` to at least two blocks and then MACs with CMAC's `K2`; the
 //! `cmac` crate pads to one block. So for those short messages the reference here is a plain
@@ -10,7 +11,7 @@
 //! definitions (SP 800-38B section 6.1, AN10922 section 2), and the `cmac` crate for the rest.
 
 use aes::{Aes128, Aes192, Aes256};
-use cardadmin::{AdminKey, Algorithm, CardId};
+use cardadmin::{master, Algorithm, CardId, DesParity, KeyError, MasterKey};
 use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use cmac::{Cmac, Mac};
 use des::TdesEde3;
@@ -119,14 +120,16 @@ fn every_aes_input_length_matches_the_reference() {
     for algorithm in [Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256] {
         for fill in [0u8, 0xff, 0x5a] {
             let master: Vec<u8> = (0..algorithm.key_len()).map(|i| fill ^ i as u8).collect();
-            let key = AdminKey::new(algorithm, &master).unwrap();
+            let key = MasterKey::new(algorithm, &master).unwrap();
             for len in 1..=64usize {
                 let input: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
+                let expected = reference_aes(algorithm, &master, &input);
                 assert_eq!(
                     key.diversify_input(&input).unwrap().expose_secret(),
-                    reference_aes(algorithm, &master, &input).as_slice(),
+                    expected.as_slice(),
                     "{algorithm} len {len}"
                 );
+                through_the_trait(&key, &input, &expected);
             }
         }
     }
@@ -140,18 +143,40 @@ fn every_input_length_matches_the_reference() {
         *b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff\x01\x02\x03\x04\x05\x06\x07\x08",
     ];
     for master in masters {
-        let key = AdminKey::from_bytes(master);
+        let key = MasterKey::new(Algorithm::Tdes, &master).unwrap();
         for len in 1..=64usize {
             // 0x31 || input is 2 to 65 bytes: AN10922's two-block padding (up to 15 bytes),
             // complete and incomplete last blocks, 2 to 9 blocks.
             let input: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
             let ours = key.diversify_input(&input).unwrap();
-            assert_eq!(
-                ours.expose_secret(),
-                &reference(&master, &input),
-                "len {len}"
-            );
+            let expected = reference(&master, &input);
+            assert_eq!(ours.expose_secret(), &expected, "len {len}");
+            through_the_trait(&key, &input, &expected);
         }
+    }
+}
+
+/// The key-store path (`master::diversify_input`, one plain CMAC per constant through
+/// `CmacSigner`) gives the reference key whenever plain CMAC and AN10922 pad alike (an input
+/// of at least one block), and refuses shorter inputs rather than derive another key.
+fn through_the_trait(key: &MasterKey, input: &[u8], expected: &[u8]) {
+    let block = key.algorithm().block_len();
+    let derived = master::diversify_input(key, input, DesParity::Odd);
+    if input.len() >= block {
+        assert_eq!(
+            derived.unwrap().expose_secret(),
+            expected,
+            "len {}",
+            input.len()
+        );
+    } else {
+        assert_eq!(
+            derived.unwrap_err(),
+            master::DiversifyError::Input(KeyError::KeyStoreInputLength {
+                min: block,
+                found: input.len()
+            })
+        );
     }
 }
 
@@ -162,7 +187,7 @@ fn cached_zero_block_changes_nothing() {
     let expected = reference(&master, card.as_bytes());
 
     // Diversify first (fills the cache), then the check value from the cache.
-    let key = AdminKey::from_bytes(master);
+    let key = MasterKey::new(Algorithm::Tdes, &master).unwrap();
     let clone_before = key.clone();
     assert_eq!(key.diversify(&card).expose_secret(), &expected);
     assert_eq!(key.diversify(&card).expose_secret(), &expected);
@@ -171,7 +196,7 @@ fn cached_zero_block_changes_nothing() {
     assert_eq!(clone_after.diversify(&card).expose_secret(), &expected);
 
     // The check value first (fills the cache), then diversify from it.
-    let fresh = AdminKey::from_bytes(master);
+    let fresh = MasterKey::new(Algorithm::Tdes, &master).unwrap();
     let kcv = fresh.check_value();
     assert_eq!(fresh.diversify(&card).expose_secret(), &expected);
     assert_eq!(fresh.check_value(), kcv);
@@ -179,7 +204,7 @@ fn cached_zero_block_changes_nothing() {
     assert_eq!(clone_after.check_value(), kcv);
     assert_eq!(
         format!("{fresh:?}"),
-        format!("AdminKey {{ algorithm: Tdes, check_value: {kcv} }}")
+        format!("MasterKey {{ algorithm: Tdes, check_value: {kcv} }}")
     );
 }
 
@@ -187,7 +212,7 @@ fn cached_zero_block_changes_nothing() {
 fn threads_racing_to_fill_the_cache_agree() {
     let master = [0x3c; 24];
     for round in 0..20u8 {
-        let key = AdminKey::from_bytes(master);
+        let key = MasterKey::new(Algorithm::Tdes, &master).unwrap();
         let card = CardId::from_bytes([round; 16]);
         let expected = reference(&master, card.as_bytes());
         std::thread::scope(|scope| {
@@ -201,9 +226,11 @@ fn threads_racing_to_fill_the_cache_agree() {
 proptest! {
     #[test]
     fn diversify_matches_the_reference(master in any::<[u8; 24]>(), id in any::<[u8; 16]>()) {
-        let key = AdminKey::from_bytes(master);
+        let key = MasterKey::new(Algorithm::Tdes, &master).unwrap();
         let card = CardId::from_bytes(id);
         let derived = key.diversify(&card);
         prop_assert_eq!(derived.expose_secret(), &reference(&master, &id));
+        let through_trait = master::diversify(&key, &card).unwrap();
+        prop_assert_eq!(through_trait.expose_secret(), &reference(&master, &id));
     }
 }

@@ -5,7 +5,8 @@
 use cardadmin::rand_core::{self, CryptoRng, RngCore};
 use cardadmin::{
     cm, AdminKey, CardId, Challenge, CharClass, CharRule, CmError, GenerateError, KeyError,
-    KeyFinding, ParseError, PinPolicy, PinViolation, PolicyError, Response, UserPinOption,
+    KeyFinding, MasterKey, ParseError, PinPolicy, PinViolation, PolicyError, Response,
+    UserPinOption,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ fn audit_finding_messages() {
 
 #[test]
 fn diversification_input_length_bounds() {
-    let master = AdminKey::from_bytes([0x11; 24]);
+    let master = MasterKey::new(cardadmin::Algorithm::Tdes, &[0x11; 24]).unwrap();
     for len in [1, 16, 64] {
         assert!(master.diversify_input(&vec![7; len]).is_ok(), "{len}");
     }
@@ -391,7 +392,7 @@ fn diversification_input_length_bounds() {
 
 #[test]
 fn diversified_keys_differ_per_card_and_part() {
-    let master = AdminKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
+    let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
     let one = master.diversify(&CardId::from_bytes([1; 16]));
     let two = master.diversify(&CardId::from_bytes([2; 16]));
     assert_ne!(one.expose_secret(), two.expose_secret());
@@ -727,16 +728,19 @@ fn response_equality_is_byte_equality() {
 fn cm_errors_name_the_parameter_and_keep_their_source() {
     use std::error::Error as _;
     let key = AdminKey::from_bytes([0; 24]);
+    let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
     let guid = "bc88f13f-83ba-4037-8262-46eba1291c6e";
-    // A bad card ID is reported before a bad challenge, diversified or not.
-    for diversified in [false, true] {
-        let err = cm::authentication_response(&key, "x", "y", diversified).unwrap_err();
+    // A bad card ID is reported before a bad challenge, diversified or not, and before the
+    // missing master key.
+    for (diversified, master) in [(false, Some(&master)), (true, Some(&master)), (true, None)] {
+        let err = cm::authentication_response(&key, master, "x", "y", diversified).unwrap_err();
         assert!(matches!(err, CmError::CardId(_)), "{err:?}");
         assert!(
             err.to_string().starts_with("cardid: card ID must be"),
             "{err}"
         );
-        let err = cm::authentication_response(&key, guid, "1hFD cz/0so=", diversified).unwrap_err();
+        let err = cm::authentication_response(&key, master, guid, "1hFD cz/0so=", diversified)
+            .unwrap_err();
         assert_eq!(
             err,
             CmError::Challenge(ParseError::Space {
@@ -754,7 +758,7 @@ fn cm_errors_name_the_parameter_and_keep_their_source() {
             .to_string()
         );
     }
-    let err = cm::diversified_key(&key, "").unwrap_err();
+    let err = cm::diversified_key(&master, "").unwrap_err();
     assert_eq!(err, CmError::CardId(ParseError::Empty { what: "card ID" }));
     assert_eq!(err.to_string(), "cardid: card ID is empty");
     assert_eq!(err.source().unwrap().to_string(), "card ID is empty");
@@ -772,7 +776,8 @@ fn cm_errors_name_the_parameter_and_keep_their_source() {
 
 #[test]
 fn cm_diversified_response_uses_the_card_key() {
-    let master = AdminKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
+    let initial = AdminKey::from_bytes([0x2a; 24]);
+    let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
     let guid = "bc88f13f-83ba-4037-8262-46eba1291c6e";
     let challenge = Challenge::from_base64("1hFD+cz/0so=").unwrap();
     let card_key = cm::diversified_key(&master, guid).unwrap();
@@ -782,10 +787,13 @@ fn cm_diversified_response_uses_the_card_key() {
             .diversify(&CardId::parse(guid).unwrap())
             .expose_secret()
     );
-    let diversified = cm::authentication_response(&master, guid, "1hFD+cz/0so=", true).unwrap();
-    let plain = cm::authentication_response(&master, guid, "1hFD+cz/0so=", false).unwrap();
+    let diversified =
+        cm::authentication_response(&initial, Some(&master), guid, "1hFD+cz/0so=", true).unwrap();
+    let plain =
+        cm::authentication_response(&initial, Some(&master), guid, "1hFD+cz/0so=", false).unwrap();
     assert_eq!(diversified, card_key.respond(&challenge).unwrap());
-    assert_eq!(plain, master.respond(&challenge).unwrap());
+    // diversified=false is the initial key's answer, never the master's.
+    assert_eq!(plain, initial.respond(&challenge).unwrap());
     assert_ne!(diversified, plain);
 }
 

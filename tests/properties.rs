@@ -1,8 +1,8 @@
 //! Property tests for every promise the docs make.
 
 use cardadmin::{
-    cm, AdminKey, CardId, Challenge, CharClass, CharRule, PinPolicy, PinPolicyBuilder, Response,
-    UserPinOption,
+    cm, AdminKey, Algorithm, CardId, Challenge, CharClass, CharRule, MasterKey, PinPolicy,
+    PinPolicyBuilder, Response, UserPinOption,
 };
 use proptest::prelude::*;
 use rand_chacha::rand_core::SeedableRng;
@@ -146,7 +146,7 @@ proptest! {
         other_card in any::<[u8; 16]>(),
     ) {
         prop_assume!(card != other_card);
-        let master = AdminKey::from_bytes(master);
+        let master = MasterKey::new(Algorithm::Tdes, &master).unwrap();
         let card = CardId::from_bytes(card);
         let derived = master.diversify(&card);
         let again = master.diversify(&card);
@@ -162,20 +162,22 @@ proptest! {
     fn diversified_response_is_the_diversified_keys_response(
         master in any::<[u8; 24]>(),
         card in any::<[u8; 16]>(),
+        initial in any::<[u8; 24]>(),
         challenge in any::<[u8; 8]>(),
     ) {
-        let master = AdminKey::from_bytes(master);
+        let master = MasterKey::new(Algorithm::Tdes, &master).unwrap();
+        let initial = AdminKey::from_bytes(initial);
         let card = CardId::from_bytes(card);
         let challenge = Challenge::from_bytes(challenge);
         let card_text = card.to_string();
         let challenge_text = challenge.to_string();
         prop_assert_eq!(
-            cm::authentication_response(&master, &card_text, &challenge_text, true).unwrap(),
+            cm::authentication_response(&initial, Some(&master), &card_text, &challenge_text, true).unwrap(),
             master.diversify(&card).respond(&challenge).unwrap()
         );
         prop_assert_eq!(
-            cm::authentication_response(&master, &card_text, &challenge_text, false).unwrap(),
-            master.respond(&challenge).unwrap()
+            cm::authentication_response(&initial, Some(&master), &card_text, &challenge_text, false).unwrap(),
+            initial.respond(&challenge).unwrap()
         );
     }
 
@@ -246,8 +248,10 @@ proptest! {
         let _ = Challenge::from_base64(&text);
         let _ = Response::from_base64(&text);
         let key = AdminKey::from_bytes([0x11; 24]);
-        let _ = cm::authentication_response(&key, &text, &text, true);
-        let _ = cm::diversified_key(&key, &text);
+        let master = MasterKey::new(Algorithm::Tdes, &[0x22; 24]).unwrap();
+        let _ = cm::authentication_response(&key, Some(&master), &text, &text, true);
+        let _ = cm::authentication_response(&key, None::<&MasterKey>, &text, &text, true);
+        let _ = cm::diversified_key(&master, &text);
     }
 
     #[test]

@@ -51,7 +51,7 @@ fn rand_09_generators_through_randcore09() {
     assert_eq!(a.as_str(), b.as_str());
     let key = AdminKey::from_bytes([0; 24]);
     let reply = cm::handle_request(
-        &cm::Profile::new(&key, true, &policy),
+        &cm::Profile::without_master(&key, &policy),
         PIN_ROUTE,
         &mut RandCore09(rand_09::rng()),
     );
@@ -86,7 +86,7 @@ fn a_failing_rand_09_generator_is_a_500() {
     );
     let key = AdminKey::from_bytes([0; 24]);
     let reply = cm::handle_request(
-        &cm::Profile::new(&key, true, &policy),
+        &cm::Profile::without_master(&key, &policy),
         PIN_ROUTE,
         &mut RandCore09(Failing),
     );
@@ -158,7 +158,7 @@ fn the_os_generator_feature() {
     assert_eq!(policy.validate(pin.as_str()), Ok(()));
     let key = AdminKey::from_bytes([0; 24]);
     let reply = cm::handle_request(
-        &cm::Profile::new(&key, true, &policy),
+        &cm::Profile::without_master(&key, &policy),
         PIN_ROUTE,
         &mut OsRng,
     );

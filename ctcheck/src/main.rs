@@ -24,7 +24,7 @@ use cardadmin::auth::{gids, piv};
 use cardadmin::primitive::TdesEde3;
 use cardadmin::rand_core;
 use cardadmin::soft_card::SoftCard;
-use cardadmin::{AdminKey, Algorithm, CardId, Challenge};
+use cardadmin::{master, AdminKey, Algorithm, CardId, Challenge, MasterKey};
 use cipher::{Block, BlockDecrypt, BlockEncrypt, KeyInit};
 
 use memcheck::{make_defined, make_undefined};
@@ -112,6 +112,9 @@ const PATHS: &[Path] = &[
     key_path("diversify_warm", diversify_warm),
     key_path("diversify_input", diversify_input),
     key_path("diversify_input_full_block", diversify_input_full_block),
+    key_path("master_check_value", master_check_value),
+    key_path("master_diversify_signer", master_diversify_signer),
+    key_path("master_audit", master_audit),
     key_path("audit", audit),
     key_path("engine_decrypt", engine_decrypt),
     key_path("engine_decrypt_blocks", engine_decrypt_blocks),
@@ -130,6 +133,8 @@ const PATHS: &[Path] = &[
     key_path("aes192_diversify", aes_diversify::<1>),
     key_path("aes256_diversify", aes_diversify::<2>),
     key_path("aes128_diversify_short_input", aes_diversify_short::<0>),
+    key_path("aes256_master_check_value", aes_master_check_value::<2>),
+    key_path("aes192_diversify_signer", aes_diversify_signer::<1>),
     key_path("aes192_audit", aes_audit::<1>),
     key_path("aes256_to_base64", aes_to_base64::<2>),
     key_path("piv_single_tdes", piv_single::<0>),
@@ -205,6 +210,16 @@ fn public_key() -> AdminKey {
     AdminKey::from_bytes(KEY)
 }
 
+/// A master key made from the secret key bytes (the derivations' key paths).
+fn secret_master() -> MasterKey {
+    MasterKey::new(Algorithm::Tdes, &secret_key_bytes()).expect("24 bytes")
+}
+
+/// The same master key, with nothing secret.
+fn public_master() -> MasterKey {
+    MasterKey::new(Algorithm::Tdes, &KEY).expect("24 bytes")
+}
+
 fn from_bytes(meter: &mut Meter) {
     let bytes = secret_key_bytes();
     let mut key = meter.measure(|| AdminKey::from_bytes(bytes));
@@ -266,20 +281,48 @@ fn check_value(meter: &mut Meter) {
 }
 
 fn diversify(meter: &mut Meter) {
-    let key = secret_key();
+    let key = secret_master();
     let card = CardId::from_bytes(CARD_ID);
     let mut derived = meter.measure(|| key.diversify(black_box(&card)));
     make_defined(&mut derived);
     assert_eq!(
         derived.expose_secret(),
-        public_key().diversify(&card).expose_secret()
+        public_master().diversify(&card).expose_secret()
     );
+}
+
+/// The master key's X9.24-1 CMAC check value (one CMAC of the zero block).
+fn master_check_value(meter: &mut Meter) {
+    let key = secret_master();
+    let mut kcv = meter.measure(|| key.check_value());
+    make_defined(&mut kcv);
+    assert_eq!(kcv, public_master().check_value());
+}
+
+/// AN10922 through the key-store trait (`master::diversify` with the in-memory master as the
+/// `CmacSigner`): the shared input and fold code, one CMAC call per constant.
+fn master_diversify_signer(meter: &mut Meter) {
+    let key = secret_master();
+    let card = CardId::from_bytes(CARD_ID);
+    let mut derived = meter.measure(|| master::diversify(&key, black_box(&card)));
+    make_defined(&mut derived);
+    assert_eq!(
+        derived.expect("infallible").expose_secret(),
+        public_master().diversify(&card).expose_secret()
+    );
+}
+
+fn master_audit(meter: &mut Meter) {
+    let key = secret_master();
+    let mut findings = meter.measure(|| key.audit());
+    make_defined(&mut findings);
+    assert!(findings == public_master().audit());
 }
 
 /// The same on a warm key, whose cached `E_K(0)` gives CMAC's subkeys: the warm-up is measured
 /// too, so this checks the cold and the warm code.
 fn diversify_warm(meter: &mut Meter) {
-    let key = secret_key();
+    let key = secret_master();
     let card = CardId::from_bytes(CARD_ID);
     let mut derived = meter.measure(|| {
         black_box(key.check_value());
@@ -288,7 +331,7 @@ fn diversify_warm(meter: &mut Meter) {
     make_defined(&mut derived);
     assert_eq!(
         derived.expose_secret(),
-        public_key().diversify(&card).expose_secret()
+        public_master().diversify(&card).expose_secret()
     );
 }
 
@@ -301,11 +344,11 @@ fn diversify_input_full_block(meter: &mut Meter) {
 }
 
 fn diversify_input_with(meter: &mut Meter, input: &[u8]) {
-    let key = secret_key();
+    let key = secret_master();
     let mut derived = meter.measure(|| key.diversify_input(black_box(input)));
     make_defined(&mut derived);
     let derived = derived.expect("the input length is valid");
-    let expected = public_key().diversify_input(input).expect("valid");
+    let expected = public_master().diversify_input(input).expect("valid");
     assert_eq!(derived.expose_secret(), expected.expose_secret());
 }
 
@@ -419,6 +462,33 @@ fn secret_aes_key<const A: usize>() -> AdminKey {
     AdminKey::new(aes_algorithm::<A>(), &secret_aes_bytes::<A>()).expect("the key length")
 }
 
+fn secret_aes_master<const A: usize>() -> MasterKey {
+    MasterKey::new(aes_algorithm::<A>(), &secret_aes_bytes::<A>()).expect("the key length")
+}
+
+fn public_aes_master<const A: usize>() -> MasterKey {
+    let algorithm = aes_algorithm::<A>();
+    MasterKey::new(algorithm, &AES_KEY[..algorithm.key_len()]).expect("the key length")
+}
+
+fn aes_master_check_value<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_master::<A>();
+    let mut kcv = meter.measure(|| key.check_value());
+    make_defined(&mut kcv);
+    assert_eq!(kcv, public_aes_master::<A>().check_value());
+}
+
+fn aes_diversify_signer<const A: usize>(meter: &mut Meter) {
+    let key = secret_aes_master::<A>();
+    let card = CardId::from_bytes(CARD_ID);
+    let mut derived = meter.measure(|| master::diversify(&key, black_box(&card)));
+    make_defined(&mut derived);
+    assert_eq!(
+        derived.expect("infallible").expose_secret(),
+        public_aes_master::<A>().diversify(&card).expose_secret()
+    );
+}
+
 fn public_aes_key<const A: usize>() -> AdminKey {
     let algorithm = aes_algorithm::<A>();
     AdminKey::new(algorithm, &AES_KEY[..algorithm.key_len()]).expect("the key length")
@@ -470,23 +540,25 @@ fn aes_check_value<const A: usize>(meter: &mut Meter) {
 }
 
 fn aes_diversify<const A: usize>(meter: &mut Meter) {
-    let key = secret_aes_key::<A>();
+    let key = secret_aes_master::<A>();
     let card = CardId::from_bytes(CARD_ID);
     let mut derived = meter.measure(|| key.diversify(black_box(&card)));
     make_defined(&mut derived);
     assert_eq!(
         derived.expose_secret(),
-        public_aes_key::<A>().diversify(&card).expose_secret()
+        public_aes_master::<A>().diversify(&card).expose_secret()
     );
 }
 
 /// AN10922's two-block padding of a short input (a bare 7-byte UID).
 fn aes_diversify_short<const A: usize>(meter: &mut Meter) {
-    let key = secret_aes_key::<A>();
+    let key = secret_aes_master::<A>();
     let uid = [0x04, 0xde, 0xad, 0xbe, 0xef, 0xfe, 0xed];
     let mut derived = meter.measure(|| key.diversify_input(black_box(&uid)));
     make_defined(&mut derived);
-    let expected = public_aes_key::<A>().diversify_input(&uid).expect("valid");
+    let expected = public_aes_master::<A>()
+        .diversify_input(&uid)
+        .expect("valid");
     assert_eq!(
         derived.expect("valid").expose_secret(),
         expected.expose_secret()

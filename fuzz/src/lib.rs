@@ -17,8 +17,9 @@ use std::vec::Vec;
 use aes::{Aes128, Aes192, Aes256};
 use cardadmin::rand_core::{self, CryptoRng, RngCore};
 use cardadmin::{
-    cm, AdminKey, Algorithm, CardId, Challenge, CharClass, CharRule, CmError, GenerateError,
-    KeyError, ParseError, PinPolicy, PinViolation, PolicyError, Response, UserPinOption,
+    cm, master, AdminKey, Algorithm, CardId, Challenge, CharClass, CharRule, CmError, DesParity,
+    GenerateError, KeyError, MasterKey, ParseError, PinPolicy, PinViolation, PolicyError, Response,
+    UserPinOption,
 };
 use cipher::generic_array::GenericArray;
 use cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
@@ -254,21 +255,33 @@ pub fn respond_differential(data: &[u8]) {
 
     // The same through the REST facade and through text.
     let card_id = CardId::from_bytes([extra.get(2).copied().unwrap_or(0x42); 16]);
-    let via_cm =
-        cm::authentication_response(&key, &card_id.to_string(), &challenge.to_string(), false);
+    let via_cm = cm::authentication_response(
+        &key,
+        None::<&MasterKey>,
+        &card_id.to_string(),
+        &challenge.to_string(),
+        false,
+    );
     assert_eq!(via_cm, Ok(response));
     assert_eq!(Response::from_base64(&response.to_string()), Ok(response));
     assert_eq!(key.clone().respond(&challenge).unwrap(), response);
 }
 
-/// `AdminKey::diversify` and `diversify_input` are the AN10922 CMAC construction, computed here
-/// with the `cmac` crate over the raw `des` crate.
+/// `MasterKey::diversify` and `diversify_input` are the AN10922 CMAC construction, computed here
+/// with the `cmac` crate over the raw `des` crate; so is the key-store path
+/// (`master::diversify_input` through `CmacSigner`) for inputs of at least a block, and shorter
+/// ones are refused there; the check value is X9.24-1's CMAC of a zero block.
 pub fn diversify_differential(data: &[u8]) {
     let Some(master_bytes) = data.get(..24) else {
         return;
     };
     let input = data.get(24..).unwrap_or_default();
-    let master = AdminKey::from_slice(master_bytes).unwrap();
+    let master = MasterKey::new(Algorithm::Tdes, master_bytes).unwrap();
+    assert_eq!(
+        master.check_value().as_bytes()[..],
+        reference_cmac_tdes(master_bytes, &[0; 8])[..3]
+    );
+    check_signer_path(&master, input, &reference_diversify(master_bytes, input));
 
     match master.diversify_input(input) {
         Ok(derived) => {
@@ -309,8 +322,10 @@ pub fn diversify_differential(data: &[u8]) {
             None => [0x5a; 8],
         };
         let challenge = Challenge::from_bytes(challenge_bytes);
+        let initial = AdminKey::from_bytes([0; 24]);
         let response = cm::authentication_response(
-            &master,
+            &initial,
+            Some(&master),
             &card_id.to_string(),
             &challenge.to_string(),
             true,
@@ -368,7 +383,13 @@ pub fn aes_differential(data: &[u8]) {
         })
     );
 
-    match key.diversify_input(input) {
+    let master = MasterKey::new(algorithm, key_bytes).unwrap();
+    assert_eq!(
+        master.check_value().as_bytes()[..],
+        reference_cmac_aes(key_bytes, &[0; 16])[..3]
+    );
+    check_signer_path(&master, input, &reference_diversify_aes(key_bytes, input));
+    match master.diversify_input(input) {
         Ok(derived) => {
             assert!(
                 (1..=64).contains(&input.len()),
@@ -385,10 +406,18 @@ pub fn aes_differential(data: &[u8]) {
     }
     let card_id = CardId::from_bytes(challenge_bytes.try_into().unwrap());
     let expected = reference_diversify_aes(key_bytes, card_id.as_bytes());
-    assert_eq!(key.diversify(&card_id).expose_secret(), expected.as_slice());
-    let via_cm =
-        cm::authentication_response(&key, &card_id.to_string(), &challenge.to_string(), true)
-            .unwrap();
+    assert_eq!(
+        master.diversify(&card_id).expose_secret(),
+        expected.as_slice()
+    );
+    let via_cm = cm::authentication_response(
+        &key,
+        Some(&master),
+        &card_id.to_string(),
+        &challenge.to_string(),
+        true,
+    )
+    .unwrap();
     assert_eq!(
         via_cm.as_bytes(),
         reference_encrypt_aes(&expected, challenge_bytes).as_slice()
@@ -467,6 +496,9 @@ pub fn cm_requests(data: &[u8]) {
 
     let key_bytes = reference_hex_key(&key_text).unwrap_or([0; 24]);
     let key = AdminKey::from_bytes(key_bytes);
+    // The master: another key, derived from the initial one's bytes so the input picks both.
+    let master_bytes = key_bytes.map(|byte| byte ^ 0xa5);
+    let master = MasterKey::new(Algorithm::Tdes, &master_bytes).unwrap();
     let card_id = CardId::parse(&card_text);
     let challenge = Challenge::from_base64(&challenge_text);
     assert_eq!(card_id.is_ok(), reference_guid(&card_text).is_some());
@@ -476,13 +508,31 @@ pub fn cm_requests(data: &[u8]) {
     );
 
     for diversified in [false, true] {
-        let result = cm::authentication_response(&key, &card_text, &challenge_text, diversified);
+        let result = cm::authentication_response(
+            &key,
+            Some(&master),
+            &card_text,
+            &challenge_text,
+            diversified,
+        );
+        let without_master = cm::authentication_response(
+            &key,
+            None::<&MasterKey>,
+            &card_text,
+            &challenge_text,
+            diversified,
+        );
         match (card_id, challenge) {
             (Err(err), _) => assert_eq!(result, Err(CmError::CardId(err))),
             (Ok(_), Err(err)) => assert_eq!(result, Err(CmError::Challenge(err))),
             (Ok(id), Ok(challenge)) => {
+                if diversified {
+                    assert_eq!(without_master, Err(CmError::NoDiversificationKey));
+                } else {
+                    assert_eq!(without_master, result);
+                }
                 let used = if diversified {
-                    reference_diversify(&key_bytes, id.as_bytes())
+                    reference_diversify(&master_bytes, id.as_bytes())
                 } else {
                     key_bytes
                 };
@@ -495,10 +545,10 @@ pub fn cm_requests(data: &[u8]) {
         }
     }
 
-    match (cm::diversified_key(&key, &card_text), card_id) {
+    match (cm::diversified_key(&master, &card_text), card_id) {
         (Ok(derived), Ok(id)) => assert_eq!(
             derived.expose_secret(),
-            &reference_diversify(&key_bytes, id.as_bytes())
+            &reference_diversify(&master_bytes, id.as_bytes())
         ),
         (Err(err), Err(expected)) => {
             assert_eq!(err, CmError::CardId(expected));
@@ -548,13 +598,23 @@ pub fn cm_parse_request(data: &[u8]) {
     };
     let prefix = PREFIXES[usize::from(selector % 4)];
     let target = format!("{prefix}{}", String::from_utf8_lossy(rest));
-    let key = if selector & 0x40 == 0 {
-        AdminKey::from_bytes([0; 24])
+    // 3DES keys, or AES-128 ones (bit 6); a master or none (bit 4).
+    let (key, master) = if selector & 0x40 == 0 {
+        (
+            AdminKey::from_bytes([0; 24]),
+            MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")
+                .expect("48 hex digits"),
+        )
     } else {
-        AdminKey::new(cardadmin::Algorithm::Aes128, &[7; 16]).expect("a 16-byte AES key")
+        (
+            AdminKey::new(cardadmin::Algorithm::Aes128, &[7; 16]).expect("a 16-byte AES key"),
+            MasterKey::new(cardadmin::Algorithm::Aes128, &[9; 16]).expect("a 16-byte AES key"),
+        )
     };
     let policy = PinPolicy::default();
-    let profile = cm::Profile::new(&key, selector & 0x10 == 0, &policy);
+    let with_master = selector & 0x10 == 0;
+    let profile = cm::Profile::new(&key, with_master.then_some(&master), &policy)
+        .expect("two different keys");
     let exhausted = if selector & 0x20 != 0 {
         Exhausted::Fail
     } else {
@@ -585,8 +645,16 @@ pub fn cm_parse_request(data: &[u8]) {
     let keyed = reply.status() == 200 && parsed.endpoint() != cm::Endpoint::ServerProposedPin;
     assert_eq!(after.key_role().is_some(), keyed, "{target:?}");
     assert_eq!(after.key_check_value().is_some(), keyed);
-    if keyed {
-        assert_eq!(after.key_check_value(), Some(key.check_value()));
+    match after.key_role() {
+        Some(cm::KeyRole::InitialKey) => {
+            assert_eq!(after.key_check_value(), Some(key.check_value()));
+            assert_eq!(parsed.diversified(), Some(false));
+        }
+        Some(cm::KeyRole::CardKey) => {
+            assert!(with_master);
+            assert_eq!(after.key_check_value(), Some(master.check_value()));
+        }
+        _ => {}
     }
     assert_eq!(after.endpoint(), Some(parsed.endpoint()));
     assert_eq!(after.card_id(), parsed.card_id());
@@ -622,9 +690,10 @@ pub fn cm_handle_request(data: &[u8]) {
     let prefix = PREFIXES[usize::from(selector % 4)];
     let target = format!("{prefix}{}", String::from_utf8_lossy(rest));
     let key = AdminKey::from_bytes([0; 24]);
+    let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708").unwrap();
     let policy = PinPolicy::default();
     let diversify = selector & 0x10 == 0;
-    let profile = cm::Profile::new(&key, diversify, &policy);
+    let profile = cm::Profile::new(&key, diversify.then_some(&master), &policy).unwrap();
     // A generator that fails when selector bit 5 is set: the PIN route must answer 500.
     let exhausted = if selector & 0x20 != 0 {
         Exhausted::Fail
@@ -656,6 +725,11 @@ pub fn cm_handle_request(data: &[u8]) {
             if let Some(parameter) = err.parameter() {
                 assert!(message.starts_with(parameter), "{message}");
             }
+            // Only a profile without a master says it has none, and never a key store failure.
+            if err == CmError::NoDiversificationKey {
+                assert!(!diversify, "{target:?}");
+            }
+            assert_ne!(err, CmError::KeyStore);
         }
         None => {
             assert!(status == 200 || status == 204, "{status} without an error");
@@ -702,6 +776,31 @@ pub fn cm_handle_request(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // Shared checks
 // ---------------------------------------------------------------------------------------------
+
+/// The key-store path (`master::diversify_input` through `CmacSigner`): the reference key when
+/// the input is at least one block (plain CMAC then pads as AN10922 does), else the error
+/// that says a key store cannot pad it so; out-of-range lengths as in memory.
+fn check_signer_path(master: &MasterKey, input: &[u8], expected: &[u8]) {
+    let block = master.algorithm().block_len();
+    match master::diversify_input(master, input, DesParity::Odd) {
+        Ok(derived) => {
+            assert!(input.len() >= block && input.len() <= 64, "{}", input.len());
+            assert_eq!(derived.expose_secret(), expected);
+        }
+        Err(master::DiversifyError::Input(err)) if (1..=64).contains(&input.len()) => {
+            assert!(input.len() < block, "{}", input.len());
+            assert_eq!(
+                err,
+                KeyError::KeyStoreInputLength {
+                    min: block,
+                    found: input.len()
+                }
+            );
+        }
+        Err(master::DiversifyError::Input(err)) => check_input_length_refused(err, input),
+        Err(err) => panic!("{err:?}"),
+    }
+}
 
 /// `diversify_input` refused `input`: only for a length outside 1 to 64, and with the error
 /// that says so.
@@ -1248,6 +1347,30 @@ fn an10922_cmac(
         encrypt(&mut state);
     }
     state
+}
+
+/// Plain CMAC (NIST SP 800-38B) of `$message` under `$key` with cipher `$cipher`, from the
+/// `cmac` crate.
+macro_rules! reference_cmac {
+    ($cipher:ty, $key:expr, $message:expr) => {{
+        let mut mac = <Cmac<$cipher> as KeyInit>::new_from_slice($key).unwrap();
+        Mac::update(&mut mac, $message);
+        mac.finalize().into_bytes().to_vec()
+    }};
+}
+
+/// Plain CMAC under a 3-key Triple-DES key, from the `cmac` crate.
+pub fn reference_cmac_tdes(key: &[u8], message: &[u8]) -> Vec<u8> {
+    reference_cmac!(TdesEde3, key, message)
+}
+
+/// Plain CMAC under an AES key of `key.len()` bytes (16, 24 or 32), from the `cmac` crate.
+pub fn reference_cmac_aes(key: &[u8], message: &[u8]) -> Vec<u8> {
+    match key.len() {
+        16 => reference_cmac!(Aes128, key, message),
+        24 => reference_cmac!(Aes192, key, message),
+        _ => reference_cmac!(Aes256, key, message),
+    }
 }
 
 /// AN10922 3TDEA: `odd_parity(CMAC(MK, 0x31||M) || CMAC(MK, 0x32||M) || CMAC(MK, 0x33||M))`.

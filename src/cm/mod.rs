@@ -3,17 +3,18 @@
 //! # Request level (`alloc`)
 //!
 //! [`handle_request`] takes the request target as the server received it (path and raw
-//! query, still percent-encoded), a [`Profile`] (admin key, whether keys are diversified, PIN
+//! query, still percent-encoded), a [`Profile`] (initial admin key, optional master key, PIN
 //! policy) and a CSPRNG, and returns a [`Reply`]: status, content type and JSON body, with
 //! .NET's parsing rules (routes and query keys without regard to case, `Boolean.Parse`,
 //! `Guid.Parse`, `+` as a space). A server needs no other glue: the example server in
 //! `examples/server/` is this function behind axum.
 //!
 //! ```
-//! use cardadmin::{cm, AdminKey, PinPolicy};
+//! use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 //!
-//! let (admin_key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-//! let profile = cm::Profile::new(&admin_key, true, &policy);
+//! let (initial_key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+//! let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+//! let profile = cm::Profile::new(&initial_key, Some(&master), &policy)?;
 //! let reply = cm::handle_request(
 //!     &profile,
 //!     "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False",
@@ -22,6 +23,7 @@
 //! assert_eq!(reply.status(), 200);
 //! assert_eq!(reply.content_type(), Some("application/json; charset=utf-8"));
 //! assert_eq!(reply.body(), "\"F0Zudm4wPLY=\"");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Parameter level
@@ -39,11 +41,11 @@
 //! | `GET /smartcards/{id}/serverproposedpin?cardid=&challenge=` | [`server_proposed_pin`] | `pin.as_str()`, or 204 for `None` |
 //!
 //! ```
-//! use cardadmin::{cm, AdminKey};
+//! use cardadmin::{cm, AdminKey, MasterKey};
 //!
-//! let admin_key = AdminKey::from_bytes([0; 24]);
+//! let initial_key = AdminKey::from_bytes([0; 24]);
 //! let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
-//! match cm::authentication_response(&admin_key, card_id, "1hFD+cz/0so=", false) {
+//! match cm::authentication_response(&initial_key, None::<&MasterKey>, card_id, "1hFD+cz/0so=", false) {
 //!     Ok(response) => assert_eq!(response.to_string(), "F0Zudm4wPLY="), // 200, body
 //!     Err(err) => panic!("{} {err}", err.status()),
 //! }
@@ -56,7 +58,8 @@ use rand_core::{CryptoRng, RngCore};
 use crate::card_id::CardId;
 use crate::challenge::{Challenge, Response};
 use crate::error::{KeyError, ParseError};
-use crate::key::AdminKey;
+use crate::key::{AdminKey, KeyCheckValue};
+use crate::master::CmacSigner;
 use crate::pin::{GenerateError, Pin, PinPolicy};
 
 #[cfg(feature = "alloc")]
@@ -71,7 +74,8 @@ pub use request::{
 /// to answer with ([`CmError::status`]), so a server never has to guess one.
 ///
 /// `Display` starts with the parameter's name and a colon (`cardid: ...`), or with
-/// `request target: ` or `server-proposed PIN: ` for what is not one parameter; the message
+/// `request target: `, `server-proposed PIN: ` or `diversification key: ` for what is not one
+/// parameter; the message
 /// never repeats the parameter's name and never contains key bytes or PIN characters.
 ///
 /// | variant | status |
@@ -79,18 +83,20 @@ pub use request::{
 /// | [`CardId`](CmError::CardId), [`Challenge`](CmError::Challenge), [`Atr`](CmError::Atr), [`PathGuid`](CmError::PathGuid), [`Diversified`](CmError::Diversified), [`Missing`](CmError::Missing), [`Duplicate`](CmError::Duplicate), [`UnencodedPlus`](CmError::UnencodedPlus), [`PercentEncoding`](CmError::PercentEncoding), [`NotUtf8`](CmError::NotUtf8), [`Nul`](CmError::Nul) | 400 Bad Request |
 /// | [`Forbidden`](CmError::Forbidden) | 403 Forbidden |
 /// | [`NotFound`](CmError::NotFound) | 404 Not Found |
+/// | [`NoDiversificationKey`](CmError::NoDiversificationKey) | 400 Bad Request |
 /// | [`TooLong`](CmError::TooLong) | 414 URI Too Long |
 /// | [`RateLimited`](CmError::RateLimited) | 429 Too Many Requests |
-/// | [`Pin`](CmError::Pin) | 500 Internal Server Error |
+/// | [`Pin`](CmError::Pin), [`KeyStore`](CmError::KeyStore) | 500 Internal Server Error |
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey};
+/// use cardadmin::{cm, MasterKey};
 ///
-/// let key = AdminKey::from_bytes([0; 24]);
-/// let err = cm::diversified_key(&key, "not-a-guid").unwrap_err();
+/// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
+/// let err = cm::diversified_key(&master, "not-a-guid").unwrap_err();
 /// assert!(err.to_string().starts_with("cardid: "));
 /// assert_eq!(err.status(), 400);
 /// assert_eq!(err.parameter(), Some("cardid"));
+/// # Ok::<(), cardadmin::KeyError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -179,12 +185,21 @@ pub enum CmError {
         /// The target's length in bytes.
         found: usize,
     },
+    /// `diversified=true` or `diversifiedkey` was asked of a profile without a diversification
+    /// (master) key. 400: the route exists (404 would say the URL is wrong), nothing failed and
+    /// a retry cannot succeed (a 5xx would report a server fault for a profile configured this
+    /// way); the request asks this profile for a card key it does not derive.
+    NoDiversificationKey,
+    /// The key store holding the master key failed (an HSM error, a lost session). 500; the
+    /// message says nothing about the key or the store's own error.
+    KeyStore,
 }
 
 impl CmError {
-    /// The HTTP status code to answer with: 400 for a malformed parameter, 403 for a caller a
-    /// server refuses, 404 for an unknown route, 414 for an over-long request target, 429 for
-    /// a caller over a server's limit, 500 for a broken random generator.
+    /// The HTTP status code to answer with: 400 for a malformed parameter or a card key asked
+    /// of a profile without a master key, 403 for a caller a server refuses, 404 for an
+    /// unknown route, 414 for an over-long request target, 429 for a caller over a server's
+    /// limit, 500 for a broken random generator or a failed key store.
     ///
     /// ```
     /// use cardadmin::{CmError, GenerateError};
@@ -211,7 +226,8 @@ impl CmError {
             Self::NotFound => 404,
             Self::TooLong { .. } => 414,
             Self::RateLimited { .. } => 429,
-            Self::Pin(_) => 500,
+            Self::NoDiversificationKey => 400,
+            Self::Pin(_) | Self::KeyStore => 500,
         }
     }
 
@@ -242,7 +258,9 @@ impl CmError {
             | Self::Forbidden { .. }
             | Self::RateLimited { .. }
             | Self::NotFound
-            | Self::TooLong { .. } => None,
+            | Self::TooLong { .. }
+            | Self::NoDiversificationKey
+            | Self::KeyStore => None,
         }
     }
 }
@@ -306,6 +324,12 @@ impl fmt::Display for CmError {
                 f,
                 "request target: {found} bytes long, over the limit of {limit}"
             ),
+            Self::NoDiversificationKey => f.write_str(
+                "diversification key: this profile has none, so it derives no card keys and cannot answer diversified=true or diversifiedkey; send diversified=false to use the initial admin key, or configure a diversification key",
+            ),
+            Self::KeyStore => f.write_str(
+                "diversification key: the key store failed; no card key was derived",
+            ),
         }
     }
 }
@@ -323,56 +347,198 @@ impl std::error::Error for CmError {
     }
 }
 
-/// `authenticationresponse`: the answer to the card's admin challenge, under `admin_key`
-/// diversified for this card when `diversified` is true, or `admin_key` itself when not.
+/// `authenticationresponse`: the answer to the card's admin challenge. With
+/// `diversified=false` it is answered by `initial_key` (the profile's initial admin key, what
+/// blank cards ship with); with `diversified=true` by the card's own key, derived from
+/// `master` and the card ID. The master key itself never answers a challenge.
 ///
 /// `card_id` is checked in both cases: MIM CM always sends it, and a malformed one means a
-/// malformed request.
+/// malformed request. With `diversified=true` and no master, the answer is
+/// [`CmError::NoDiversificationKey`], never the initial key's answer; a key store that fails is
+/// [`CmError::KeyStore`] (500).
+///
+/// These parameter-level functions do not check that the two keys differ: build a [`Profile`]
+/// (or call [`check_roles`] once at start-up) for that.
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey};
+/// use cardadmin::{cm, AdminKey, MasterKey};
 ///
 /// // MIM CM REST API documentation, "Get smart card authentication response".
-/// let admin_key = AdminKey::from_bytes([0; 24]);
+/// let initial_key = AdminKey::from_bytes([0; 24]);
 /// let response = cm::authentication_response(
-///     &admin_key,
+///     &initial_key,
+///     None::<&MasterKey>,
 ///     "bc88f13f-83ba-4037-8262-46eba1291c6e",
 ///     "1hFD+cz/0so=",
 ///     false,
 /// )?;
 /// assert_eq!(response.to_string(), "F0Zudm4wPLY=");
-/// # Ok::<(), cm::CmError>(())
+///
+/// // diversified=true needs a master key: without one it is an error, not a fallback.
+/// let err = cm::authentication_response(
+///     &initial_key,
+///     None::<&MasterKey>,
+///     "bc88f13f-83ba-4037-8262-46eba1291c6e",
+///     "1hFD+cz/0so=",
+///     true,
+/// )
+/// .unwrap_err();
+/// assert_eq!(err, cm::CmError::NoDiversificationKey);
+///
+/// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
+/// let diversified = cm::authentication_response(
+///     &initial_key,
+///     Some(&master),
+///     "bc88f13f-83ba-4037-8262-46eba1291c6e",
+///     "1hFD+cz/0so=",
+///     true,
+/// )?;
+/// assert_ne!(diversified, response);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn authentication_response(
-    admin_key: &AdminKey,
+pub fn authentication_response<M: CmacSigner + ?Sized>(
+    initial_key: &AdminKey,
+    master: Option<&M>,
     card_id: &str,
     challenge: &str,
     diversified: bool,
 ) -> Result<Response, CmError> {
     let card_id = CardId::parse(card_id).map_err(CmError::CardId)?;
     let challenge = Challenge::from_base64(challenge).map_err(CmError::Challenge)?;
+    respond(initial_key, master, &card_id, &challenge, diversified)
+}
+
+/// The answer to a parsed challenge, by the key of the right role; shared with
+/// [`handle_request`].
+pub(crate) fn respond<M: CmacSigner + ?Sized>(
+    initial_key: &AdminKey,
+    master: Option<&M>,
+    card_id: &CardId,
+    challenge: &Challenge,
+    diversified: bool,
+) -> Result<Response, CmError> {
     if diversified {
-        admin_key.diversify(&card_id).respond(&challenge)
+        card_key(master, card_id)?.respond(challenge)
     } else {
-        admin_key.respond(&challenge)
+        initial_key.respond(challenge)
     }
     .map_err(CmError::ChallengeLength)
 }
 
-/// `diversifiedkey`: the card's own admin key. Its `to_base64()` is the response body.
+/// The card's own key from the master, or the error that says there is no master or that the
+/// key store failed (its own error is not kept: it may say things about the key store a
+/// client must not see; a key store logs its own failures).
+pub(crate) fn card_key<M: CmacSigner + ?Sized>(
+    master: Option<&M>,
+    card_id: &CardId,
+) -> Result<AdminKey, CmError> {
+    let master = master.ok_or(CmError::NoDiversificationKey)?;
+    crate::master::diversify(master, card_id).map_err(|_| CmError::KeyStore)
+}
+
+/// `diversifiedkey`: the card's own admin key, derived from the master key. Its `to_base64()`
+/// is the response body. Only the master is needed: the initial admin key plays no part.
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey};
+/// use cardadmin::{cm, MasterKey};
 ///
-/// let master = AdminKey::from_bytes([0; 24]);
+/// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
 /// let card_key = cm::diversified_key(&master, "bc88f13f-83ba-4037-8262-46eba1291c6e")?;
 /// assert_eq!(card_key.to_base64().len(), 32);
-/// # Ok::<(), cm::CmError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn diversified_key(admin_key: &AdminKey, card_id: &str) -> Result<AdminKey, CmError> {
+pub fn diversified_key<M: CmacSigner + ?Sized>(
+    master: &M,
+    card_id: &str,
+) -> Result<AdminKey, CmError> {
     let card_id = CardId::parse(card_id).map_err(CmError::CardId)?;
-    Ok(admin_key.diversify(&card_id))
+    card_key(Some(master), &card_id)
 }
+
+/// Refuses the same key in both roles: an initial admin key (which answers `diversified=false`
+/// challenges, so encrypts blocks chosen by any caller) that is also the master key would make
+/// the server an encryption oracle under the master, and so every card's key computable.
+///
+/// Keys are compared by their X9.24-1 CMAC check values ([`master::check_value`]) when the
+/// algorithms agree. That works the same for a master in memory and one in a key store whose
+/// bytes are never available: it asks the store for one CMAC of the zero block, derives no card
+/// key and encrypts nothing. Equal keys always have equal check values (Triple-DES keys that
+/// differ only in their ignored parity bits too, which a byte comparison would miss); two
+/// different keys share one with probability 2^-24, in which case a configuration is refused
+/// that could have run (pick another key). Keys of different algorithms are never the same key.
+///
+/// ```
+/// use cardadmin::{cm, AdminKey, MasterKey};
+///
+/// let initial = AdminKey::from_bytes([0; 24]);
+/// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
+/// assert!(cm::check_roles(&initial, &master).is_ok());
+///
+/// let same = MasterKey::from_hex(&"0".repeat(48))?;
+/// let err = cm::check_roles(&initial, &same).unwrap_err();
+/// assert!(err.to_string().contains("the same key"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`RolesError::SameKey`], or [`RolesError::KeyStore`] when the key store fails.
+pub fn check_roles<M: CmacSigner + ?Sized>(
+    initial_key: &AdminKey,
+    master: &M,
+) -> Result<(), RolesError<M::Error>> {
+    if initial_key.algorithm() != master.algorithm() {
+        return Ok(());
+    }
+    let master_value = crate::master::check_value(master).map_err(RolesError::KeyStore)?;
+    let initial_value = crate::master::cmac_check_value(initial_key);
+    if master_value == initial_value {
+        return Err(RolesError::SameKey {
+            check_value: master_value,
+        });
+    }
+    Ok(())
+}
+
+/// A configuration whose key roles cannot be used together ([`check_roles`]).
+///
+/// ```
+/// use cardadmin::cm::RolesError;
+///
+/// let err: RolesError<()> = RolesError::KeyStore(());
+/// assert_eq!(
+///     err.to_string(),
+///     "diversification key: the key store failed while its check value was computed"
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RolesError<E> {
+    /// The initial admin key and the diversification (master) key are the same key.
+    SameKey {
+        /// Their common check value, by the X9.24-1 CMAC method (public).
+        check_value: KeyCheckValue,
+    },
+    /// The key store failed when asked for the master key's check value.
+    KeyStore(E),
+}
+
+impl<E> fmt::Display for RolesError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SameKey { check_value } => write!(
+                f,
+                "the initial admin key and the diversification key are the same key (CMAC check value {check_value}): the initial key answers diversified=false challenges for anyone, which would give every caller encryption under the master key and so every card's key; configure two different keys"
+            ),
+            Self::KeyStore(_) => f.write_str(
+                "diversification key: the key store failed while its check value was computed",
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl<E: fmt::Debug> std::error::Error for RolesError<E> {}
 
 /// `serverproposedpin`: a PIN proposed by the server, or `None` (HTTP 204 No Content) when the
 /// policy leaves the PIN to someone else ([`PinPolicy::server_generates`] is false).

@@ -9,11 +9,12 @@ use core::fmt::{self, Write as _};
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
-use super::CmError;
+use super::{CmError, RolesError};
 use crate::card_id::{parse_guid, CardId};
 use crate::challenge::Challenge;
 use crate::error::{KeyError, ParseError};
 use crate::key::{AdminKey, KeyCheckValue};
+use crate::master::{CmacSigner, MasterKey};
 use crate::pin::PinPolicy;
 
 /// The longest request target (path and query, still percent-encoded) that
@@ -28,72 +29,155 @@ pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// The path prefix under which MIM CM serves its REST API, matched without regard to case.
 pub const PREFIX: &str = "/CertificateManagement/api/v1.0";
 
-/// The configuration a request is answered from: the admin key, whether the profile template
-/// diversifies cards' admin keys, and its PIN policy.
+/// The configuration a request is answered from: the profile's two keys, in their two roles,
+/// and its PIN policy.
+///
+/// - The **initial admin key** ([`AdminKey`]) answers `authenticationresponse` with
+///   `diversified=false`: blank cards, before their own key is written.
+/// - The optional **master key** (`M`, a [`CmacSigner`]: an in-memory [`MasterKey`] by
+///   default, or a key store) answers `diversified=true` and `diversifiedkey`, through the card
+///   key it derives. It never answers a challenge itself. Without one, those requests are
+///   answered [`CmError::NoDiversificationKey`] (400), never with the initial key.
+///
+/// [`Profile::new`] refuses the same key in both roles ([`check_roles`](super::check_roles)).
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey, PinPolicy};
+/// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 ///
-/// let admin_key = AdminKey::from_bytes([0; 24]);
+/// let initial_key = AdminKey::from_bytes([0; 24]);
+/// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
 /// let policy = PinPolicy::default();
-/// let profile = cm::Profile::new(&admin_key, true, &policy);
-/// assert!(profile.diversify_keys());
+/// let profile = cm::Profile::new(&initial_key, Some(&master), &policy)?;
+/// assert!(profile.master().is_some());
+///
+/// // The same key in both roles is refused, with a message that says why.
+/// let same = MasterKey::from_hex(&"0".repeat(48))?;
+/// assert!(cm::Profile::new(&initial_key, Some(&same), &policy).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Profile<'a> {
-    admin_key: &'a AdminKey,
-    diversify_keys: bool,
+pub struct Profile<'a, M: ?Sized = MasterKey> {
+    initial_key: &'a AdminKey,
+    master: Option<&'a M>,
+    /// The master's check value, asked of it once by [`Profile::new`], for audit records
+    /// (so a key store is not asked for it per request).
+    master_check_value: Option<KeyCheckValue>,
     pin_policy: &'a PinPolicy,
 }
 
-impl<'a> Profile<'a> {
-    /// A profile with this admin key, diversification setting and PIN policy.
-    ///
-    /// `diversify_keys` is the profile template's policy: when false, `diversifiedkey` answers
-    /// 204 No Content (MIM CM: "the admin key should be diversified only when the profile
-    /// template policy indicates that it should be"). It does not affect
-    /// `authenticationresponse`, whose `diversified` parameter says how the card's key was
-    /// made.
+impl<M: ?Sized> Clone for Profile<'_, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: ?Sized> Copy for Profile<'_, M> {}
+
+impl<M: CmacSigner + ?Sized> fmt::Debug for Profile<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profile")
+            .field("initial_key", self.initial_key)
+            .field(
+                "master",
+                // The algorithm only: a key store's own Debug may say more than a log needs.
+                &self.master.map(|master| master.algorithm()),
+            )
+            .field("pin_policy", self.pin_policy)
+            .finish()
+    }
+}
+
+impl<'a> Profile<'a, MasterKey> {
+    /// A profile with no diversification key: it answers `diversified=false` with the initial
+    /// key, and `diversified=true` and `diversifiedkey` with
+    /// [`CmError::NoDiversificationKey`].
     ///
     /// ```
     /// use cardadmin::{cm, AdminKey, PinPolicy};
     ///
-    /// let admin_key = AdminKey::from_bytes([0; 24]);
-    /// let policy = PinPolicy::default();
-    /// let profile = cm::Profile::new(&admin_key, false, &policy);
-    /// assert!(!profile.diversify_keys());
+    /// let (initial_key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+    /// let profile = cm::Profile::without_master(&initial_key, &policy);
+    /// assert!(profile.master().is_none());
     /// ```
-    pub fn new(admin_key: &'a AdminKey, diversify_keys: bool, pin_policy: &'a PinPolicy) -> Self {
+    pub fn without_master(initial_key: &'a AdminKey, pin_policy: &'a PinPolicy) -> Self {
         Self {
-            admin_key,
-            diversify_keys,
+            initial_key,
+            master: None,
+            master_check_value: None,
             pin_policy,
         }
     }
+}
 
-    /// The admin key.
+impl<'a, M: CmacSigner + ?Sized> Profile<'a, M> {
+    /// A profile with this initial admin key, optional master key and PIN policy.
+    ///
+    /// # Errors
+    ///
+    /// [`RolesError::SameKey`] when the two are the same key (compared by their CMAC check
+    /// values, so a key store's master is compared without its bytes; see
+    /// [`check_roles`](super::check_roles)), [`RolesError::KeyStore`] when the key store fails
+    /// to give its check value.
     ///
     /// ```
-    /// use cardadmin::{cm, AdminKey, PinPolicy};
+    /// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
     ///
-    /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-    /// let profile = cm::Profile::new(&key, true, &policy);
-    /// assert_eq!(profile.admin_key().check_value(), key.check_value());
+    /// let initial_key = AdminKey::from_bytes([0; 24]);
+    /// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
+    /// let policy = PinPolicy::default();
+    /// let profile = cm::Profile::new(&initial_key, Some(&master), &policy)?;
+    /// assert_eq!(profile.initial_key().check_value(), initial_key.check_value());
+    ///
+    /// // No master: name the type, as `None` alone does not say which.
+    /// let plain = cm::Profile::new(&initial_key, None::<&MasterKey>, &policy)?;
+    /// assert!(plain.master().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn admin_key(&self) -> &'a AdminKey {
-        self.admin_key
+    pub fn new(
+        initial_key: &'a AdminKey,
+        master: Option<&'a M>,
+        pin_policy: &'a PinPolicy,
+    ) -> Result<Self, RolesError<M::Error>> {
+        let master_check_value = match master {
+            Some(master) => {
+                super::check_roles(initial_key, master)?;
+                Some(crate::master::check_value(master).map_err(RolesError::KeyStore)?)
+            }
+            None => None,
+        };
+        Ok(Self {
+            initial_key,
+            master,
+            master_check_value,
+            pin_policy,
+        })
     }
 
-    /// Whether the profile template diversifies cards' admin keys.
+    /// The initial admin key, which answers `diversified=false`.
     ///
     /// ```
     /// use cardadmin::{cm, AdminKey, PinPolicy};
     ///
     /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-    /// assert!(cm::Profile::new(&key, true, &policy).diversify_keys());
+    /// let profile = cm::Profile::without_master(&key, &policy);
+    /// assert_eq!(profile.initial_key().check_value(), key.check_value());
     /// ```
-    pub fn diversify_keys(&self) -> bool {
-        self.diversify_keys
+    pub fn initial_key(&self) -> &'a AdminKey {
+        self.initial_key
+    }
+
+    /// The master (diversification) key, if the profile has one.
+    ///
+    /// ```
+    /// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
+    ///
+    /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+    /// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
+    /// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
+    /// assert_eq!(profile.master().map(MasterKey::check_value), Some(master.check_value()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn master(&self) -> Option<&'a M> {
+        self.master
     }
 
     /// The PIN policy.
@@ -102,7 +186,7 @@ impl<'a> Profile<'a> {
     /// use cardadmin::{cm, AdminKey, PinPolicy};
     ///
     /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-    /// assert_eq!(cm::Profile::new(&key, true, &policy).pin_policy(), &policy);
+    /// assert_eq!(cm::Profile::without_master(&key, &policy).pin_policy(), &policy);
     /// ```
     pub fn pin_policy(&self) -> &'a PinPolicy {
         self.pin_policy
@@ -121,7 +205,7 @@ impl<'a> Profile<'a> {
 /// use cardadmin::{cm, AdminKey, PinPolicy};
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-/// let profile = cm::Profile::new(&key, true, &policy);
+/// let profile = cm::Profile::without_master(&key, &policy);
 /// let reply = cm::handle_request(&profile, "/nowhere", &mut rand_core::OsRng);
 /// assert_eq!(reply.status(), 404);
 /// assert_eq!(reply.content_type(), Some("application/json; charset=utf-8"));
@@ -263,7 +347,7 @@ impl From<CmError> for Reply {
 /// | route | query | 200 body | else |
 /// |---|---|---|---|
 /// | `/requests/{reqid}/smartcards/{scid}/authenticationresponse` | `cardid`, `challenge`, `diversified` required; `atr` optional | the response, `"F0Zudm4wPLY="` | |
-/// | `/requests/{reqid}/smartcards/{scid}/diversifiedkey` | `cardid` required; `atr` optional | the card's admin key in base64 | 204 when the profile does not diversify |
+/// | `/requests/{reqid}/smartcards/{scid}/diversifiedkey` | `cardid` required; `atr` optional | the card's admin key in base64, derived from the master key | 400 when the profile has no master key |
 /// | `/smartcards/{id}/serverproposedpin` | `cardid`, `challenge`, `atr` all optional, checked when present | the PIN | 204 when the policy leaves the PIN to the user |
 ///
 /// The rules, as MIM CM (ASP.NET on .NET) reads a request, and where this is stricter:
@@ -282,18 +366,23 @@ impl From<CmError> for Reply {
 /// - `atr`, when present and not empty, must be hex: an even number of digits, 1 to 33 bytes.
 ///   It is checked, not used. An empty `atr=` counts as absent, as ASP.NET binds it.
 /// - A target over [`MAX_TARGET_LEN`] bytes is a 414; an unknown route a 404; a broken
-///   random generator a 500. [`CmError::status`] gives every error's status.
+///   random generator or a failed key store a 500. [`CmError::status`] gives every error's
+///   status.
+/// - `diversified=false` is answered by the profile's initial admin key, `diversified=true`
+///   and `diversifiedkey` by the card key derived from its master key; a profile without a
+///   master answers those two with a 400 ([`CmError::NoDiversificationKey`]).
 ///
 /// Parameters are checked in a fixed order: path, query syntax, then `cardid`, `challenge`,
 /// `diversified`, `atr`; the first fault is answered.
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey, PinPolicy};
+/// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 ///
-/// // The MIM CM documentation's example: the all-zero admin key, not diversified.
-/// let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+/// // The MIM CM documentation's example: the all-zero initial admin key, not diversified.
+/// let initial_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
 /// let policy = PinPolicy::default();
-/// let profile = cm::Profile::new(&admin_key, true, &policy);
+/// let profile = cm::Profile::new(&initial_key, Some(&master), &policy)?;
 ///
 /// let reply = cm::handle_request(
 ///     &profile,
@@ -325,10 +414,10 @@ impl From<CmError> for Reply {
 /// );
 /// assert_eq!(reply.status(), 400);
 /// assert!(reply.body().contains("send it as %2B"));
-/// # Ok::<(), cardadmin::KeyError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn handle_request<R: RngCore + CryptoRng>(
-    profile: &Profile<'_>,
+pub fn handle_request<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
+    profile: &Profile<'_, M>,
     target: &str,
     rng: &mut R,
 ) -> Reply {
@@ -579,10 +668,11 @@ impl ParsedRequest {
     /// proposing a PIN (which uses no key), makes [`answer`]'s record differ in its status.
     ///
     /// ```
-    /// use cardadmin::{cm, AdminKey, PinPolicy};
+    /// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
     ///
     /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-    /// let profile = cm::Profile::new(&key, true, &policy);
+    /// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+    /// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
     /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e")?;
     /// let before = parsed.audit(&profile);
     /// assert_eq!(before.key_role(), Some(cm::KeyRole::CardKey));
@@ -590,29 +680,46 @@ impl ParsedRequest {
     /// let (reply, after) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
     /// assert_eq!(reply.status(), 200);
     /// assert_eq!(before, after);
-    /// # Ok::<(), cardadmin::CmError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn audit(&self, profile: &Profile<'_>) -> AuditRecord {
-        let (key_role, status) = match self.plan(profile) {
-            Ok(Some(role)) => (Some(role), 200),
-            Ok(None) => (None, self.status_without_key(profile)),
-            Err(error) => (None, error.status()),
-        };
-        self.record(profile, key_role, status)
+    pub fn audit<M: CmacSigner + ?Sized>(&self, profile: &Profile<'_, M>) -> AuditRecord {
+        match self.plan(profile) {
+            Ok(Some(key)) => self.record(Some(key), 200),
+            Ok(None) => self.record(None, self.status_without_key(profile)),
+            Err(error) => self.record(None, error.status()),
+        }
     }
 
-    /// The key role that will answer, or `None` when no key is used; an error for a
-    /// challenge the answering key cannot take.
-    fn plan(&self, profile: &Profile<'_>) -> Result<Option<KeyRole>, CmError> {
+    /// The key role that will answer and the check value of the key held for it, or `None`
+    /// when no key is used; an error for a card key without a master, a key store that cannot
+    /// give its check value, or a challenge the answering key cannot take. The master's check
+    /// value is the one [`Profile::new`] asked for: no key store is asked here.
+    fn plan<M: CmacSigner + ?Sized>(
+        &self,
+        profile: &Profile<'_, M>,
+    ) -> Result<Option<(KeyRole, KeyCheckValue)>, CmError> {
         let role = match self.endpoint {
             Endpoint::AuthenticationResponse if self.diversified == Some(true) => KeyRole::CardKey,
             Endpoint::AuthenticationResponse => KeyRole::InitialKey,
-            Endpoint::DiversifiedKey if profile.diversify_keys => KeyRole::CardKey,
-            Endpoint::DiversifiedKey | Endpoint::ServerProposedPin => return Ok(None),
+            Endpoint::DiversifiedKey => KeyRole::CardKey,
+            Endpoint::ServerProposedPin => return Ok(None),
+        };
+        let (algorithm, check_value) = match role {
+            KeyRole::InitialKey => (
+                profile.initial_key.algorithm(),
+                profile.initial_key.check_value(),
+            ),
+            KeyRole::CardKey => {
+                let (Some(master), Some(check_value)) =
+                    (profile.master, profile.master_check_value)
+                else {
+                    return Err(CmError::NoDiversificationKey);
+                };
+                // A card key has its master's algorithm (AN10922 keeps the size).
+                (master.algorithm(), check_value)
+            }
         };
         if let Some(challenge) = &self.challenge {
-            // A derived card key has its master's algorithm; today one admin key is both.
-            let algorithm = profile.admin_key.algorithm();
             let found = challenge.as_bytes().len();
             if found != algorithm.block_len() {
                 return Err(CmError::ChallengeLength(KeyError::ChallengeLength {
@@ -622,31 +729,27 @@ impl ParsedRequest {
                 }));
             }
         }
-        Ok(Some(role))
+        Ok(Some((role, check_value)))
     }
 
-    /// 204 or 200 for a request no key answers.
-    fn status_without_key(&self, profile: &Profile<'_>) -> u16 {
-        let answers = match self.endpoint {
-            Endpoint::ServerProposedPin => profile.pin_policy.server_generates(),
-            Endpoint::DiversifiedKey | Endpoint::AuthenticationResponse => false,
-        };
-        if answers {
+    /// 204 or 200 for a request no key answers (a proposed PIN).
+    fn status_without_key<M: ?Sized>(&self, profile: &Profile<'_, M>) -> u16 {
+        if self.endpoint == Endpoint::ServerProposedPin && profile.pin_policy.server_generates() {
             200
         } else {
             204
         }
     }
 
-    fn record(&self, profile: &Profile<'_>, key_role: Option<KeyRole>, status: u16) -> AuditRecord {
+    fn record(&self, key: Option<(KeyRole, KeyCheckValue)>, status: u16) -> AuditRecord {
         AuditRecord {
             endpoint: Some(self.endpoint),
             request_id: self.request_id,
             smart_card_id: Some(self.smart_card_id),
             card_id: self.card_id,
             diversified: self.diversified,
-            key_role,
-            key_check_value: key_role.map(|_| profile.admin_key.check_value()),
+            key_role: key.map(|(role, _)| role),
+            key_check_value: key.map(|(_, check_value)| check_value),
             status,
         }
     }
@@ -693,15 +796,18 @@ impl fmt::Display for KeyRole {
 /// clock and does not know who asked): the server adds both.
 ///
 /// `key_check_value` identifies the key the server holds for the role: the initial admin key's
-/// check value for [`KeyRole::InitialKey`], the diversification master's for
-/// [`KeyRole::CardKey`] (a card key is not computed before its use is recorded, so the record
-/// names the master it comes from and the card ID it was derived for).
+/// check value for [`KeyRole::InitialKey`] (`AdminKey::check_value`, the first 3 bytes of
+/// `E_K(0)`), the diversification master's for [`KeyRole::CardKey`]
+/// (`master::check_value`, ANSI X9.24-1:2017's CMAC method, asked once by [`Profile::new`]).
+/// A card key is not computed before its use is recorded, so the record names the master it
+/// comes from and the card ID it is derived for.
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey, CmError, PinPolicy};
+/// use cardadmin::{cm, AdminKey, CmError, MasterKey, PinPolicy};
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-/// let profile = cm::Profile::new(&key, true, &policy);
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+/// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
 /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False")?;
 /// let (reply, record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
 /// assert_eq!(reply.body(), r#""F0Zudm4wPLY=""#);
@@ -714,7 +820,7 @@ impl fmt::Display for KeyRole {
 /// let refused = cm::AuditRecord::refused(Some(&parsed), CmError::Forbidden { rule: "the caller is not the request's operator" });
 /// assert_eq!(refused.status(), 403);
 /// assert_eq!(refused.key_role(), None);
-/// # Ok::<(), CmError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -843,10 +949,11 @@ impl AuditRecord {
 /// `parse_request` followed by [`answer`].
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey, CmError, PinPolicy};
+/// use cardadmin::{cm, AdminKey, CmError, MasterKey, PinPolicy};
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-/// let profile = cm::Profile::new(&key, true, &policy);
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+/// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
 /// let target = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e";
 /// let parsed = cm::parse_request(target)?;
 ///
@@ -861,7 +968,7 @@ impl AuditRecord {
 ///
 /// // A malformed request never gets that far.
 /// assert_eq!(cm::parse_request("/nowhere").unwrap_err(), CmError::NotFound);
-/// # Ok::<(), CmError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_request(target: &str) -> Result<ParsedRequest, CmError> {
     if target.len() > MAX_TARGET_LEN {
@@ -925,61 +1032,62 @@ pub fn parse_request(target: &str) -> Result<ParsedRequest, CmError> {
 /// record of [`ParsedRequest::audit`] is safely stored.
 ///
 /// ```
-/// use cardadmin::{cm, AdminKey, PinPolicy};
+/// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-/// let profile = cm::Profile::new(&key, true, &policy);
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+/// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
 /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin")?;
 /// let (reply, record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
 /// assert_eq!(reply.status(), 200);
 /// assert_eq!(record.key_role(), None); // a PIN uses no key, and is not in the record
-/// # Ok::<(), cardadmin::CmError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn answer<R: RngCore + CryptoRng>(
+pub fn answer<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
     parsed: &ParsedRequest,
-    profile: &Profile<'_>,
+    profile: &Profile<'_, M>,
     rng: &mut R,
 ) -> (Reply, AuditRecord) {
-    let role = match parsed.plan(profile) {
-        Ok(role) => role,
+    let key = match parsed.plan(profile) {
+        Ok(key) => key,
         Err(error) => {
             return (
                 Reply::from_error(error),
-                parsed.record(profile, None, error.status()),
+                parsed.record(None, error.status()),
             )
         }
     };
-    let result = execute(parsed, profile, role, rng);
-    let reply = match result {
+    let reply = match execute(parsed, profile, key.map(|(role, _)| role), rng) {
         Ok(Some(body)) => Reply::ok(&body),
         Ok(None) => Reply::no_content(),
         Err(error) => Reply::from_error(error),
     };
-    let record = parsed.record(profile, role, reply.status());
+    let record = parsed.record(key, reply.status());
     (reply, record)
 }
 
 /// The body text of a 200 (before JSON quoting), `None` for a 204.
-fn execute<R: RngCore + CryptoRng>(
+fn execute<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
     parsed: &ParsedRequest,
-    profile: &Profile<'_>,
+    profile: &Profile<'_, M>,
     role: Option<KeyRole>,
     rng: &mut R,
 ) -> Result<Option<Zeroizing<String>>, CmError> {
-    let admin_key = profile.admin_key;
     match (parsed.endpoint, role, parsed.card_id, &parsed.challenge) {
         (Endpoint::AuthenticationResponse, Some(role), Some(card_id), Some(challenge)) => {
-            let response = match role {
-                KeyRole::CardKey => admin_key.diversify(&card_id).respond(challenge),
-                KeyRole::InitialKey => admin_key.respond(challenge),
-            }
-            .map_err(CmError::ChallengeLength)?;
+            let response = super::respond(
+                profile.initial_key,
+                profile.master,
+                &card_id,
+                challenge,
+                role == KeyRole::CardKey,
+            )?;
             let mut body = Zeroizing::new(String::new());
             let _ = write!(body, "{response}");
             Ok(Some(body))
         }
         (Endpoint::DiversifiedKey, Some(KeyRole::CardKey), Some(card_id), _) => {
-            Ok(Some(admin_key.diversify(&card_id).to_base64()))
+            Ok(Some(super::card_key(profile.master, &card_id)?.to_base64()))
         }
         (Endpoint::ServerProposedPin, _, _, _) => {
             match super::server_proposed_pin(profile.pin_policy, rng)? {
@@ -987,8 +1095,8 @@ fn execute<R: RngCore + CryptoRng>(
                 None => Ok(None),
             }
         }
-        // `plan` gives no key role to a diversifiedkey the profile does not answer: 204.
-        // (`parse_request` always sets the card ID and challenge the other arms read.)
+        // `parse_request` always sets the card ID and challenge the arms above read, and
+        // `plan` gives every keyed endpoint its role: nothing else gets here.
         _ => Ok(None),
     }
 }

@@ -29,14 +29,30 @@
 //! but AN10922 does not define it, so keys derived from over-long inputs by another
 //! implementation should be checked against a known card before relying on them.
 //!
-//! All CMACs of one derivation run as lanes of one chain (they differ only in the first byte),
-//! so the cipher can interleave them. Everything derived from the key stays in wiped buffers.
+//! # Written once, whoever computes the CMAC
+//!
+//! A master key lives either in memory ([`MasterKey`](crate::MasterKey)) or in a key store
+//! that computes CMAC for the crate ([`CmacSigner`](crate::master::CmacSigner): an HSM over
+//! PKCS#11). Both derivations go through this file: the input check ([`check_input`]), the
+//! constants per algorithm ([`constants`]) and the fold of the tags into a key ([`fold`]) are
+//! written once; only the CMACs differ. In memory, all CMACs of one derivation run as lanes of
+//! one chain (they differ only in the first byte), so the cipher can interleave them; through a
+//! key store, each is one call to [`CmacSigner::cmac`](crate::master::CmacSigner::cmac) over a
+//! [`CmacMessage`](crate::master::CmacMessage) built here. Everything derived from the key stays
+//! in wiped buffers.
+//!
+//! A key store computes plain SP 800-38B CMAC, which agrees with AN10922's padding only when
+//! `constant ‖ M` is longer than one block, that is when `M` has at least one block's length
+//! (8 bytes for 3DES, 16 for AES). Card IDs (16 bytes) and AN10922's published examples are;
+//! through a key store a shorter `M` is refused ([`KeyError::KeyStoreInputLength`]) rather than
+//! derived differently.
 
 use zeroize::Zeroizing;
 
-use crate::card_id::CardId;
+use crate::algorithm::Algorithm;
 use crate::error::KeyError;
 use crate::key::AdminKey;
+use crate::master::{CmacMessage, CmacSigner, DiversifyError};
 use crate::primitive::{cmac_lanes, des_key, BlockCipher, Cipher, Padding, Subkeys};
 
 /// AN10922's diversification constants for the three 8-byte parts of a 3TDEA key.
@@ -51,6 +67,13 @@ const AES256_CONSTANTS: [u8; 2] = [0x41, 0x42];
 /// The accepted lengths of a diversification input, in bytes.
 const INPUT_LEN: core::ops::RangeInclusive<usize> = 1..=64;
 
+/// The longest CMAC message the derivation builds: a constant and the longest input.
+pub(crate) const MAX_MESSAGE_LEN: usize = 1 + 64;
+
+/// Room for the CMAC tags of one derivation, one after the other: 3 × 8 bytes for 3DES,
+/// 1 or 2 × 16 for AES.
+const TAGS_LEN: usize = 32;
+
 /// How the low bit of each byte of a diversified Triple-DES key is set.
 ///
 /// DES ignores these bits, so the choice never changes a response; but tools and cards that
@@ -58,10 +81,10 @@ const INPUT_LEN: core::ops::RangeInclusive<usize> = 1..=64;
 /// bits, so the choice does not apply to them (AES key versions are kept beside the key).
 ///
 /// ```
-/// use cardadmin::{AdminKey, DesParity};
+/// use cardadmin::{DesParity, MasterKey};
 ///
 /// // NXP AN10922, 3TDEA example, with key version 0x55 in the first 8 parity bits.
-/// let master = AdminKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
 /// let m = [0x04, 0x78, 0x2E, 0x21, 0x80, 0x1D, 0x80, 0x30, 0x42, 0xF5, 0x4E, 0x58, 0x50];
 /// let key = master.diversify_input_with(&m, DesParity::KeyVersion(0x55))?;
 /// assert_eq!(key.expose_secret(), [
@@ -84,156 +107,139 @@ pub enum DesParity {
     Raw,
 }
 
-impl AdminKey {
-    /// Derives this card's own admin key from the master key (`self`) and the card's ID, with
-    /// the master key's algorithm (see the table in the module docs of [`AdminKey::diversify_input`]).
-    ///
-    /// For a Triple-DES master key:
-    /// `diversified = odd_parity(CMAC(MK, 0x31 || ID) || CMAC(MK, 0x32 || ID) || CMAC(MK, 0x33 || ID))`
-    /// with `ID` the 16 bytes of [`CardId::as_bytes`].
-    ///
-    /// ```
-    /// use cardadmin::{AdminKey, Algorithm, CardId};
-    ///
-    /// let master = AdminKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
-    /// let card: CardId = "bc88f13f-83ba-4037-8262-46eba1291c6e".parse()?;
-    /// let card_key = master.diversify(&card);
-    /// assert_ne!(card_key.expose_secret(), master.expose_secret());
-    /// assert!(card_key.audit().has_odd_parity());
-    /// assert_eq!(card_key.expose_secret(), master.diversify(&card).expose_secret());
-    ///
-    /// let aes_master = AdminKey::new(Algorithm::Aes256, &[7; 32])?;
-    /// assert_eq!(aes_master.diversify(&card).algorithm(), Algorithm::Aes256);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn diversify(&self, card_id: &CardId) -> AdminKey {
-        self.derive(card_id.as_bytes(), DesParity::Odd)
+/// AN10922's constants for a master key of `algorithm`: one CMAC of `constant ‖ M` each, in
+/// the order their tags make the derived key.
+pub(crate) fn constants(algorithm: Algorithm) -> &'static [u8] {
+    match algorithm {
+        Algorithm::Tdes => &TDEA3_CONSTANTS,
+        Algorithm::Aes128 => &AES128_CONSTANT,
+        Algorithm::Aes192 => &AES192_CONSTANTS,
+        Algorithm::Aes256 => &AES256_CONSTANTS,
     }
+}
 
-    /// The same derivation over any input `M` of 1 to 64 bytes, for schemes that diversify
-    /// over something other than the 16-byte card ID (AN10922 itself uses UID, AID and system
-    /// identifier). Triple-DES keys get odd parity, like [`AdminKey::diversify`].
-    ///
-    /// | algorithm | derived key |
-    /// |---|---|
-    /// | 3DES (3TDEA) | `CMAC(K, 31 ‖ M) ‖ CMAC(K, 32 ‖ M) ‖ CMAC(K, 33 ‖ M)`, odd parity |
-    /// | AES-128 | `CMAC(K, 01 ‖ M)` |
-    /// | AES-192 | `A[0..8] ‖ (A[8..16] ⊕ B[0..8]) ‖ B[8..16]`, `A = CMAC(K, 11 ‖ M)`, `B = CMAC(K, 12 ‖ M)` |
-    /// | AES-256 | `CMAC(K, 41 ‖ M) ‖ CMAC(K, 42 ‖ M)` |
-    ///
-    /// The CMAC input is padded as AN10922 says (to at least two blocks); past AN10922's
-    /// length limit (15 bytes of `M` for 3DES, 31 for AES) it is plain SP 800-38B CMAC.
-    ///
-    /// ```
-    /// use cardadmin::{AdminKey, Algorithm, KeyError};
-    ///
-    /// // NXP AN10922, 3TDEA example: its first CMAC is 2F0DD03675D3FB9A before parity.
-    /// let master = AdminKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
-    /// let m = [0x04, 0x78, 0x2E, 0x21, 0x80, 0x1D, 0x80, 0x30, 0x42, 0xF5, 0x4E, 0x58, 0x50];
-    /// let key = master.diversify_input(&m)?;
-    /// assert_eq!(key.expose_secret()[..8], [0x2F, 0x0D, 0xD0, 0x37, 0x75, 0xD3, 0xFB, 0x9B]);
-    ///
-    /// // NXP AN10922, AES-128 example.
-    /// let master = AdminKey::new_hex(Algorithm::Aes128, "00112233445566778899AABBCCDDEEFF")?;
-    /// let m = [
-    ///     0x04, 0x78, 0x2E, 0x21, 0x80, 0x1D, 0x80, 0x30, 0x42, 0xF5, 0x4E, 0x58, 0x50, 0x20, 0x41,
-    ///     0x62, 0x75,
-    /// ];
-    /// let key = master.diversify_input(&m)?;
-    /// assert_eq!(key.expose_secret(), [
-    ///     0xA8, 0xDD, 0x63, 0xA3, 0xB8, 0x9D, 0x54, 0xB3, 0x7C, 0xA8, 0x02, 0x47, 0x3F, 0xDA, 0x91,
-    ///     0x75,
-    /// ]);
-    ///
-    /// assert_eq!(
-    ///     master.diversify_input(&[]).unwrap_err(),
-    ///     KeyError::DiversificationInputLength { min: 1, max: 64, found: 0 },
-    /// );
-    /// # Ok::<(), KeyError>(())
-    /// ```
-    pub fn diversify_input(&self, input: &[u8]) -> Result<AdminKey, KeyError> {
-        self.diversify_input_with(input, DesParity::Odd)
+/// Refuses a diversification input that is empty or longer than 64 bytes.
+pub(crate) fn check_input(input: &[u8]) -> Result<(), KeyError> {
+    if INPUT_LEN.contains(&input.len()) {
+        Ok(())
+    } else {
+        Err(KeyError::DiversificationInputLength {
+            min: *INPUT_LEN.start(),
+            max: *INPUT_LEN.end(),
+            found: input.len(),
+        })
     }
+}
 
-    /// [`AdminKey::diversify_input`] with a choice of how a derived Triple-DES key's parity
-    /// bits are set (see [`DesParity`]; it does not apply to AES keys).
-    ///
-    /// ```
-    /// use cardadmin::{AdminKey, DesParity};
-    ///
-    /// let master = AdminKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
-    /// let m = [0x04, 0x78, 0x2E, 0x21, 0x80, 0x1D, 0x80, 0x30, 0x42, 0xF5, 0x4E, 0x58, 0x50];
-    /// let raw = master.diversify_input_with(&m, DesParity::Raw)?;
-    /// assert_eq!(raw.expose_secret()[..8], [0x2F, 0x0D, 0xD0, 0x36, 0x75, 0xD3, 0xFB, 0x9A]);
-    /// # Ok::<(), cardadmin::KeyError>(())
-    /// ```
-    pub fn diversify_input_with(
-        &self,
-        input: &[u8],
-        parity: DesParity,
-    ) -> Result<AdminKey, KeyError> {
-        if !INPUT_LEN.contains(&input.len()) {
-            return Err(KeyError::DiversificationInputLength {
-                min: *INPUT_LEN.start(),
-                max: *INPUT_LEN.end(),
-                found: input.len(),
-            });
+/// The derived key of `algorithm` from its CMAC tags, one block each, one after the other in
+/// `tags` in the order of [`constants`]:
+///
+/// | algorithm | derived key |
+/// |---|---|
+/// | 3DES | `T1 ‖ T2 ‖ T3`, parity per `parity` |
+/// | AES-128 | `T1` |
+/// | AES-192 | `T1[0..8] ‖ (T1[8..16] ⊕ T2[0..8]) ‖ T2[8..16]` |
+/// | AES-256 | `T1 ‖ T2` |
+fn fold(algorithm: Algorithm, tags: &[u8; TAGS_LEN], parity: DesParity) -> AdminKey {
+    let mut derived = Zeroizing::new([0u8; TAGS_LEN]);
+    match algorithm {
+        Algorithm::Tdes => {
+            let mut key = Zeroizing::new([0u8; AdminKey::LEN]);
+            key.iter_mut()
+                .zip(tags.iter())
+                .for_each(|(out, byte)| *out = *byte);
+            set_des_parity(&mut *key, parity);
+            return AdminKey::from_tdes(&key);
         }
-        Ok(self.derive(input, parity))
-    }
-
-    fn derive(&self, input: &[u8], parity: DesParity) -> AdminKey {
-        let mut derived = Zeroizing::new([0u8; 32]);
-        let algorithm = self.algorithm();
-        match self.cipher() {
-            Cipher::Tdes(cipher) => {
-                let tags = cmacs(cipher, &self.zero_block_of::<8>(), TDEA3_CONSTANTS, input);
-                let mut key = Zeroizing::new([0u8; AdminKey::LEN]);
-                concatenate(&mut *key, tags.iter());
-                set_des_parity(&mut *key, parity);
-                return AdminKey::from_tdes(&key);
-            }
-            Cipher::Aes128(cipher) => {
-                let tags = cmacs(cipher, &self.zero_block_of::<16>(), AES128_CONSTANT, input);
-                concatenate(&mut *derived, tags.iter());
-            }
-            Cipher::Aes192(cipher) => {
-                let tags = cmacs(cipher, &self.zero_block_of::<16>(), AES192_CONSTANTS, input);
-                let [a, b] = &*tags;
-                // A[0..8] || (A[8..16] ^ B[0..8]) || B[8..16]
-                let folded = a.iter().chain(&[0u8; 8]).zip([0u8; 8].iter().chain(b));
-                for (out, (x, y)) in derived.iter_mut().zip(folded) {
-                    *out = x ^ y;
-                }
-            }
-            Cipher::Aes256(cipher) => {
-                let tags = cmacs(cipher, &self.zero_block_of::<16>(), AES256_CONSTANTS, input);
-                concatenate(&mut *derived, tags.iter());
+        Algorithm::Aes192 => {
+            // A[0..8] || (A[8..16] ^ B[0..8]) || B[8..16], with A = tags[0..16], B = tags[16..32]:
+            // (A || 0^8) ^ (0^8 || B).
+            let a = tags.iter().take(16).chain(&[0u8; 8]);
+            let b = [0u8; 8].iter().chain(tags.iter().skip(16));
+            for (out, (x, y)) in derived.iter_mut().zip(a.zip(b)) {
+                *out = x ^ y;
             }
         }
-        let key_len = algorithm.key_len();
-        // Cannot fail: `derived` holds exactly `key_len` bytes of key for `algorithm`.
-        match AdminKey::new(algorithm, derived.get(..key_len).unwrap_or_default()) {
-            Ok(key) => key,
-            Err(_) => AdminKey::from_bytes([0; AdminKey::LEN]),
+        Algorithm::Aes128 | Algorithm::Aes256 => {
+            derived
+                .iter_mut()
+                .zip(tags.iter())
+                .for_each(|(out, byte)| *out = *byte);
         }
     }
-
-    /// CMAC (NIST SP 800-38B) under this Triple-DES key over `message`.
-    #[cfg(test)]
-    pub(crate) fn cmac(&self, message: &[u8]) -> [u8; 8] {
-        let Cipher::Tdes(cipher) = self.cipher() else {
-            panic!("a Triple-DES key");
-        };
-        let subkeys = Subkeys::from_l(&self.zero_block_of::<8>());
-        let [tag] = match message.split_first() {
-            Some((&first, rest)) => {
-                cmac_lanes(cipher, &subkeys, Some([first]), rest, Padding::Standard)
-            }
-            None => cmac_lanes::<_, 8, 1>(cipher, &subkeys, None, &[], Padding::Standard),
-        };
-        tag
+    let key_len = algorithm.key_len();
+    // Cannot fail: `derived` holds exactly `key_len` bytes of key for `algorithm`.
+    match AdminKey::new(algorithm, derived.get(..key_len).unwrap_or_default()) {
+        Ok(key) => key,
+        Err(_) => AdminKey::from_bytes([0; AdminKey::LEN]),
     }
+}
+
+/// AN10922 under an in-memory master key (`master`), its CMACs as lanes of one chain. The
+/// input's length is checked by the caller.
+pub(crate) fn derive_in_memory(master: &AdminKey, input: &[u8], parity: DesParity) -> AdminKey {
+    let mut tags = Zeroizing::new([0u8; TAGS_LEN]);
+    match master.cipher() {
+        Cipher::Tdes(cipher) => {
+            let lanes = cmacs(cipher, &master.zero_block_of::<8>(), TDEA3_CONSTANTS, input);
+            concatenate(&mut *tags, lanes.iter());
+        }
+        Cipher::Aes128(cipher) => {
+            let lanes = cmacs(
+                cipher,
+                &master.zero_block_of::<16>(),
+                AES128_CONSTANT,
+                input,
+            );
+            concatenate(&mut *tags, lanes.iter());
+        }
+        Cipher::Aes192(cipher) => {
+            let lanes = cmacs(
+                cipher,
+                &master.zero_block_of::<16>(),
+                AES192_CONSTANTS,
+                input,
+            );
+            concatenate(&mut *tags, lanes.iter());
+        }
+        Cipher::Aes256(cipher) => {
+            let lanes = cmacs(
+                cipher,
+                &master.zero_block_of::<16>(),
+                AES256_CONSTANTS,
+                input,
+            );
+            concatenate(&mut *tags, lanes.iter());
+        }
+    }
+    fold(master.algorithm(), &tags, parity)
+}
+
+/// AN10922 through a key store: the same input check, constants and fold as
+/// [`derive_in_memory`], one [`CmacSigner::cmac`] per constant.
+pub(crate) fn derive_with<S: CmacSigner + ?Sized>(
+    signer: &S,
+    input: &[u8],
+    parity: DesParity,
+) -> Result<AdminKey, DiversifyError<S::Error>> {
+    check_input(input).map_err(DiversifyError::Input)?;
+    let algorithm = signer.algorithm();
+    let block_len = algorithm.block_len();
+    if input.len() < block_len {
+        return Err(DiversifyError::Input(KeyError::KeyStoreInputLength {
+            min: block_len,
+            found: input.len(),
+        }));
+    }
+    let mut tags = Zeroizing::new([0u8; TAGS_LEN]);
+    for (&constant, tag) in constants(algorithm)
+        .iter()
+        .zip(tags.chunks_exact_mut(block_len))
+    {
+        let message = CmacMessage::prefixed(constant, input);
+        signer.cmac(&message, tag).map_err(DiversifyError::Signer)?;
+    }
+    Ok(fold(algorithm, &tags, parity))
 }
 
 /// AN10922's CMACs of `constant || input`, one per constant, as lanes of one chain.
@@ -251,6 +257,33 @@ fn cmacs<C: BlockCipher<N>, const N: usize, const LANES: usize>(
         input,
         Padding::An10922,
     ))
+}
+
+/// Plain CMAC (NIST SP 800-38B) of `message` under an in-memory key, the full tag written
+/// into `tag` (as much of it as `tag` holds).
+pub(crate) fn cmac(key: &AdminKey, message: &[u8], tag: &mut [u8]) {
+    match key.cipher() {
+        Cipher::Tdes(cipher) => cmac_one(cipher, &key.zero_block_of::<8>(), message, tag),
+        Cipher::Aes128(cipher) => cmac_one(cipher, &key.zero_block_of::<16>(), message, tag),
+        Cipher::Aes192(cipher) => cmac_one(cipher, &key.zero_block_of::<16>(), message, tag),
+        Cipher::Aes256(cipher) => cmac_one(cipher, &key.zero_block_of::<16>(), message, tag),
+    }
+}
+
+fn cmac_one<C: BlockCipher<N>, const N: usize>(
+    cipher: &C,
+    l: &[u8; N],
+    message: &[u8],
+    tag: &mut [u8],
+) {
+    let subkeys = Subkeys::from_l(l);
+    let lanes = Zeroizing::new(match message.split_first() {
+        Some((&first, rest)) => {
+            cmac_lanes(cipher, &subkeys, Some([first]), rest, Padding::Standard)
+        }
+        None => cmac_lanes::<_, N, 1>(cipher, &subkeys, None, &[], Padding::Standard),
+    });
+    concatenate(tag, lanes.iter());
 }
 
 /// Writes the blocks one after the other into `out`.
@@ -307,7 +340,9 @@ mod tests {
             } else {
                 from_hex(message)
             };
-            assert_eq!(key.cmac(&message).to_vec(), from_hex(tag), "{line}");
+            let mut computed = [0u8; 8];
+            super::cmac(&key, &message, &mut computed);
+            assert_eq!(computed.to_vec(), from_hex(tag), "{line}");
             checked += 1;
         }
         assert!(checked >= 4, "only {checked} CMAC vectors read");

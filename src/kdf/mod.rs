@@ -1,5 +1,5 @@
 //! Key derivation: each card's admin key from the master key.
 
-mod an10922;
+pub(crate) mod an10922;
 
 pub use an10922::DesParity;

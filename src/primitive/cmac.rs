@@ -62,9 +62,8 @@ fn double<const N: usize>(block: &mut [u8; N]) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Padding {
     /// NIST SP 800-38B: pad with `80 00..` to a whole block when the message does not end on
-    /// one (an empty message is one padded block). Only the NIST vectors need it: AN10922
-    /// pads the same way once a message is two blocks long.
-    #[cfg(test)]
+    /// one (an empty message is one padded block). What a master key's CMAC check value and a
+    /// key store's CMAC use; AN10922 pads the same way once a message is two blocks long.
     Standard,
     /// NXP AN10922: as SP 800-38B, but a message shorter than two blocks is always padded to
     /// two blocks, and then MACed with `K2`.
@@ -86,7 +85,6 @@ where
     let head = usize::from(first.is_some());
     let len = head + rest.len();
     let min_len = match padding {
-        #[cfg(test)]
         Padding::Standard => 1,
         Padding::An10922 => 2 * N,
     };

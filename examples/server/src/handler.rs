@@ -57,8 +57,10 @@ pub struct Security {
 
 /// The server state the handler needs: the keys (as a `cm::Profile`) and the security parts.
 pub trait Answerer: Send + Sync + 'static {
+    /// Where the diversification master key is (in memory, a key store).
+    type Master: cardadmin::master::CmacSigner + Sync + ?Sized;
     /// The profile requests are answered with.
-    fn profile(&self) -> cm::Profile<'_>;
+    fn profile(&self) -> cm::Profile<'_, Self::Master>;
     /// Registry, audit trail, rate limit.
     fn security(&self) -> &Security;
 }

@@ -34,29 +34,39 @@ mod ratelimit;
 mod registry;
 mod tls;
 
+use std::borrow::Cow;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::Router;
-use cardadmin::{cm, AdminKey, PinPolicy};
+use cardadmin::master::{self, CmacMessage, CmacSigner};
+use cardadmin::{cm, AdminKey, Algorithm, MasterKey, PinPolicy};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use handler::Security;
 
-/// `config.example.json`. The admin key is read by `cardadmin`'s `Deserialize`, which wipes
-/// every copy of its text it gets; the file's contents are wiped after parsing.
+/// `config.example.json`. Keys are read by `cardadmin`'s `Deserialize` (or, for the map form
+/// of the diversification key, into wiped buffers here); the file's contents are wiped after
+/// parsing.
+///
+/// The two keys have two roles (issue #15), as in MIM CM's profile template:
+/// `initial_admin_key` answers `diversified=false` (blank cards), `diversification_key` derives
+/// each card's key for `diversified=true` and `diversifiedkey`, and never answers a challenge.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    /// 48 hex digits: MIM CM's profile template form.
-    admin_key: AdminKey,
-    /// Whether the profile template diversifies cards' admin keys (`diversifiedkey` answers
-    /// 204 when it does not).
-    #[serde(default = "yes")]
-    diversify_keys: bool,
+    /// 48 hex digits (MIM CM's profile template form, 3DES), or
+    /// `{"algorithm": ..., "key": ...}`.
+    initial_admin_key: AdminKey,
+    /// The master key: the same two forms (and, later, a key store). Without one, the server
+    /// answers `diversified=true` and `diversifiedkey` with a 400 that says so.
+    #[serde(default)]
+    diversification_key: Option<DiversificationKey>,
     /// The profile template's PIN policy.
     #[serde(default)]
     pin_policy: PinPolicy,
@@ -74,22 +84,167 @@ struct Config {
     rate_limit_per_minute: Option<u32>,
 }
 
-fn yes() -> bool {
-    true
+/// Fields of the old, one-key configuration, refused with a message that names the new ones.
+const OLD_FIELDS: [&str; 2] = ["admin_key", "diversify_keys"];
+
+/// Where the configuration says the diversification (master) key is.
+///
+/// Backends: add a variant here, its form to `DiversificationKey::deserialize` (the marked
+/// place in `visit_map`), and its arm to `ServerMaster::open`.
+enum DiversificationKey {
+    /// 48 hex digits, or `{"algorithm": ..., "key": ...}`: the key in this process's memory.
+    InMemory(MasterKey),
+    // Next backend (issue #15 item 2): `{"pkcs11": {"module": ..., "token": ..., "label": ...,
+    // "algorithm": ..., "pin_env": ...}}`, a master key held in a PKCS#11 token.
 }
 
+impl<'de> Deserialize<'de> for DiversificationKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // `deserialize_any` so that a number is refused without being echoed (as
+        // `cardadmin`'s own key `Deserialize` does).
+        deserializer.deserialize_any(DiversificationKeyVisitor)
+    }
+}
+
+struct DiversificationKeyVisitor;
+
+const DIVERSIFICATION_KEY_FORMS: &str = "diversification_key must be a string of 48 hex digits, or { \"algorithm\": ..., \"key\": \"<hex>\" }";
+
+impl<'de> Visitor<'de> for DiversificationKeyVisitor {
+    type Value = DiversificationKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(DIVERSIFICATION_KEY_FORMS)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<DiversificationKey, E> {
+        MasterKey::from_hex(text)
+            .map(DiversificationKey::InMemory)
+            .map_err(E::custom)
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<DiversificationKey, E> {
+        let text = Zeroizing::new(text);
+        self.visit_str(&text)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DiversificationKey, A::Error> {
+        let mut algorithm: Option<Algorithm> = None;
+        let mut key: Option<Zeroizing<String>> = None;
+        while let Some(field) = map.next_key::<Cow<'de, str>>()? {
+            match field.as_ref() {
+                "algorithm" if algorithm.is_none() => {
+                    let name = map.next_value::<Cow<'de, str>>()?;
+                    algorithm = Some(name.parse().map_err(de::Error::custom)?);
+                }
+                "key" if key.is_none() => {
+                    key = Some(Zeroizing::new(map.next_value::<String>()?));
+                }
+                // The place for another backend's form, such as `"pkcs11"` (see
+                // `DiversificationKey`): read its settings here and return its variant.
+                "algorithm" | "key" => {
+                    return Err(de::Error::custom(format!(
+                        "diversification_key: \"{field}\" given twice"
+                    )))
+                }
+                other => {
+                    return Err(de::Error::custom(format!(
+                    "diversification_key: unknown field \"{other}\"; {DIVERSIFICATION_KEY_FORMS}"
+                )))
+                }
+            }
+        }
+        match (algorithm, key) {
+            (Some(algorithm), Some(key)) => MasterKey::new_hex(algorithm, &key)
+                .map(DiversificationKey::InMemory)
+                .map_err(de::Error::custom),
+            _ => Err(de::Error::custom(DIVERSIFICATION_KEY_FORMS)),
+        }
+    }
+}
+
+/// The server's master key, whichever backend holds it: what `cm::Profile` derives card keys
+/// with. An enum over the backends, so a request is served the same way from any of them.
+enum ServerMaster {
+    /// In this process's memory.
+    InMemory(MasterKey),
+}
+
+impl ServerMaster {
+    /// The master the configuration describes, ready to use.
+    fn open(config: DiversificationKey) -> Result<Self, String> {
+        match config {
+            DiversificationKey::InMemory(key) => Ok(Self::InMemory(key)),
+        }
+    }
+
+    /// The key's audit, where the key's bytes are at hand to audit (not in a key store).
+    fn audit(&self) -> Option<cardadmin::KeyAudit> {
+        match self {
+            Self::InMemory(key) => Some(key.audit()),
+        }
+    }
+
+    /// Where the key is, for the start-up line.
+    fn location(&self) -> &'static str {
+        match self {
+            Self::InMemory(_) => "in memory",
+        }
+    }
+}
+
+/// A key store's failure: logged to stderr by the server, answered to the client as a 500
+/// that says only that the key store failed (`cm::CmError::KeyStore`).
+#[derive(Debug)]
+enum KeyStoreError {}
+
+impl fmt::Display for KeyStoreError {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {}
+    }
+}
+
+impl CmacSigner for ServerMaster {
+    type Error = KeyStoreError;
+
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::InMemory(key) => key.algorithm(),
+        }
+    }
+
+    fn cmac(&self, message: &CmacMessage, tag: &mut [u8]) -> Result<(), KeyStoreError> {
+        let result = match self {
+            Self::InMemory(key) => key.cmac(message, tag).map_err(|never| match never {}),
+        };
+        if let Err(err) = &result {
+            // The store's own error, for the operator; the client gets a 500 without it.
+            eprintln!("error: key store: {err}");
+        }
+        result
+    }
+}
+
+/// The configuration in use: the keys and policy, checked once at start-up.
+struct Keys {
+    initial_admin_key: AdminKey,
+    master: Option<ServerMaster>,
+    pin_policy: PinPolicy,
+}
+
+/// What every request is answered from: one `cm::Profile`, built (and so checked: the same
+/// key in both roles is refused) once at start-up. The keys it borrows live as long as the
+/// process (`Box::leak`), so that a key store is not asked for a check value per request.
 struct Server {
-    config: Config,
+    profile: cm::Profile<'static, ServerMaster>,
     security: Security,
 }
 
 impl handler::Answerer for Server {
-    fn profile(&self) -> cm::Profile<'_> {
-        cm::Profile::new(
-            &self.config.admin_key,
-            self.config.diversify_keys,
-            &self.config.pin_policy,
-        )
+    type Master = ServerMaster;
+
+    fn profile(&self) -> cm::Profile<'_, ServerMaster> {
+        self.profile
     }
 
     fn security(&self) -> &Security {
@@ -130,7 +285,28 @@ fn load_config(path: &str) -> Result<Config, String> {
         std::fs::read_to_string(path).map_err(|err| format!("reading {path}: {err}"))?,
     );
     // serde_json's messages name a line and column, never the key text.
-    serde_json::from_str(&text).map_err(|err| format!("{path}: {err}"))
+    serde_json::from_str(&text).map_err(|err| {
+        // The old one-key file: say what replaced it rather than "unknown field".
+        if err.is_data() && OLD_FIELDS.iter().any(|old| err.to_string().contains(&format!("unknown field `{old}`"))) {
+            format!(
+                "{path}: \"admin_key\" and \"diversify_keys\" are no longer read: the keys have two roles now. Write \"initial_admin_key\" (the key blank cards ship with; it answers diversified=false) and \"diversification_key\" (a different key that derives each card's key for diversified=true and diversifiedkey; leave it out for a profile that does not diversify). ({err})"
+            )
+        } else {
+            format!("{path}: {err}")
+        }
+    })
+}
+
+/// Warns about a weak or well-known key, naming its role and check value.
+fn warn_weak(role: &str, check_value: impl fmt::Display, audit: &cardadmin::KeyAudit) {
+    if !audit.is_clean() {
+        eprintln!(
+            "warning: the {role} (check value {check_value}) is weak or well known; use it for tests only:"
+        );
+        for finding in audit.findings() {
+            eprintln!("warning:   {finding}");
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -159,25 +335,6 @@ async fn serve(args: Vec<String>) -> ExitCode {
         }
     };
 
-    // The key is identified by its check value only; the audit says what is wrong with it.
-    let check_value = config.admin_key.check_value();
-    let audit = config.admin_key.audit();
-    if !audit.is_clean() {
-        eprintln!(
-            "warning: the admin key (check value {check_value}) is weak or well known; use it for tests only:"
-        );
-        for finding in audit.findings() {
-            eprintln!("warning:   {finding}");
-        }
-    }
-    eprintln!(
-        "admin key check value {check_value}; keys {}diversified; PIN policy {}..={} characters, server proposes PINs: {}",
-        if config.diversify_keys { "" } else { "not " },
-        config.pin_policy.min_len(),
-        config.pin_policy.max_len(),
-        config.pin_policy.server_generates(),
-    );
-
     let security = match security(&config, listen) {
         Ok(security) => security,
         Err(message) => {
@@ -193,7 +350,67 @@ async fn serve(args: Vec<String>) -> ExitCode {
         }
     };
 
-    let server = Arc::new(Server { config, security });
+    // Keys are identified by their check values only; the audit says what is wrong with them.
+    let check_value = config.initial_admin_key.check_value();
+    warn_weak(
+        "initial admin key",
+        check_value,
+        &config.initial_admin_key.audit(),
+    );
+    let master = match config
+        .diversification_key
+        .map(ServerMaster::open)
+        .transpose()
+    {
+        Ok(master) => master,
+        Err(message) => {
+            eprintln!("error: diversification_key: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let master_description = match &master {
+        None => String::from("none (diversified=true and diversifiedkey answer 400)"),
+        Some(master) => match master::check_value(master) {
+            Ok(master_value) => {
+                if let Some(audit) = master.audit() {
+                    warn_weak("diversification key", master_value, &audit);
+                }
+                format!(
+                    "{} {}, check value {master_value} (CMAC method)",
+                    master.algorithm(),
+                    master.location()
+                )
+            }
+            Err(err) => {
+                eprintln!("error: diversification_key: the key store failed: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let keys: &'static Keys = Box::leak(Box::new(Keys {
+        initial_admin_key: config.initial_admin_key,
+        master,
+        pin_policy: config.pin_policy,
+    }));
+    let profile = match cm::Profile::new(
+        &keys.initial_admin_key,
+        keys.master.as_ref(),
+        &keys.pin_policy,
+    ) {
+        Ok(profile) => profile,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "initial admin key check value {check_value}; diversification key: {master_description}; PIN policy {}..={} characters, server proposes PINs: {}",
+        keys.pin_policy.min_len(),
+        keys.pin_policy.max_len(),
+        keys.pin_policy.server_generates(),
+    );
+
+    let server = Arc::new(Server { profile, security });
     let app = Router::new()
         .fallback(handler::handle::<Server>)
         .with_state(server);

@@ -1,0 +1,316 @@
+//! Key roles (issue #15): the master key derives and gives a CMAC check value; the key-store
+//! path (`CmacSigner`) derives the same keys from the same code; a key store only ever sees
+//! messages the crate built; a failing key store is a 500 that says nothing about the key.
+
+use std::cell::RefCell;
+
+use cardadmin::master::{self, CmacMessage, CmacSigner, DiversifyError};
+use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, DesParity, MasterKey, PinPolicy};
+use cipher::KeyInit;
+use cmac::{Cmac, Mac};
+
+const CARD: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
+const AUTH: &str = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse";
+const DIVERSIFIED: &str = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey";
+
+fn hex(text: &str) -> Vec<u8> {
+    let mut out = vec![0u8; text.len() / 2];
+    hex::decode_to_slice(text, &mut out).unwrap();
+    out
+}
+
+/// CMAC of one zero block under `key`, from RustCrypto's `cmac` (the oracle).
+fn reference_cmac_of_zero_block(algorithm: Algorithm, key: &[u8]) -> Vec<u8> {
+    macro_rules! with {
+        ($cipher:ty, $block:expr) => {{
+            let mut mac = <Cmac<$cipher> as KeyInit>::new_from_slice(key).unwrap();
+            mac.update(&[0u8; $block]);
+            mac.finalize().into_bytes().to_vec()
+        }};
+    }
+    match algorithm {
+        Algorithm::Tdes => with!(des::TdesEde3, 8),
+        Algorithm::Aes128 => with!(aes::Aes128, 16),
+        Algorithm::Aes192 => with!(aes::Aes192, 16),
+        Algorithm::Aes256 => with!(aes::Aes256, 16),
+        other => panic!("unknown algorithm {other}"),
+    }
+}
+
+/// X9.24-1:2017 CMAC check values of the all-zero keys. Source: OpenSSL 3
+/// (`openssl mac -cipher DES-EDE3-CBC -macopt hexkey:00..00 -in <8 zero bytes> CMAC` gives
+/// DD1BF6E1ECA3C115; AES-128-CBC 763CBCDE..., AES-192-CBC 0B50E605..., AES-256-CBC
+/// 9211053C...), and RustCrypto's `cmac` crate agrees (checked here).
+#[test]
+fn cmac_check_values_of_the_all_zero_keys() {
+    for (algorithm, expected) in [
+        (Algorithm::Tdes, "DD1BF6"),
+        (Algorithm::Aes128, "763CBC"),
+        (Algorithm::Aes192, "0B50E6"),
+        (Algorithm::Aes256, "921105"),
+    ] {
+        let bytes = vec![0u8; algorithm.key_len()];
+        let key = MasterKey::new(algorithm, &bytes).unwrap();
+        assert_eq!(key.check_value().to_string(), expected, "{algorithm}");
+        assert_eq!(
+            key.check_value().as_bytes()[..],
+            reference_cmac_of_zero_block(algorithm, &bytes)[..3]
+        );
+        assert_eq!(master::check_value(&key).unwrap(), key.check_value());
+        // The legacy E_K(0) check value of the same bytes as an admin key differs.
+        assert_ne!(
+            AdminKey::new(algorithm, &bytes).unwrap().check_value(),
+            key.check_value()
+        );
+    }
+}
+
+#[test]
+fn cmac_check_values_match_the_reference_for_other_keys() {
+    for algorithm in [
+        Algorithm::Tdes,
+        Algorithm::Aes128,
+        Algorithm::Aes192,
+        Algorithm::Aes256,
+    ] {
+        for fill in [0x01u8, 0x5a, 0xc3, 0xff] {
+            let bytes: Vec<u8> = (0..algorithm.key_len())
+                .map(|i| fill.wrapping_mul(i as u8 + 1))
+                .collect();
+            let key = MasterKey::new(algorithm, &bytes).unwrap();
+            assert_eq!(
+                key.check_value().as_bytes()[..],
+                reference_cmac_of_zero_block(algorithm, &bytes)[..3],
+                "{algorithm} {fill:02x}"
+            );
+        }
+    }
+}
+
+#[test]
+fn debug_shows_the_algorithm_and_the_cmac_check_value_only() {
+    let key = MasterKey::from_hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7").unwrap();
+    let debug = format!("{key:?}");
+    assert_eq!(
+        debug,
+        format!(
+            "MasterKey {{ algorithm: Tdes, check_value: {} }}",
+            key.check_value()
+        )
+    );
+    assert!(!debug.contains("DA20"));
+}
+
+/// A key store that records every message it is asked to MAC, and can be told to fail.
+struct Recording {
+    key: MasterKey,
+    seen: RefCell<Vec<Vec<u8>>>,
+    fail_derivations: bool,
+}
+
+#[derive(Debug, PartialEq)]
+struct StoreDown;
+
+impl CmacSigner for Recording {
+    type Error = StoreDown;
+    fn algorithm(&self) -> Algorithm {
+        self.key.algorithm()
+    }
+    fn cmac(&self, message: &CmacMessage, tag: &mut [u8]) -> Result<(), StoreDown> {
+        assert_eq!(tag.len(), self.algorithm().block_len());
+        let bytes = message.as_bytes().to_vec();
+        let zero_block = bytes.iter().all(|&b| b == 0);
+        self.seen.borrow_mut().push(bytes);
+        if self.fail_derivations && !zero_block {
+            return Err(StoreDown);
+        }
+        self.key.cmac(message, tag).map_err(|never| match never {})
+    }
+}
+
+fn recording(algorithm: Algorithm, fail_derivations: bool) -> Recording {
+    Recording {
+        key: MasterKey::new(algorithm, &vec![0x3c; algorithm.key_len()]).unwrap(),
+        seen: RefCell::new(Vec::new()),
+        fail_derivations,
+    }
+}
+
+#[test]
+fn a_key_store_sees_only_an10922_inputs_and_the_check_value_block() {
+    let card: CardId = CARD.parse().unwrap();
+    for (algorithm, constants) in [
+        (Algorithm::Tdes, vec![0x31u8, 0x32, 0x33]),
+        (Algorithm::Aes128, vec![0x01]),
+        (Algorithm::Aes192, vec![0x11, 0x12]),
+        (Algorithm::Aes256, vec![0x41, 0x42]),
+    ] {
+        let store = recording(algorithm, false);
+        let derived = master::diversify(&store, &card).unwrap();
+        assert_eq!(
+            derived.expose_secret(),
+            store.key.diversify(&card).expose_secret()
+        );
+        let expected: Vec<Vec<u8>> = constants
+            .iter()
+            .map(|&c| std::iter::once(c).chain(*card.as_bytes()).collect())
+            .collect();
+        assert_eq!(*store.seen.borrow(), expected, "{algorithm}");
+        store.seen.borrow_mut().clear();
+        assert_eq!(
+            master::check_value(&store).unwrap(),
+            store.key.check_value()
+        );
+        assert_eq!(*store.seen.borrow(), vec![vec![0u8; algorithm.block_len()]]);
+    }
+}
+
+#[test]
+fn a_failing_key_store_is_an_error_not_a_key() {
+    let card: CardId = CARD.parse().unwrap();
+    let store = recording(Algorithm::Tdes, true);
+    assert_eq!(
+        master::diversify(&store, &card).unwrap_err(),
+        DiversifyError::Signer(StoreDown)
+    );
+    assert_eq!(
+        master::diversify_input(&store, &[7; 16], DesParity::Raw).unwrap_err(),
+        DiversifyError::Signer(StoreDown)
+    );
+    let err: DiversifyError<&str> = DiversifyError::Signer("CKR_DEVICE_REMOVED");
+    assert_eq!(err.to_string(), "the key store failed: CKR_DEVICE_REMOVED");
+}
+
+/// Through `cm`: a key store that fails during a request is a 500 whose message says the key
+/// store failed and nothing about the key; the profile was still built (the check value
+/// worked), and `diversified=false` never touches the store.
+#[test]
+fn a_key_store_failure_is_a_500_that_says_only_that() {
+    let initial = AdminKey::from_bytes([0; 24]);
+    let store = recording(Algorithm::Tdes, true);
+    let policy = PinPolicy::default();
+    let profile = cm::Profile::new(&initial, Some(&store), &policy).unwrap();
+    let seen_at_start = store.seen.borrow().len();
+
+    for target in [
+        format!("{AUTH}?cardid={CARD}&challenge=1hFD%2Bcz%2F0so%3D&diversified=true"),
+        format!("{DIVERSIFIED}?cardid={CARD}"),
+    ] {
+        let reply = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
+        assert_eq!(reply.status(), 500, "{target}");
+        assert_eq!(reply.error(), Some(CmError::KeyStore));
+        assert_eq!(
+            reply.body(),
+            r#"{"Message":"diversification key: the key store failed; no card key was derived"}"#
+        );
+    }
+    let asked = store.seen.borrow().len();
+    assert!(asked > seen_at_start);
+    let reply = cm::handle_request(
+        &profile,
+        &format!("{AUTH}?cardid={CARD}&challenge=1hFD%2Bcz%2F0so%3D&diversified=false"),
+        &mut rand_core::OsRng,
+    );
+    assert_eq!(reply.body(), r#""F0Zudm4wPLY=""#);
+    assert_eq!(store.seen.borrow().len(), asked);
+
+    assert_eq!(
+        cm::diversified_key(&store, CARD).unwrap_err(),
+        CmError::KeyStore
+    );
+    assert_eq!(CmError::KeyStore.status(), 500);
+    assert_eq!(
+        cm::authentication_response(&initial, Some(&store), CARD, "1hFD+cz/0so=", true)
+            .unwrap_err(),
+        CmError::KeyStore
+    );
+}
+
+/// A key store that cannot even give its check value: the profile is refused at start-up.
+#[test]
+fn a_key_store_that_fails_at_start_up_refuses_the_profile() {
+    struct Down;
+    impl CmacSigner for Down {
+        type Error = &'static str;
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::Tdes
+        }
+        fn cmac(&self, _: &CmacMessage, _: &mut [u8]) -> Result<(), &'static str> {
+            Err("token removed")
+        }
+    }
+    let initial = AdminKey::from_bytes([0; 24]);
+    let policy = PinPolicy::default();
+    let err = cm::Profile::new(&initial, Some(&Down), &policy).unwrap_err();
+    assert_eq!(err, cm::RolesError::KeyStore("token removed"));
+    assert_eq!(
+        err.to_string(),
+        "diversification key: the key store failed while its check value was computed"
+    );
+}
+
+#[test]
+fn short_inputs_are_refused_through_a_key_store_only() {
+    // AN10957's 7-byte UID: in memory AN10922's two-block padding applies; a key store's plain
+    // CMAC would pad it differently, so it is refused there.
+    let key = MasterKey::new_hex(Algorithm::Aes128, "f3f9377698707b688eaf84abe39e3791").unwrap();
+    let uid = hex("04deadbeeffeed");
+    assert_eq!(
+        key.diversify_input(&uid).unwrap().expose_secret(),
+        hex("0bb408baff98b6ee9f2e1585777f6a51").as_slice()
+    );
+    let err = master::diversify_input(&key, &uid, DesParity::Odd).unwrap_err();
+    assert_eq!(
+        err,
+        DiversifyError::Input(cardadmin::KeyError::KeyStoreInputLength { min: 16, found: 7 })
+    );
+    assert!(err.to_string().contains("at least 16 bytes"), "{err}");
+    assert_eq!(
+        master::diversify_input(&key, &[], DesParity::Odd).unwrap_err(),
+        DiversifyError::Input(cardadmin::KeyError::DiversificationInputLength {
+            min: 1,
+            max: 64,
+            found: 0
+        })
+    );
+}
+
+/// The roles are checked by CMAC check value: the same key is refused whatever its parity
+/// bits, in memory and through a key store (which gives no bytes); keys of different
+/// algorithms, or different keys, are accepted.
+#[test]
+fn the_same_key_in_both_roles_is_refused() {
+    let policy = PinPolicy::default();
+    let bytes = hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7");
+    let flipped: Vec<u8> = bytes.iter().map(|b| b ^ 1).collect();
+    let master = MasterKey::new(Algorithm::Tdes, &bytes).unwrap();
+    for initial in [&bytes, &flipped] {
+        let initial = AdminKey::from_slice(initial).unwrap();
+        let err = cm::Profile::new(&initial, Some(&master), &policy).unwrap_err();
+        assert_eq!(
+            err,
+            cm::RolesError::SameKey {
+                check_value: master.check_value()
+            }
+        );
+        assert!(err
+            .to_string()
+            .starts_with("the initial admin key and the diversification key are the same key"));
+        assert!(cm::check_roles(&initial, &master).is_err());
+    }
+    // Through a key store: one CMAC of the zero block, no derivation.
+    let store = Recording {
+        key: master.clone(),
+        seen: RefCell::new(Vec::new()),
+        fail_derivations: false,
+    };
+    let initial = AdminKey::from_slice(&bytes).unwrap();
+    assert!(cm::Profile::new(&initial, Some(&store), &policy).is_err());
+    assert_eq!(*store.seen.borrow(), vec![vec![0u8; 8]]);
+
+    // The same bytes as AES-192 are another key (another cipher): accepted.
+    let aes = AdminKey::new(Algorithm::Aes192, &bytes).unwrap();
+    assert!(cm::Profile::new(&aes, Some(&master), &policy).is_ok());
+    let zero = AdminKey::from_bytes([0; 24]);
+    assert!(cm::Profile::new(&zero, Some(&master), &policy).is_ok());
+}
