@@ -465,7 +465,8 @@ mod tests {
             None => {
                 let key = cardadmin::AdminKey::from_bytes([0; 24]);
                 let policy = cardadmin::PinPolicy::default();
-                parsed.audit(&cm::Profile::new(&key, true, &policy))
+                let master = master();
+                parsed.audit(&cm::Profile::new(&key, Some(&master), &policy).unwrap())
             }
         };
         Entry {
@@ -474,6 +475,10 @@ mod tests {
             record: Some(record),
             message: status_error.map(|error| error.to_string()),
         }
+    }
+
+    fn master() -> cardadmin::MasterKey {
+        cardadmin::MasterKey::from_hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7").unwrap()
     }
 
     fn log_of(n: usize) -> Vec<u8> {
@@ -505,7 +510,10 @@ mod tests {
             serde_json::from_slice(bytes.split(|&b| b == b'\n').next().unwrap()).unwrap();
         assert_eq!(first["prev"], GENESIS);
         assert_eq!(first["key_role"], "card_key");
-        assert_eq!(first["key_check_value"], "8CA64D");
+        assert_eq!(
+            first["key_check_value"],
+            master().check_value().to_string().as_str()
+        );
         assert_eq!(first["operator"], "alice");
         assert_eq!(first["reqid"], "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
         assert_eq!(first["diversified"], true);
