@@ -459,7 +459,7 @@ pub fn diversified_key<M: CmacSigner + ?Sized>(
 /// challenges, so encrypts blocks chosen by any caller) that is also the master key would make
 /// the server an encryption oracle under the master, and so every card's key computable.
 ///
-/// Keys are compared by their X9.24-1 CMAC check values ([`master::check_value`]) when the
+/// Keys are compared by their X9.24-1 CMAC check values ([`master::check_value`](crate::master::check_value)) when the
 /// algorithms agree. That works the same for a master in memory and one in a key store whose
 /// bytes are never available: it asks the store for one CMAC of the zero block, derives no card
 /// key and encrypts nothing. Equal keys always have equal check values (Triple-DES keys that
