@@ -7,7 +7,7 @@
 //! | MIM CM endpoint (REST API v1.0) | what the server computes | here | response body |
 //! |---|---|---|---|
 //! | `GET /requests/{reqid}/smartcards/{scid}/authenticationresponse?cardid=&challenge=&diversified=` | 3DES-EDE ECB encryption of the card's 8-byte admin challenge under the initial admin key (`diversified=false`) or the card's key derived from the master key (`diversified=true`) | [`cm::authentication_response`]; typed: [`AdminKey::respond`], [`AdminKey::verify`] | `response.to_string()` (12 base64 characters) |
-//! | `GET /requests/{reqid}/smartcards/{scid}/diversifiedkey?cardid=` | the card's own admin key, derived from the master key and the card ID (NXP AN10922) | [`cm::diversified_key`]; typed: [`MasterKey::diversify`], [`master::diversify`] |  | `key.to_base64()` (32 base64 characters) |
+//! | `GET /requests/{reqid}/smartcards/{scid}/diversifiedkey?cardid=` | the card's own admin key, derived from the master key and the card ID (NXP AN10922) | [`cm::diversified_key`]; typed: [`MasterKey::diversify`], [`master::diversify`] | `key.to_base64()` (32 base64 characters) |
 //! | `GET /smartcards/{id}/serverproposedpin?cardid=&challenge=` | a user PIN drawn uniformly from those the profile template's PIN policy accepts, when the policy says the server sets it | [`cm::server_proposed_pin`]; typed: [`PinPolicy::generate`] | `pin.as_str()`, or 204 No Content for `None` |
 //!
 //! The crate is a library of pure functions: it does no I/O, reads no clock, holds no global
@@ -330,13 +330,20 @@
 //! - **Diversify.** With one shared admin key, a key leaked from one card, log or script opens
 //!   every card; diversified keys confine that to one card, and the master key then only
 //!   computes CMACs.
+//! - **Keep the key roles apart** ([`master`]): the initial admin key answers
+//!   `diversified=false`, the master key ([`MasterKey`], or an HSM behind
+//!   [`master::CmacSigner`]) only derives. A master that answered challenges would be an
+//!   encryption oracle: `E_MK(0)` is CMAC's `L`, and a few more chosen blocks give CMAC under
+//!   the master, so every card's key (an outside review did it with 10 requests;
+//!   `tests/review_attack.rs` replays it). [`cm::Profile::new`] refuses one key in both roles.
 //! - **Audit keys** before use ([`AdminKey::audit`]): vendors' and minidriver defaults, weak
 //!   DES parts, and keys that degenerate to single DES are all reported.
-//! - **Identify keys by check value** ([`AdminKey::check_value`]), never by their bytes.
+//! - **Identify keys by check value** ([`AdminKey::check_value`], [`MasterKey::check_value`]:
+//!   two methods, see [`master`](master#check-values)), never by their bytes.
 //!
 //! ## What is zeroized
 //!
-//! - [`AdminKey`]: its bytes on drop, its expanded key schedule (the Triple-DES engine wipes
+//! - [`AdminKey`] and [`MasterKey`]: its bytes on drop, its expanded key schedule (the Triple-DES engine wipes
 //!   its round keys on drop, and `aes` is built with its `zeroize` feature; `ZeroizeOnDrop` of
 //!   each is asserted at compile time, and a test looks at the freed memory of dropped keys),
 //!   and its cached `E_K(0)` block. The CMAC subkeys used in diversification, the derived
@@ -376,8 +383,8 @@
 //!
 //! # Constant-time caveats
 //!
-//! The master admin key opens every card of a deployment, and the `diversifiedkey` endpoint
-//! lets a caller choose the data the master key processes, so every path that touches key
+//! The master key opens every card of a deployment, and the `diversifiedkey` endpoint lets a
+//! caller choose the card ID the master key processes, so every path that touches key
 //! bytes is written to run in constant time: no branch, no table index, no multiplication and
 //! no variable shift amount depends on them.
 //!

@@ -3,7 +3,10 @@
 //! If every card shares the master admin key, one card's key leaking (from a debug log, a
 //! careless script, a compromised workstation) opens every card. Diversification gives each
 //! card its own key, derived from the master key and the card's ID; the server keeps only the
-//! master key, and a leaked card key opens one card.
+//! master key, and a leaked card key opens one card. That holds only while the master key
+//! does nothing but derive: a master that also answered challenges would hand out CMAC under
+//! itself (issue #15), which is why it is a [`MasterKey`](crate::MasterKey), with no
+//! `respond`, and never an [`AdminKey`].
 //!
 //! The method is AN10922's: CMACs (NIST SP 800-38B) under the master key over the input `M`
 //! prefixed by a constant, one CMAC per block of the derived key:
