@@ -147,6 +147,11 @@ fn cm_handle_request_corpus() {
     replay("cm_handle_request");
 }
 
+#[test]
+fn cm_parse_request_corpus() {
+    replay("cm_parse_request");
+}
+
 #[cfg(feature = "soft-card")]
 #[test]
 fn parse_apdu_corpus() {

@@ -44,7 +44,7 @@ pub const CARD_TARGETS: [(&str, Check); 4] = [
 pub type Check = fn(&[u8]);
 
 /// Every target, by name, for the corpus replay.
-pub const TARGETS: [(&str, Check); 9] = [
+pub const TARGETS: [(&str, Check); 10] = [
     ("parse_admin_key", parse_admin_key),
     ("parse_card_id", parse_card_id),
     ("parse_base64", parse_base64),
@@ -54,6 +54,7 @@ pub const TARGETS: [(&str, Check); 9] = [
     ("cm_requests", cm_requests),
     ("cm_handle_request", cm_handle_request),
     ("aes_differential", aes_differential),
+    ("cm_parse_request", cm_parse_request),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -577,6 +578,97 @@ pub fn cm_requests(data: &[u8]) {
             assert!(matches!(err, CmError::Pin(_)), "{err:?}");
             check_cm_error(&err);
         }
+    }
+}
+
+/// `cm::parse_request` then `cm::answer`, against `cm::handle_request` on the same target:
+/// the parse error's reply is exactly the facade's; a parsed request's answer is exactly the
+/// facade's (same generator, same seed); the audit record made before the answer equals the
+/// one that comes with it (unless the generator failed to make a PIN), names a key role
+/// exactly when a key answered, and the parsed GUIDs print as text that parses back to them.
+pub fn cm_parse_request(data: &[u8]) {
+    const PREFIXES: [&str; 4] = [
+        "",
+        "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?",
+        "/certificatemanagement/API/V1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?",
+        "/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin?",
+    ];
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let prefix = PREFIXES[usize::from(selector % 4)];
+    let target = format!("{prefix}{}", String::from_utf8_lossy(rest));
+    // 3DES keys, or AES-128 ones (bit 6); a master or none (bit 4).
+    let (key, master) = if selector & 0x40 == 0 {
+        (
+            AdminKey::from_bytes([0; 24]),
+            MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")
+                .expect("48 hex digits"),
+        )
+    } else {
+        (
+            AdminKey::new(cardadmin::Algorithm::Aes128, &[7; 16]).expect("a 16-byte AES key"),
+            MasterKey::new(cardadmin::Algorithm::Aes128, &[9; 16]).expect("a 16-byte AES key"),
+        )
+    };
+    let policy = PinPolicy::default();
+    let with_master = selector & 0x10 == 0;
+    let profile = cm::Profile::new(&key, with_master.then_some(&master), &policy)
+        .expect("two different keys");
+    let exhausted = if selector & 0x20 != 0 {
+        Exhausted::Fail
+    } else {
+        Exhausted::Cycle
+    };
+    let seed = [0x5a_u8; 64];
+    let whole = cm::handle_request(&profile, &target, &mut FuzzRng::new(&seed, exhausted));
+    let parsed = match cm::parse_request(&target) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            assert_eq!(whole, cm::Reply::from_error(err));
+            let record = cm::AuditRecord::refused(None, err);
+            assert_eq!((record.status(), record.key_role()), (err.status(), None));
+            return;
+        }
+    };
+    let before = parsed.audit(&profile);
+    let (reply, after) = cm::answer(&parsed, &profile, &mut FuzzRng::new(&seed, exhausted));
+    assert_eq!(reply, whole);
+    assert_eq!(after.status(), reply.status());
+    // Only a PIN the generator could not make (a 500, no key) differs from the forecast.
+    if parsed.endpoint() == cm::Endpoint::ServerProposedPin && reply.status() == 500 {
+        assert_eq!(before.status(), 200);
+    } else {
+        assert_eq!(before, after, "{target:?}");
+    }
+    // A key role exactly when a key made the 200.
+    let keyed = reply.status() == 200 && parsed.endpoint() != cm::Endpoint::ServerProposedPin;
+    assert_eq!(after.key_role().is_some(), keyed, "{target:?}");
+    assert_eq!(after.key_check_value().is_some(), keyed);
+    match after.key_role() {
+        Some(cm::KeyRole::InitialKey) => {
+            assert_eq!(after.key_check_value(), Some(key.check_value()));
+            assert_eq!(parsed.diversified(), Some(false));
+        }
+        Some(cm::KeyRole::CardKey) => {
+            assert!(with_master);
+            assert_eq!(after.key_check_value(), Some(master.check_value()));
+        }
+        _ => {}
+    }
+    assert_eq!(after.endpoint(), Some(parsed.endpoint()));
+    assert_eq!(after.card_id(), parsed.card_id());
+    let scid = parsed.smart_card_id();
+    assert_eq!(cm::Guid::parse(&scid.to_string()), Ok(scid));
+    assert_eq!(
+        parsed.request_id().is_none(),
+        parsed.endpoint() == cm::Endpoint::ServerProposedPin
+    );
+    // The record shows no body (a key, a PIN) in its Debug.
+    if reply.status() == 200 {
+        let body = reply.body();
+        let debug = format!("{after:?}");
+        assert!(!debug.contains(&body[1..body.len() - 1]), "{debug}");
     }
 }
 

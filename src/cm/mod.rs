@@ -69,7 +69,10 @@ use crate::pin::{GenerateError, Pin, PinPolicy};
 #[cfg(feature = "alloc")]
 mod request;
 #[cfg(feature = "alloc")]
-pub use request::{handle_request, Profile, Reply, CONTENT_TYPE, MAX_TARGET_LEN, PREFIX};
+pub use request::{
+    answer, handle_request, parse_request, AuditRecord, Endpoint, Guid, KeyRole, ParsedRequest,
+    Profile, Reply, CONTENT_TYPE, MAX_TARGET_LEN, PREFIX,
+};
 
 /// A request the facade could not serve: which parameter was at fault, and the HTTP status
 /// to answer with ([`CmError::status`]), so a server never has to guess one.
@@ -82,9 +85,11 @@ pub use request::{handle_request, Profile, Reply, CONTENT_TYPE, MAX_TARGET_LEN, 
 /// | variant | status |
 /// |---|---|
 /// | [`CardId`](CmError::CardId), [`Challenge`](CmError::Challenge), [`Atr`](CmError::Atr), [`PathGuid`](CmError::PathGuid), [`Diversified`](CmError::Diversified), [`Missing`](CmError::Missing), [`Duplicate`](CmError::Duplicate), [`UnencodedPlus`](CmError::UnencodedPlus), [`PercentEncoding`](CmError::PercentEncoding), [`NotUtf8`](CmError::NotUtf8), [`Nul`](CmError::Nul) | 400 Bad Request |
+/// | [`Forbidden`](CmError::Forbidden) | 403 Forbidden |
 /// | [`NotFound`](CmError::NotFound) | 404 Not Found |
 /// | [`NoDiversificationKey`](CmError::NoDiversificationKey) | 400 Bad Request |
 /// | [`TooLong`](CmError::TooLong) | 414 URI Too Long |
+/// | [`RateLimited`](CmError::RateLimited) | 429 Too Many Requests |
 /// | [`Pin`](CmError::Pin), [`KeyStore`](CmError::KeyStore) | 500 Internal Server Error |
 ///
 /// ```
@@ -161,6 +166,20 @@ pub enum CmError {
         /// The parameter's name, `"query string"` or `"path"`.
         parameter: &'static str,
     },
+    /// The server refuses this caller this request: a rule of the server's own (who may ask
+    /// for which request and card) failed. The core never returns it; a server that checks a
+    /// [`ParsedRequest`] against its rules answers it, so the
+    /// refusal reads like every other error.
+    Forbidden {
+        /// The rule that failed, in words (`"the caller is not the request's operator"`).
+        rule: &'static str,
+    },
+    /// The caller asked for more key uses than the server allows in a period. The core never
+    /// returns it; a server that limits callers answers it.
+    RateLimited {
+        /// The limit: key uses per minute.
+        per_minute: u32,
+    },
     /// No MIM CM endpoint has this path.
     NotFound,
     /// The request target is longer than the facade reads.
@@ -182,8 +201,9 @@ pub enum CmError {
 
 impl CmError {
     /// The HTTP status code to answer with: 400 for a malformed parameter or a card key asked
-    /// of a profile without a master key, 404 for an unknown route, 414 for an over-long
-    /// request target, 500 for a broken random generator or a failed key store.
+    /// of a profile without a master key, 403 for a caller a server refuses, 404 for an
+    /// unknown route, 414 for an over-long request target, 429 for a caller over a server's
+    /// limit, 500 for a broken random generator or a failed key store.
     ///
     /// ```
     /// use cardadmin::{CmError, GenerateError};
@@ -206,8 +226,10 @@ impl CmError {
             | Self::PercentEncoding { .. }
             | Self::NotUtf8 { .. }
             | Self::Nul { .. } => 400,
+            Self::Forbidden { .. } => 403,
             Self::NotFound => 404,
             Self::TooLong { .. } => 414,
+            Self::RateLimited { .. } => 429,
             Self::NoDiversificationKey => 400,
             Self::Pin(_) | Self::KeyStore => 500,
         }
@@ -237,6 +259,8 @@ impl CmError {
             | Self::NotUtf8 { parameter }
             | Self::Nul { parameter } => Some(parameter),
             Self::Pin(_)
+            | Self::Forbidden { .. }
+            | Self::RateLimited { .. }
             | Self::NotFound
             | Self::TooLong { .. }
             | Self::NoDiversificationKey
@@ -293,6 +317,11 @@ impl fmt::Display for CmError {
             Self::Nul { parameter } => {
                 write!(f, "{parameter}: the percent-decoded value holds a NUL character")
             }
+            Self::Forbidden { rule } => write!(f, "forbidden: {rule}"),
+            Self::RateLimited { per_minute } => write!(
+                f,
+                "rate limited: more than {per_minute} key uses in a minute by this caller; try again later"
+            ),
             Self::NotFound => f.write_str(
                 "request target: no MIM CM endpoint here; the routes are /CertificateManagement/api/v1.0/requests/{reqid}/smartcards/{scid}/authenticationresponse, .../diversifiedkey and /CertificateManagement/api/v1.0/smartcards/{id}/serverproposedpin",
             ),

@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 use super::{CmError, RolesError};
 use crate::card_id::{parse_guid, CardId};
 use crate::challenge::Challenge;
-use crate::error::ParseError;
-use crate::key::AdminKey;
+use crate::error::{KeyError, ParseError};
+use crate::key::{AdminKey, KeyCheckValue};
 use crate::master::{CmacSigner, MasterKey};
 use crate::pin::PinPolicy;
 
@@ -58,6 +58,9 @@ pub const PREFIX: &str = "/CertificateManagement/api/v1.0";
 pub struct Profile<'a, M: ?Sized = MasterKey> {
     initial_key: &'a AdminKey,
     master: Option<&'a M>,
+    /// The master's check value, asked of it once by [`Profile::new`], for audit records
+    /// (so a key store is not asked for it per request).
+    master_check_value: Option<KeyCheckValue>,
     pin_policy: &'a PinPolicy,
 }
 
@@ -99,6 +102,7 @@ impl<'a> Profile<'a, MasterKey> {
         Self {
             initial_key,
             master: None,
+            master_check_value: None,
             pin_policy,
         }
     }
@@ -133,12 +137,17 @@ impl<'a, M: CmacSigner + ?Sized> Profile<'a, M> {
         master: Option<&'a M>,
         pin_policy: &'a PinPolicy,
     ) -> Result<Self, RolesError<M::Error>> {
-        if let Some(master) = master {
-            super::check_roles(initial_key, master)?;
-        }
+        let master_check_value = match master {
+            Some(master) => {
+                super::check_roles(initial_key, master)?;
+                Some(crate::master::check_value(master).map_err(RolesError::KeyStore)?)
+            }
+            None => None,
+        };
         Ok(Self {
             initial_key,
             master,
+            master_check_value,
             pin_policy,
         })
     }
@@ -420,27 +429,556 @@ pub fn handle_request<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
     target: &str,
     rng: &mut R,
 ) -> Reply {
-    match answer(profile, target, rng) {
-        Ok(Some(body)) => Reply::ok(&body),
-        Ok(None) => Reply::no_content(),
+    match parse_request(target) {
+        Ok(parsed) => answer(&parsed, profile, rng).0,
         Err(error) => Reply::from_error(error),
     }
 }
 
-/// The three routes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Endpoint {
+/// A MIM CM endpoint: which of the three routes a request took.
+///
+/// ```
+/// use cardadmin::cm;
+///
+/// let parsed = cm::parse_request(
+///     "/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin",
+/// )?;
+/// assert_eq!(parsed.endpoint(), cm::Endpoint::ServerProposedPin);
+/// assert_eq!(parsed.endpoint().as_str(), "serverproposedpin");
+/// # Ok::<(), cardadmin::CmError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `/requests/{reqid}/smartcards/{scid}/authenticationresponse`.
     AuthenticationResponse,
+    /// `/requests/{reqid}/smartcards/{scid}/diversifiedkey`.
     DiversifiedKey,
+    /// `/smartcards/{id}/serverproposedpin`.
     ServerProposedPin,
 }
 
-/// The body text of a 200 (before JSON quoting), `None` for a 204.
-fn answer<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
-    profile: &Profile<'_, M>,
-    target: &str,
-    rng: &mut R,
-) -> Result<Option<Zeroizing<String>>, CmError> {
+impl Endpoint {
+    /// The route's last path segment, in MIM CM's spelling (lower case):
+    /// `"authenticationresponse"`, `"diversifiedkey"` or `"serverproposedpin"`.
+    ///
+    /// ```
+    /// assert_eq!(cardadmin::cm::Endpoint::DiversifiedKey.as_str(), "diversifiedkey");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::AuthenticationResponse => "authenticationresponse",
+            Self::DiversifiedKey => "diversifiedkey",
+            Self::ServerProposedPin => "serverproposedpin",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A GUID from a request's path (the request ID, the smart card ID), as 16 bytes in the
+/// Windows GUID layout, so that two spellings of one GUID (`{...}`, upper case, bare hex)
+/// compare equal. `Display` gives .NET's `D` form, in lower case.
+///
+/// ```
+/// use cardadmin::cm::Guid;
+///
+/// let a = Guid::parse("A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099")?;
+/// let b = Guid::parse("{a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099}")?;
+/// let c = Guid::parse("a9b4b42ccc504c9b89d1bbc0bcd5a099")?;
+/// assert_eq!(a, c);
+/// assert_eq!(a, b);
+/// assert_eq!(a.to_string(), "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+/// # Ok::<(), cardadmin::ParseError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Guid([u8; 16]);
+
+impl Guid {
+    /// Parses GUID text as .NET's `Guid.Parse` reads it (the forms [`CardId::parse`] reads).
+    ///
+    /// ```
+    /// use cardadmin::cm::Guid;
+    ///
+    /// assert!(Guid::parse("17cf063d-e337-4aa9-a822-346554ddd3c9").is_ok());
+    /// assert!(Guid::parse("17cf063d").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        parse_guid("GUID", text).map(Self)
+    }
+
+    /// A GUID from its 16 bytes in the Windows GUID layout (as a database may store it).
+    ///
+    /// ```
+    /// use cardadmin::cm::Guid;
+    ///
+    /// let guid = Guid::from_bytes([0x11; 16]);
+    /// assert_eq!(guid.to_string(), "11111111-1111-1111-1111-111111111111");
+    /// assert_eq!(Guid::from_bytes(*guid.as_bytes()), guid);
+    /// ```
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 16 bytes, in the Windows GUID layout (`Guid.ToByteArray()`).
+    ///
+    /// ```
+    /// use cardadmin::cm::Guid;
+    ///
+    /// let guid = Guid::parse("bc88f13f-83ba-4037-8262-46eba1291c6e")?;
+    /// assert_eq!(guid.as_bytes()[..4], [0x3f, 0xf1, 0x88, 0xbc]);
+    /// # Ok::<(), cardadmin::ParseError>(())
+    /// ```
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&CardId::from_bytes(self.0), f)
+    }
+}
+
+impl fmt::Debug for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Guid({self})")
+    }
+}
+
+impl core::str::FromStr for Guid {
+    type Err = ParseError;
+    fn from_str(text: &str) -> Result<Self, ParseError> {
+        Self::parse(text)
+    }
+}
+
+/// A request read and checked by [`parse_request`], before any key is used: what a server
+/// needs to decide whether this caller may ask (the endpoint, the request ID, the smart card
+/// ID, the card ID, `diversified`), and every parameter the answer needs, already validated.
+///
+/// It holds the challenge (public data) but no key and no PIN. Its `Debug` shows the IDs and
+/// the endpoint.
+///
+/// ```
+/// use cardadmin::cm;
+///
+/// let parsed = cm::parse_request(
+///     "/certificatemanagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099\
+///      /smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse\
+///      ?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False",
+/// )?;
+/// assert_eq!(parsed.endpoint(), cm::Endpoint::AuthenticationResponse);
+/// assert_eq!(
+///     parsed.request_id().map(|id| id.to_string()).as_deref(),
+///     Some("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099"),
+/// );
+/// assert_eq!(parsed.smart_card_id().to_string(), "17cf063d-e337-4aa9-a822-346554ddd3c9");
+/// assert_eq!(
+///     parsed.card_id().map(|id| id.to_string()).as_deref(),
+///     Some("bc88f13f-83ba-4037-8262-46eba1291c6e"),
+/// );
+/// assert_eq!(parsed.diversified(), Some(false));
+/// # Ok::<(), cardadmin::CmError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedRequest {
+    endpoint: Endpoint,
+    request_id: Option<Guid>,
+    smart_card_id: Guid,
+    card_id: Option<CardId>,
+    challenge: Option<Challenge>,
+    diversified: Option<bool>,
+}
+
+impl ParsedRequest {
+    /// Which endpoint was asked.
+    ///
+    /// ```
+    /// use cardadmin::cm;
+    ///
+    /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e")?;
+    /// assert_eq!(parsed.endpoint(), cm::Endpoint::DiversifiedKey);
+    /// # Ok::<(), cardadmin::CmError>(())
+    /// ```
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// The path's request ID (`{reqid}`); `None` for `serverproposedpin`, whose URL names no
+    /// request.
+    ///
+    /// ```
+    /// use cardadmin::cm;
+    ///
+    /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin")?;
+    /// assert_eq!(parsed.request_id(), None);
+    /// # Ok::<(), cardadmin::CmError>(())
+    /// ```
+    pub fn request_id(&self) -> Option<Guid> {
+        self.request_id
+    }
+
+    /// The path's smart card ID: `{scid}`, or `{id}` for `serverproposedpin`.
+    ///
+    /// ```
+    /// use cardadmin::cm;
+    ///
+    /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin")?;
+    /// assert_eq!(parsed.smart_card_id(), cm::Guid::parse("c6bad97c-f97f-4920-8947-be980c98c6b5")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn smart_card_id(&self) -> Guid {
+        self.smart_card_id
+    }
+
+    /// The query's `cardid`: always there for `authenticationresponse` and `diversifiedkey`,
+    /// optional for `serverproposedpin`.
+    ///
+    /// ```
+    /// use cardadmin::cm;
+    ///
+    /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e")?;
+    /// assert_eq!(parsed.card_id(), Some("bc88f13f-83ba-4037-8262-46eba1291c6e".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn card_id(&self) -> Option<CardId> {
+        self.card_id
+    }
+
+    /// Whether the card's diversified key is asked for: the `diversified` parameter of
+    /// `authenticationresponse`; always `Some(true)` for `diversifiedkey` (its answer is the
+    /// diversified key); `None` for `serverproposedpin`, which uses no key.
+    ///
+    /// ```
+    /// use cardadmin::cm;
+    ///
+    /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e")?;
+    /// assert_eq!(parsed.diversified(), Some(true));
+    /// # Ok::<(), cardadmin::CmError>(())
+    /// ```
+    pub fn diversified(&self) -> Option<bool> {
+        self.diversified
+    }
+
+    /// The audit record of this request under `profile`, as [`answer`] will return it, made
+    /// before any key is used: which key role will answer, that key's check value, and the
+    /// status the answer will have. A server writes it down (and flushes it) first, then calls
+    /// [`answer`]; the two records are equal.
+    ///
+    /// Everything that can fail before a key is used is decided here, including a challenge
+    /// that is not one block of the answering key's cipher (a 400 with no key role: no key
+    /// answers it). What cannot be known in advance, a random generator that fails while
+    /// proposing a PIN (which uses no key), makes [`answer`]'s record differ in its status.
+    ///
+    /// ```
+    /// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
+    ///
+    /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+    /// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+    /// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
+    /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e")?;
+    /// let before = parsed.audit(&profile);
+    /// assert_eq!(before.key_role(), Some(cm::KeyRole::CardKey));
+    /// assert_eq!(before.status(), 200);
+    /// let (reply, after) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+    /// assert_eq!(reply.status(), 200);
+    /// assert_eq!(before, after);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn audit<M: CmacSigner + ?Sized>(&self, profile: &Profile<'_, M>) -> AuditRecord {
+        match self.plan(profile) {
+            Ok(Some(key)) => self.record(Some(key), 200),
+            Ok(None) => self.record(None, self.status_without_key(profile)),
+            Err(error) => self.record(None, error.status()),
+        }
+    }
+
+    /// The key role that will answer and the check value of the key held for it, or `None`
+    /// when no key is used; an error for a card key without a master, a key store that cannot
+    /// give its check value, or a challenge the answering key cannot take. The master's check
+    /// value is the one [`Profile::new`] asked for: no key store is asked here.
+    fn plan<M: CmacSigner + ?Sized>(
+        &self,
+        profile: &Profile<'_, M>,
+    ) -> Result<Option<(KeyRole, KeyCheckValue)>, CmError> {
+        let role = match self.endpoint {
+            Endpoint::AuthenticationResponse if self.diversified == Some(true) => KeyRole::CardKey,
+            Endpoint::AuthenticationResponse => KeyRole::InitialKey,
+            Endpoint::DiversifiedKey => KeyRole::CardKey,
+            Endpoint::ServerProposedPin => return Ok(None),
+        };
+        let (algorithm, check_value) = match role {
+            KeyRole::InitialKey => (
+                profile.initial_key.algorithm(),
+                profile.initial_key.check_value(),
+            ),
+            KeyRole::CardKey => {
+                let (Some(master), Some(check_value)) =
+                    (profile.master, profile.master_check_value)
+                else {
+                    return Err(CmError::NoDiversificationKey);
+                };
+                // A card key has its master's algorithm (AN10922 keeps the size).
+                (master.algorithm(), check_value)
+            }
+        };
+        if let Some(challenge) = &self.challenge {
+            let found = challenge.as_bytes().len();
+            if found != algorithm.block_len() {
+                return Err(CmError::ChallengeLength(KeyError::ChallengeLength {
+                    algorithm,
+                    expected: algorithm.block_len(),
+                    found,
+                }));
+            }
+        }
+        Ok(Some((role, check_value)))
+    }
+
+    /// 204 or 200 for a request no key answers (a proposed PIN).
+    fn status_without_key<M: ?Sized>(&self, profile: &Profile<'_, M>) -> u16 {
+        if self.endpoint == Endpoint::ServerProposedPin && profile.pin_policy.server_generates() {
+            200
+        } else {
+            204
+        }
+    }
+
+    fn record(&self, key: Option<(KeyRole, KeyCheckValue)>, status: u16) -> AuditRecord {
+        AuditRecord {
+            endpoint: Some(self.endpoint),
+            request_id: self.request_id,
+            smart_card_id: Some(self.smart_card_id),
+            card_id: self.card_id,
+            diversified: self.diversified,
+            key_role: key.map(|(role, _)| role),
+            key_check_value: key.map(|(_, check_value)| check_value),
+            status,
+        }
+    }
+}
+
+/// Which key answered a request, by role.
+///
+/// ```
+/// assert_eq!(cardadmin::cm::KeyRole::CardKey.as_str(), "card_key");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyRole {
+    /// The profile's initial admin key (what blank cards ship with), which answers
+    /// `diversified=false`.
+    InitialKey,
+    /// The card's own key, derived (AN10922) from the diversification master for this card
+    /// ID: `diversified=true` and `diversifiedkey`.
+    CardKey,
+}
+
+impl KeyRole {
+    /// `"initial_key"` or `"card_key"`: the audit trail's spelling.
+    ///
+    /// ```
+    /// assert_eq!(cardadmin::cm::KeyRole::InitialKey.as_str(), "initial_key");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::InitialKey => "initial_key",
+            Self::CardKey => "card_key",
+        }
+    }
+}
+
+impl fmt::Display for KeyRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a request asked and which key answered it, for an audit trail: never key bytes, never
+/// a PIN, never the challenge or the response. No time and no caller either (the core has no
+/// clock and does not know who asked): the server adds both.
+///
+/// `key_check_value` identifies the key the server holds for the role: the initial admin key's
+/// check value for [`KeyRole::InitialKey`] (`AdminKey::check_value`, the first 3 bytes of
+/// `E_K(0)`), the diversification master's for [`KeyRole::CardKey`]
+/// (`master::check_value`, ANSI X9.24-1:2017's CMAC method, asked once by [`Profile::new`]).
+/// A card key is not computed before its use is recorded, so the record names the master it
+/// comes from and the card ID it is derived for.
+///
+/// ```
+/// use cardadmin::{cm, AdminKey, CmError, MasterKey, PinPolicy};
+///
+/// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+/// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
+/// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False")?;
+/// let (reply, record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+/// assert_eq!(reply.body(), r#""F0Zudm4wPLY=""#);
+/// assert_eq!(record.endpoint(), Some(cm::Endpoint::AuthenticationResponse));
+/// assert_eq!(record.key_role(), Some(cm::KeyRole::InitialKey));
+/// assert_eq!(record.key_check_value().map(|kcv| kcv.to_string()).as_deref(), Some("8CA64D"));
+/// assert_eq!(record.status(), 200);
+///
+/// // A request refused before it was understood, or by the server's own rules.
+/// let refused = cm::AuditRecord::refused(Some(&parsed), CmError::Forbidden { rule: "the caller is not the request's operator" });
+/// assert_eq!(refused.status(), 403);
+/// assert_eq!(refused.key_role(), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    endpoint: Option<Endpoint>,
+    request_id: Option<Guid>,
+    smart_card_id: Option<Guid>,
+    card_id: Option<CardId>,
+    diversified: Option<bool>,
+    key_role: Option<KeyRole>,
+    key_check_value: Option<KeyCheckValue>,
+    status: u16,
+}
+
+impl AuditRecord {
+    /// The record of a request answered with `error` and no key: one that did not parse
+    /// (`parsed` is `None`), or one a server refused ([`CmError::Forbidden`],
+    /// [`CmError::RateLimited`]).
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    ///
+    /// let record = cm::AuditRecord::refused(None, CmError::NotFound);
+    /// assert_eq!((record.status(), record.endpoint()), (404, None));
+    /// ```
+    pub fn refused(parsed: Option<&ParsedRequest>, error: CmError) -> Self {
+        Self {
+            endpoint: parsed.map(|parsed| parsed.endpoint),
+            request_id: parsed.and_then(|parsed| parsed.request_id),
+            smart_card_id: parsed.map(|parsed| parsed.smart_card_id),
+            card_id: parsed.and_then(|parsed| parsed.card_id),
+            diversified: parsed.and_then(|parsed| parsed.diversified),
+            key_role: None,
+            key_check_value: None,
+            status: error.status(),
+        }
+    }
+
+    /// The endpoint asked, if the request got that far.
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    /// assert_eq!(cm::AuditRecord::refused(None, CmError::NotFound).endpoint(), None);
+    /// ```
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        self.endpoint
+    }
+
+    /// The path's request ID.
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    /// assert_eq!(cm::AuditRecord::refused(None, CmError::NotFound).request_id(), None);
+    /// ```
+    pub fn request_id(&self) -> Option<Guid> {
+        self.request_id
+    }
+
+    /// The path's smart card ID.
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    /// assert_eq!(cm::AuditRecord::refused(None, CmError::NotFound).smart_card_id(), None);
+    /// ```
+    pub fn smart_card_id(&self) -> Option<Guid> {
+        self.smart_card_id
+    }
+
+    /// The query's card ID.
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    /// assert_eq!(cm::AuditRecord::refused(None, CmError::NotFound).card_id(), None);
+    /// ```
+    pub fn card_id(&self) -> Option<CardId> {
+        self.card_id
+    }
+
+    /// As [`ParsedRequest::diversified`].
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    /// assert_eq!(cm::AuditRecord::refused(None, CmError::NotFound).diversified(), None);
+    /// ```
+    pub fn diversified(&self) -> Option<bool> {
+        self.diversified
+    }
+
+    /// The key role that answered, `None` when no key was used.
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    /// assert_eq!(cm::AuditRecord::refused(None, CmError::NotFound).key_role(), None);
+    /// ```
+    pub fn key_role(&self) -> Option<KeyRole> {
+        self.key_role
+    }
+
+    /// The check value of the key held for [`key_role`](Self::key_role).
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    /// assert_eq!(cm::AuditRecord::refused(None, CmError::NotFound).key_check_value(), None);
+    /// ```
+    pub fn key_check_value(&self) -> Option<KeyCheckValue> {
+        self.key_check_value
+    }
+
+    /// The HTTP status of the answer.
+    ///
+    /// ```
+    /// use cardadmin::{cm, CmError};
+    /// assert_eq!(cm::AuditRecord::refused(None, CmError::NotFound).status(), 404);
+    /// ```
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+}
+
+/// Reads a request target into a [`ParsedRequest`], using no key: the route, its GUIDs and
+/// every query parameter the endpoint reads, by the rules of [`handle_request`] and in its
+/// order. An error is a [`CmError`] whose [`Reply::from_error`] is the answer.
+///
+/// A server that decides who may ask calls this, checks the parsed IDs against its own
+/// rules (refusing with [`CmError::Forbidden`], 403, when they fail), records
+/// [`ParsedRequest::audit`], and only then calls [`answer`]. [`handle_request`] is
+/// `parse_request` followed by [`answer`].
+///
+/// ```
+/// use cardadmin::{cm, AdminKey, CmError, MasterKey, PinPolicy};
+///
+/// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+/// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
+/// let target = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e";
+/// let parsed = cm::parse_request(target)?;
+///
+/// // The server's rule: this caller has no such request.
+/// let reply = cm::Reply::from_error(CmError::Forbidden { rule: "the request is not registered" });
+/// assert_eq!(reply.status(), 403);
+/// assert_eq!(reply.body(), r#"{"Message":"forbidden: the request is not registered"}"#);
+///
+/// // Or it may ask.
+/// let (reply, _record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+/// assert_eq!(reply.status(), 200);
+///
+/// // A malformed request never gets that far.
+/// assert_eq!(cm::parse_request("/nowhere").unwrap_err(), CmError::NotFound);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parse_request(target: &str) -> Result<ParsedRequest, CmError> {
     if target.len() > MAX_TARGET_LEN {
         return Err(CmError::TooLong {
             limit: MAX_TARGET_LEN,
@@ -450,54 +988,131 @@ fn answer<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
     // A fragment is never sent by a client; drop one rather than read it as query.
     let target = target.split_once('#').map_or(target, |(before, _)| before);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let endpoint = route(path)?;
+    let (endpoint, request_id, smart_card_id) = route(path)?;
     let query = Query::parse(query)?;
-
+    let mut parsed = ParsedRequest {
+        endpoint,
+        request_id,
+        smart_card_id,
+        card_id: None,
+        challenge: None,
+        diversified: None,
+    };
     match endpoint {
         Endpoint::AuthenticationResponse => {
-            let card_id = card_id(query.cardid.as_ref())?.ok_or(CmError::Missing {
+            parsed.card_id = Some(card_id(query.cardid.as_ref())?.ok_or(CmError::Missing {
                 parameter: "cardid",
-            })?;
-            let challenge = challenge(query.challenge.as_ref())?.ok_or(CmError::Missing {
-                parameter: "challenge",
-            })?;
-            let diversified = diversified(query.diversified.as_ref())?.ok_or(CmError::Missing {
-                parameter: "diversified",
-            })?;
+            })?);
+            parsed.challenge = Some(challenge(query.challenge.as_ref())?.ok_or(
+                CmError::Missing {
+                    parameter: "challenge",
+                },
+            )?);
+            parsed.diversified = Some(diversified(query.diversified.as_ref())?.ok_or(
+                CmError::Missing {
+                    parameter: "diversified",
+                },
+            )?);
             check_atr(query.atr.as_ref())?;
+        }
+        Endpoint::DiversifiedKey => {
+            parsed.card_id = Some(card_id(query.cardid.as_ref())?.ok_or(CmError::Missing {
+                parameter: "cardid",
+            })?);
+            parsed.diversified = Some(true);
+            check_atr(query.atr.as_ref())?;
+        }
+        Endpoint::ServerProposedPin => {
+            parsed.card_id = card_id(query.cardid.as_ref())?;
+            // Checked when present, not used: the PIN does not depend on it.
+            challenge(query.challenge.as_ref())?;
+            check_atr(query.atr.as_ref())?;
+        }
+    }
+    Ok(parsed)
+}
+
+/// Answers a parsed request with `profile`'s keys, and says what was done: the [`Reply`] to
+/// send, and the [`AuditRecord`] (equal to [`ParsedRequest::audit`] made before, unless the
+/// random generator failed while proposing a PIN).
+///
+/// This is the only function of the request-level facade that uses a key; call it after the
+/// record of [`ParsedRequest::audit`] is safely stored.
+///
+/// ```
+/// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
+///
+/// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
+/// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+/// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
+/// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin")?;
+/// let (reply, record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+/// assert_eq!(reply.status(), 200);
+/// assert_eq!(record.key_role(), None); // a PIN uses no key, and is not in the record
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn answer<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
+    parsed: &ParsedRequest,
+    profile: &Profile<'_, M>,
+    rng: &mut R,
+) -> (Reply, AuditRecord) {
+    let key = match parsed.plan(profile) {
+        Ok(key) => key,
+        Err(error) => {
+            return (
+                Reply::from_error(error),
+                parsed.record(None, error.status()),
+            )
+        }
+    };
+    let reply = match execute(parsed, profile, key.map(|(role, _)| role), rng) {
+        Ok(Some(body)) => Reply::ok(&body),
+        Ok(None) => Reply::no_content(),
+        Err(error) => Reply::from_error(error),
+    };
+    let record = parsed.record(key, reply.status());
+    (reply, record)
+}
+
+/// The body text of a 200 (before JSON quoting), `None` for a 204.
+fn execute<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(
+    parsed: &ParsedRequest,
+    profile: &Profile<'_, M>,
+    role: Option<KeyRole>,
+    rng: &mut R,
+) -> Result<Option<Zeroizing<String>>, CmError> {
+    match (parsed.endpoint, role, parsed.card_id, &parsed.challenge) {
+        (Endpoint::AuthenticationResponse, Some(role), Some(card_id), Some(challenge)) => {
             let response = super::respond(
                 profile.initial_key,
                 profile.master,
                 &card_id,
-                &challenge,
-                diversified,
+                challenge,
+                role == KeyRole::CardKey,
             )?;
             let mut body = Zeroizing::new(String::new());
             let _ = write!(body, "{response}");
             Ok(Some(body))
         }
-        Endpoint::DiversifiedKey => {
-            let card_id = card_id(query.cardid.as_ref())?.ok_or(CmError::Missing {
-                parameter: "cardid",
-            })?;
-            check_atr(query.atr.as_ref())?;
+        (Endpoint::DiversifiedKey, Some(KeyRole::CardKey), Some(card_id), _) => {
             Ok(Some(super::card_key(profile.master, &card_id)?.to_base64()))
         }
-        Endpoint::ServerProposedPin => {
-            card_id(query.cardid.as_ref())?;
-            challenge(query.challenge.as_ref())?;
-            check_atr(query.atr.as_ref())?;
+        (Endpoint::ServerProposedPin, _, _, _) => {
             match super::server_proposed_pin(profile.pin_policy, rng)? {
                 Some(pin) => Ok(Some(Zeroizing::new(String::from(pin.as_str())))),
                 None => Ok(None),
             }
         }
+        // `parse_request` always sets the card ID and challenge the arms above read, and
+        // `plan` gives every keyed endpoint its role: nothing else gets here.
+        _ => Ok(None),
     }
 }
 
-/// Matches the path (percent-decoded segment by segment, without regard to case) and checks
-/// its GUIDs.
-fn route(path: &str) -> Result<Endpoint, CmError> {
+/// Matches the path (percent-decoded segment by segment, without regard to case) and reads
+/// its GUIDs: the endpoint, the request ID (none for `serverproposedpin`) and the smart card
+/// ID.
+fn route(path: &str) -> Result<(Endpoint, Option<Guid>, Guid), CmError> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let mut segments = path.split('/');
     // The path starts with '/', so the first segment is empty.
@@ -539,10 +1154,16 @@ fn route(path: &str) -> Result<Endpoint, CmError> {
         } else {
             return Err(CmError::NotFound);
         };
-    for &(index, parameter) in guids {
-        parse_guid("GUID", text(index)).map_err(|error| CmError::PathGuid { parameter, error })?;
+    let mut ids = [None; 2];
+    for (slot, &(index, parameter)) in ids.iter_mut().zip(guids) {
+        *slot =
+            Some(Guid::parse(text(index)).map_err(|error| CmError::PathGuid { parameter, error })?);
     }
-    Ok(endpoint)
+    match ids {
+        [Some(request_id), Some(smart_card_id)] => Ok((endpoint, Some(request_id), smart_card_id)),
+        [Some(smart_card_id), None] => Ok((endpoint, None, smart_card_id)),
+        _ => Err(CmError::NotFound),
+    }
 }
 
 /// A percent-decoded value, and where the first unencoded `+` was (as a character position in

@@ -6,33 +6,50 @@
 //!     --config examples/server/config.example.json --listen 127.0.0.1:8080
 //! ```
 //!
-//! All the MIM CM work is `cardadmin::cm::handle_request`: this file reads the configuration,
-//! warns about weak keys, and moves requests and replies between axum and the library. It
-//! logs one line per request to stdout (method, path without the query, status, time, and the
-//! error message for a failure) and never logs key bytes, PINs or response bodies.
+//! All the MIM CM work is `cardadmin::cm`'s (`parse_request`, then `answer`): this file reads
+//! the configuration, warns about weak keys, and moves requests and replies between axum and
+//! the library. It logs one line per request to stdout (method, path without the query,
+//! status, time, the operator, and the error message for a failure) and never logs key
+//! bytes, PINs or response bodies.
 //!
-//! This is an example, not a deployment: it has no TLS and no authentication of callers, and
-//! MIM CM's authorization model is out of scope. Put it behind what your deployment requires.
+//! Who may ask (issue #16), each part switched on by a configuration field:
+//!
+//! - `"tls": {"cert", "key", "client_ca"}`: TLS 1.2/1.3 with a client certificate required;
+//!   the operator is its subject common name ([`tls`]). Without it the server speaks plain
+//!   HTTP, and only on a loopback address.
+//! - `"registry": PATH`: the SQLite request registry ([`registry`]); every endpoint answers
+//!   only the operator of an open request for that smart card and card, else 403. Managed
+//!   with `cardadmin-server requests add|close|list --config CONFIG`.
+//! - `"audit_log": PATH`: the hash-chained audit trail ([`audit`]), written and flushed before
+//!   a key is used; `cardadmin-server verify-audit PATH` checks it.
+//! - `"rate_limit_per_minute": N`: key uses per operator per minute, beyond which 429
+//!   ([`ratelimit`]).
+//!
+//! The order in which a request meets them is in [`handler`].
+
+mod audit;
+mod cli;
+mod handler;
+mod ratelimit;
+mod registry;
+mod tls;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
-use axum::response::Response;
 use axum::Router;
 use cardadmin::master::{self, CmacMessage, CmacSigner};
-use cardadmin::{cm, rng::OsRng, AdminKey, Algorithm, MasterKey, PinPolicy};
+use cardadmin::{cm, AdminKey, Algorithm, MasterKey, PinPolicy};
 use cardadmin_pkcs11::{CmacError, PinSource, Pkcs11Config, Pkcs11Master};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use zeroize::Zeroizing;
+
+use handler::Security;
 
 /// `config.example.json`. Keys are read by `cardadmin`'s `Deserialize` (or, for the map form
 /// of the diversification key, into wiped buffers here); the file's contents are wiped after
@@ -54,6 +71,18 @@ struct Config {
     /// The profile template's PIN policy.
     #[serde(default)]
     pin_policy: PinPolicy,
+    /// TLS with client certificates (issue #16); plain HTTP on loopback only without it.
+    #[serde(default)]
+    tls: Option<tls::TlsConfig>,
+    /// The SQLite request registry (issue #16).
+    #[serde(default)]
+    registry: Option<PathBuf>,
+    /// The hash-chained audit trail, JSON lines (issue #16).
+    #[serde(default)]
+    audit_log: Option<PathBuf>,
+    /// Key uses per operator per minute, beyond which 429 (issue #16).
+    #[serde(default)]
+    rate_limit_per_minute: Option<u32>,
 }
 
 /// Fields of the old, one-key configuration, refused with a message that names the new ones.
@@ -297,17 +326,34 @@ struct Keys {
 /// process (`Box::leak`), so that a key store is not asked for a check value per request.
 struct Server {
     profile: cm::Profile<'static, ServerMaster>,
+    security: Security,
+}
+
+impl handler::Answerer for Server {
+    type Master = ServerMaster;
+
+    fn profile(&self) -> cm::Profile<'_, ServerMaster> {
+        self.profile
+    }
+
+    fn security(&self) -> &Security {
+        &self.security
+    }
 }
 
 fn usage() -> &'static str {
-    "usage: cardadmin-server --config <config.json> [--listen <address:port>] (default 127.0.0.1:8080)"
+    "usage: cardadmin-server --config <config.json> [--listen <address:port>] (default 127.0.0.1:8080)
+       cardadmin-server requests add --config <config.json> --reqid <GUID> --scid <GUID> --cardid <GUID> --operator <NAME>
+       cardadmin-server requests close --config <config.json> --reqid <GUID>
+       cardadmin-server requests list --config <config.json>
+       cardadmin-server verify-audit <audit log>"
 }
 
 /// `--config PATH` and `--listen ADDR`, in any order.
-fn parse_args() -> Result<(String, SocketAddr), String> {
+fn parse_args(args: Vec<String>) -> Result<(String, SocketAddr), String> {
     let mut config = None;
     let mut listen = String::from("127.0.0.1:8080");
-    let mut args = std::env::args().skip(1);
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => config = Some(args.next().ok_or("--config needs a path")?),
@@ -352,9 +398,18 @@ fn warn_weak(role: &str, check_value: impl fmt::Display, audit: &cardadmin::KeyA
     }
 }
 
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("requests") => cli::requests(&args[1..]),
+        Some("verify-audit") => cli::verify_audit(&args[1..]),
+        _ => serve(args),
+    }
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
-    let (config_path, listen) = match parse_args() {
+async fn serve(args: Vec<String>) -> ExitCode {
+    let (config_path, listen) = match parse_args(args) {
         Ok(args) => args,
         Err(message) => {
             eprintln!("{message}");
@@ -363,6 +418,21 @@ async fn main() -> ExitCode {
     };
     let config = match load_config(&config_path) {
         Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let security = match security(&config, listen) {
+        Ok(security) => security,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tls = match config.tls.as_ref().map(tls::server_config).transpose() {
+        Ok(tls) => tls,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::FAILURE;
@@ -429,8 +499,10 @@ async fn main() -> ExitCode {
         keys.pin_policy.server_generates(),
     );
 
-    let server = Arc::new(Server { profile });
-    let app = Router::new().fallback(handle).with_state(server);
+    let server = Arc::new(Server { profile, security });
+    let app = Router::new()
+        .fallback(handler::handle::<Server>)
+        .with_state(server);
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -438,20 +510,90 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("listening on http://{listen}{}", cm::PREFIX);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await;
-    match served {
-        Ok(()) => {
-            eprintln!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
+    let Some(tls) = tls else {
+        eprintln!("listening on http://{listen}{}", cm::PREFIX);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await;
+        return match served {
+            Ok(()) => {
+                eprintln!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    };
+    eprintln!(
+        "listening on https://{listen}{} (TLS 1.3 and 1.2, client certificate required)",
+        cm::PREFIX
+    );
+    handler::serve_tls(
+        listener,
+        tokio_rustls::TlsAcceptor::from(tls),
+        app,
+        shutdown(),
+    )
+    .await;
+    eprintln!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// Opens what the configuration names (registry, audit trail, rate limit), checks that plain
+/// HTTP stays on loopback, and says on stderr what is on and what is not.
+fn security(secured: &Config, listen: SocketAddr) -> Result<Security, String> {
+    if secured.tls.is_none() && !listen.ip().is_loopback() {
+        return Err(format!(
+            "refusing to serve plain HTTP on {listen}: without \"tls\" in the configuration callers are not authenticated and keys would cross the network in clear, so the server listens only on a loopback address (127.0.0.1 or ::1); add \"tls\": {{\"cert\", \"key\", \"client_ca\"}} to listen elsewhere"
+        ));
     }
+    if secured.registry.is_some() && secured.tls.is_none() {
+        return Err("\"registry\" needs \"tls\": the registry names each request's operator, and the operator is the client certificate's common name, which plain HTTP does not have".into());
+    }
+    let registry = match &secured.registry {
+        Some(path) => {
+            let registry = registry::Registry::open(path)?;
+            let count = registry.list()?.len();
+            eprintln!(
+                "registry {}: {count} requests; every endpoint answers only the operator of an open request",
+                path.display()
+            );
+            Some(registry)
+        }
+        None => {
+            eprintln!(
+                "warning: no \"registry\" in the configuration: the server answers any caller for any request and card (a development configuration)"
+            );
+            None
+        }
+    };
+    let audit = match &secured.audit_log {
+        Some(path) => {
+            let opened = audit::AuditLog::open(path)?;
+            eprintln!(
+                "audit log {}: {} lines, chain verified, head {}",
+                path.display(),
+                opened.lines,
+                opened.head
+            );
+            Some(opened.log)
+        }
+        None => {
+            eprintln!("warning: no \"audit_log\" in the configuration: key uses are not recorded");
+            None
+        }
+    };
+    let rate_limit = secured.rate_limit_per_minute.map(|limit| {
+        eprintln!("rate limit: {limit} key uses per operator per minute, then 429");
+        ratelimit::RateLimit::new(limit)
+    });
+    Ok(Security {
+        registry,
+        audit,
+        rate_limit,
+    })
 }
 
 /// Ctrl-C or SIGTERM (what `kill PID` sends).
@@ -476,75 +618,4 @@ async fn shutdown() {
     {
         let _ = interrupt.await;
     }
-}
-
-/// Every request: MIM CM's endpoints are all GET, and everything else about the request is
-/// `cm::handle_request`'s.
-async fn handle(State(server): State<Arc<Server>>, method: Method, uri: Uri) -> Response {
-    let started = Instant::now();
-    let (status, content_type, body, error) = if method == Method::GET || method == Method::HEAD {
-        let target = uri.path_and_query().map_or("/", |target| target.as_str());
-        let reply = cm::handle_request(&server.profile, target, &mut OsRng);
-        let error = reply.error().map(|error| error.to_string());
-        (
-            reply.status(),
-            reply.content_type(),
-            reply.into_body(),
-            error,
-        )
-    } else {
-        let message = format!("method {method} is not allowed: the MIM CM endpoints answer GET");
-        let body = serde_json::json!({ "Message": message }).to_string();
-        (
-            405,
-            Some(cm::CONTENT_TYPE),
-            Zeroizing::new(body),
-            Some(message),
-        )
-    };
-
-    // One line per request; the query (card ID, challenge) and the body (a key, a PIN) are
-    // left out.
-    let elapsed = started.elapsed();
-    let line = match &error {
-        Some(message) => format!(
-            "{method} {} {status} {}us {message}\n",
-            uri.path(),
-            elapsed.as_micros()
-        ),
-        None => format!(
-            "{method} {} {status} {}us\n",
-            uri.path(),
-            elapsed.as_micros()
-        ),
-    };
-    let _ = std::io::stdout().lock().write_all(line.as_bytes());
-
-    // A HEAD answer carries the headers the GET would, Content-Length included (RFC 9110
-    // 9.3.2 and 8.6), and no body: the body is computed as for GET (a proposed PIN is drawn and
-    // dropped), only its length is sent.
-    let content_length = body.len();
-    let mut response = Response::new(if method == Method::HEAD {
-        Body::empty()
-    } else {
-        // The body leaves zeroizing storage here: axum needs an owned buffer. It is as short
-        // lived as the response.
-        Body::from(body.as_bytes().to_vec())
-    });
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    if let Some(content_type) = content_type {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    }
-    // Never on a 204, which has no content (RFC 9110 8.6).
-    if status != 204 {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_length));
-    }
-    // Bodies can be keys and PINs: no cache may keep them.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == 405 {
-        headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-    }
-    response
 }

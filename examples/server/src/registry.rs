@@ -1,0 +1,420 @@
+//! The request registry: which requests exist, for which smart card and card, whose they are,
+//! and whether they are open. SQLite (`rusqlite` with its bundled SQLite: nothing to install),
+//! one file named by the configuration's `"registry"`, created on first use.
+//!
+//! MIM CM answers only for a card that belongs to an approved request of the caller; this is
+//! the example server's stand-in for MIM CM's request database, managed with
+//! `cardadmin-server requests add|close|list --config CONFIG`.
+//!
+//! GUIDs are stored as their 16 bytes (the Windows GUID layout that `cm::Guid` and `CardId`
+//! read), so `{A9B4...}`, `a9b4...` and bare hex are one request: they are compared as GUIDs,
+//! never as text. The server reads the file on every request (no cache): a request closed from
+//! the command line is closed for the next request. SQLite's write-ahead log lets the command
+//! line write while the server reads, and a server killed at any moment leaves the file
+//! consistent (SQLite's transactions).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use cardadmin::cm::Guid;
+use cardadmin::CardId;
+use rusqlite::{params, Connection, OptionalExtension as _};
+
+/// A request's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// The request may be served.
+    Open,
+    /// Done: nothing more is answered for it.
+    Closed,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// One registered request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The request ID.
+    pub reqid: Guid,
+    /// The smart card ID.
+    pub scid: Guid,
+    /// The card ID (the card's `cardid` file).
+    pub cardid: CardId,
+    /// The operator who may ask for it: a client certificate's subject common name.
+    pub operator: String,
+    /// Open or closed.
+    pub state: State,
+}
+
+/// The registry file, behind a lock (one SQLite connection; every query is a few
+/// microseconds).
+pub struct Registry {
+    connection: Mutex<Connection>,
+}
+
+/// Why a request was refused: the rule that failed, as the 403's message says it.
+pub type Rule = &'static str;
+
+/// The rules, in the order they are checked.
+pub const NOT_REGISTERED: Rule = "the request is not registered";
+/// See [`NOT_REGISTERED`].
+pub const NOT_OPERATOR: Rule = "the caller is not the request's operator";
+/// See [`NOT_REGISTERED`].
+pub const CLOSED: Rule = "the request is closed";
+/// See [`NOT_REGISTERED`].
+pub const WRONG_SCID: Rule = "the smart card ID is not the request's";
+/// See [`NOT_REGISTERED`].
+pub const WRONG_CARDID: Rule = "the card ID is not the request's";
+/// See [`NOT_REGISTERED`].
+pub const NO_OPEN_REQUEST: Rule = "the caller has no open request for this smart card";
+/// See [`NOT_REGISTERED`].
+pub const NO_OPERATOR: Rule = "the caller is not identified (no client certificate)";
+/// See [`NOT_REGISTERED`].
+pub const UNAVAILABLE: Rule = "the request registry could not be read";
+
+impl Registry {
+    /// Opens the registry at `path`, creating the file and its table on first use.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let context = |err: rusqlite::Error| format!("registry {}: {err}", path.display());
+        let connection = Connection::open(path).map_err(context)?;
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(context)?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(context)?;
+        // Every committed change is on disk before `requests add` says so.
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(context)?;
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS requests (
+                    reqid BLOB PRIMARY KEY CHECK (length(reqid) = 16),
+                    scid BLOB NOT NULL CHECK (length(scid) = 16),
+                    cardid BLOB NOT NULL CHECK (length(cardid) = 16),
+                    operator TEXT NOT NULL CHECK (operator <> ''),
+                    state TEXT NOT NULL CHECK (state IN ('open', 'closed'))
+                );
+                CREATE INDEX IF NOT EXISTS requests_by_card ON requests (scid, operator, state);",
+            )
+            .map_err(context)?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (its own
+        // transactions); carry on with the connection.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers an open request. An ID that exists already is an error.
+    pub fn add(
+        &self,
+        reqid: Guid,
+        scid: Guid,
+        cardid: CardId,
+        operator: &str,
+    ) -> Result<(), String> {
+        if operator.is_empty() {
+            return Err("the operator is empty: give the client certificate's common name".into());
+        }
+        let connection = self.lock();
+        let inserted = connection.execute(
+            "INSERT INTO requests (reqid, scid, cardid, operator, state) VALUES (?1, ?2, ?3, ?4, 'open')",
+            params![&reqid.as_bytes()[..], &scid.as_bytes()[..], &cardid.as_bytes()[..], operator],
+        );
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(format!("request {reqid} is registered already"))
+            }
+            Err(err) => Err(format!("registry: {err}")),
+        }
+    }
+
+    /// Closes a request. Unknown or already closed is an error.
+    pub fn close(&self, reqid: Guid) -> Result<(), String> {
+        let connection = self.lock();
+        let changed = connection
+            .execute(
+                "UPDATE requests SET state = 'closed' WHERE reqid = ?1 AND state = 'open'",
+                params![&reqid.as_bytes()[..]],
+            )
+            .map_err(|err| format!("registry: {err}"))?;
+        if changed == 1 {
+            return Ok(());
+        }
+        drop(connection);
+        match self.get(reqid)? {
+            Some(_) => Err(format!("request {reqid} is closed already")),
+            None => Err(format!("request {reqid} is not registered")),
+        }
+    }
+
+    /// Every request, in the order they were added.
+    pub fn list(&self) -> Result<Vec<Request>, String> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT reqid, scid, cardid, operator, state FROM requests ORDER BY rowid")
+            .map_err(|err| format!("registry: {err}"))?;
+        let rows = statement
+            .query_map([], row_to_request)
+            .map_err(|err| format!("registry: {err}"))?;
+        rows.map(|row| row.map_err(|err| format!("registry: {err}")))
+            .collect()
+    }
+
+    /// One request by ID.
+    pub fn get(&self, reqid: Guid) -> Result<Option<Request>, String> {
+        let connection = self.lock();
+        connection
+            .query_row(
+                "SELECT reqid, scid, cardid, operator, state FROM requests WHERE reqid = ?1",
+                params![&reqid.as_bytes()[..]],
+                row_to_request,
+            )
+            .optional()
+            .map_err(|err| format!("registry: {err}"))
+    }
+
+    /// The open requests of `operator` for the smart card `scid`.
+    pub fn open_for_card(&self, operator: &str, scid: Guid) -> Result<Vec<Request>, String> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT reqid, scid, cardid, operator, state FROM requests
+                 WHERE scid = ?1 AND operator = ?2 AND state = 'open'",
+            )
+            .map_err(|err| format!("registry: {err}"))?;
+        let rows = statement
+            .query_map(params![&scid.as_bytes()[..], operator], row_to_request)
+            .map_err(|err| format!("registry: {err}"))?;
+        rows.map(|row| row.map_err(|err| format!("registry: {err}")))
+            .collect()
+    }
+
+    /// Whether `operator` may ask this: `Ok(())`, or the rule that failed.
+    ///
+    /// With a request ID in the path (`authenticationresponse`, `diversifiedkey`): the request
+    /// exists, the caller is its operator, it is open, and the path's smart card ID and the
+    /// query's card ID are the registered ones. Without (`serverproposedpin`): the caller has an
+    /// open request for that smart card (and, when the query names a card ID, for that card).
+    pub fn authorize(
+        &self,
+        operator: Option<&str>,
+        reqid: Option<Guid>,
+        scid: Guid,
+        cardid: Option<CardId>,
+    ) -> Result<(), Rule> {
+        let Some(operator) = operator else {
+            return Err(NO_OPERATOR);
+        };
+        match reqid {
+            Some(reqid) => {
+                let request = self
+                    .get(reqid)
+                    .map_err(|err| {
+                        eprintln!("error: {err}");
+                        UNAVAILABLE
+                    })?
+                    .ok_or(NOT_REGISTERED)?;
+                if request.operator != operator {
+                    return Err(NOT_OPERATOR);
+                }
+                if request.state != State::Open {
+                    return Err(CLOSED);
+                }
+                if request.scid != scid {
+                    return Err(WRONG_SCID);
+                }
+                if cardid.is_some_and(|cardid| cardid != request.cardid) {
+                    return Err(WRONG_CARDID);
+                }
+                Ok(())
+            }
+            None => {
+                let open = self.open_for_card(operator, scid).map_err(|err| {
+                    eprintln!("error: {err}");
+                    UNAVAILABLE
+                })?;
+                if open.is_empty() {
+                    return Err(NO_OPEN_REQUEST);
+                }
+                match cardid {
+                    Some(cardid) if !open.iter().any(|request| request.cardid == cardid) => {
+                        Err(WRONG_CARDID)
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+fn guid_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<[u8; 16]> {
+    let bytes: Vec<u8> = row.get(index)?;
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Blob,
+            "a GUID column that is not 16 bytes".into(),
+        )
+    })
+}
+
+fn row_to_request(row: &rusqlite::Row<'_>) -> rusqlite::Result<Request> {
+    let state: String = row.get(4)?;
+    Ok(Request {
+        reqid: Guid::from_bytes(guid_column(row, 0)?),
+        scid: Guid::from_bytes(guid_column(row, 1)?),
+        cardid: CardId::from_bytes(guid_column(row, 2)?),
+        operator: row.get(3)?,
+        state: if state == "open" {
+            State::Open
+        } else {
+            State::Closed
+        },
+    })
+}
+
+/// `requests list`'s line for one request: tab-separated.
+pub fn format_request(request: &Request) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        request.reqid,
+        request.scid,
+        request.cardid,
+        request.operator,
+        request.state.as_str()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQ: &str = "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099";
+    const SCID: &str = "17cf063d-e337-4aa9-a822-346554ddd3c9";
+    const CARD: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
+
+    fn registry(name: &str) -> (Registry, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("registry-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("registry.sqlite");
+        (Registry::open(&path).unwrap(), dir)
+    }
+
+    fn g(text: &str) -> Guid {
+        Guid::parse(text).unwrap()
+    }
+
+    #[test]
+    fn every_rule_in_order() {
+        let (registry, dir) = registry("rules");
+        registry
+            .add(g(REQ), g(SCID), CardId::parse(CARD).unwrap(), "alice")
+            .unwrap();
+        let card = Some(CardId::parse(CARD).unwrap());
+        let other = Some(CardId::parse("00000000-0000-0000-0000-000000000001").unwrap());
+        let auth = |op: Option<&str>, req: &str, scid: &str, card| {
+            registry.authorize(op, Some(g(req)), g(scid), card)
+        };
+        assert_eq!(auth(Some("alice"), REQ, SCID, card), Ok(()));
+        // GUIDs compared as GUIDs: another spelling is the same request.
+        assert_eq!(
+            auth(
+                Some("alice"),
+                &format!("{{{}}}", REQ.to_uppercase()),
+                &SCID.replace('-', ""),
+                card
+            ),
+            Ok(())
+        );
+        assert_eq!(auth(None, REQ, SCID, card), Err(NO_OPERATOR));
+        assert_eq!(auth(Some("bob"), REQ, SCID, card), Err(NOT_OPERATOR));
+        assert_eq!(auth(Some("Alice"), REQ, SCID, card), Err(NOT_OPERATOR));
+        assert_eq!(
+            auth(
+                Some("alice"),
+                "00000000-0000-0000-0000-000000000000",
+                SCID,
+                card
+            ),
+            Err(NOT_REGISTERED)
+        );
+        assert_eq!(auth(Some("alice"), REQ, CARD, card), Err(WRONG_SCID));
+        assert_eq!(auth(Some("alice"), REQ, SCID, other), Err(WRONG_CARDID));
+        // serverproposedpin: an open request of the caller for the card.
+        assert_eq!(
+            registry.authorize(Some("alice"), None, g(SCID), None),
+            Ok(())
+        );
+        assert_eq!(
+            registry.authorize(Some("alice"), None, g(SCID), card),
+            Ok(())
+        );
+        assert_eq!(
+            registry.authorize(Some("alice"), None, g(SCID), other),
+            Err(WRONG_CARDID)
+        );
+        assert_eq!(
+            registry.authorize(Some("bob"), None, g(SCID), None),
+            Err(NO_OPEN_REQUEST)
+        );
+        registry.close(g(REQ)).unwrap();
+        assert_eq!(auth(Some("alice"), REQ, SCID, card), Err(CLOSED));
+        assert_eq!(auth(Some("bob"), REQ, SCID, card), Err(NOT_OPERATOR));
+        assert_eq!(
+            registry.authorize(Some("alice"), None, g(SCID), None),
+            Err(NO_OPEN_REQUEST)
+        );
+        assert!(registry
+            .close(g(REQ))
+            .unwrap_err()
+            .contains("closed already"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn survives_reopening_and_refuses_duplicates() {
+        let (registry, dir) = registry("reopen");
+        registry
+            .add(g(REQ), g(SCID), CardId::parse(CARD).unwrap(), "alice")
+            .unwrap();
+        let again = registry.add(
+            g(&REQ.to_uppercase()),
+            g(SCID),
+            CardId::parse(CARD).unwrap(),
+            "bob",
+        );
+        assert!(again.unwrap_err().contains("registered already"));
+        assert!(registry
+            .add(g(SCID), g(SCID), CardId::parse(CARD).unwrap(), "")
+            .is_err());
+        drop(registry);
+        let registry = Registry::open(&dir.join("registry.sqlite")).unwrap();
+        let listed = registry.list().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            format_request(&listed[0]),
+            format!("{REQ}\t{SCID}\t{CARD}\talice\topen")
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,294 @@
+//! Parsing apart from answering (issue #16, item 1): `cm::parse_request` exposes what was asked
+//! before any key is used, `cm::answer` answers it with an audit record, a server's refusal
+//! (`CmError::Forbidden`, `CmError::RateLimited`) renders like every other error, and
+//! `handle_request` stays parse + answer.
+
+use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, MasterKey, PinPolicy, UserPinOption};
+
+const GUID: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
+const REQ: &str = "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099";
+const SCID: &str = "17cf063d-e337-4aa9-a822-346554ddd3c9";
+const AUTH: &str = "/certificatemanagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse";
+const DIVERSIFIED: &str = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey";
+const PIN: &str =
+    "/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin";
+
+fn targets() -> Vec<String> {
+    vec![
+        format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=False"),
+        format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=true"),
+        format!("{AUTH}?cardid={GUID}&challenge=AQIDBAUGBwgJCgsMDQ4PEA%3D%3D&diversified=true"),
+        format!("{AUTH}?cardid={GUID}&challenge=1hFD+cz/0so=&diversified=false"),
+        format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D"),
+        format!("{DIVERSIFIED}?cardid={GUID}"),
+        format!("{DIVERSIFIED}?cardid={GUID}&atr=3B"),
+        format!("{DIVERSIFIED}?cardid=nope"),
+        format!("{DIVERSIFIED}?cardid={GUID}&cardid={GUID}"),
+        PIN.to_string(),
+        format!("{PIN}?cardid={GUID}"),
+        "/nowhere".to_string(),
+        format!("{DIVERSIFIED}?cardid={}", "a".repeat(5000)),
+    ]
+}
+
+fn master() -> MasterKey {
+    MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708").unwrap()
+}
+
+/// `handle_request` and `parse_request` + `answer` give the same reply for every target, and
+/// the record made before the answer is the one that comes with it, with 3DES and AES keys,
+/// with a master and without.
+#[test]
+fn handle_request_is_parse_then_answer() {
+    let keys = [
+        (AdminKey::from_bytes([0; 24]), master()),
+        (
+            AdminKey::new(Algorithm::Aes128, &[7; 16]).unwrap(),
+            MasterKey::new(Algorithm::Aes128, &[9; 16]).unwrap(),
+        ),
+    ];
+    for (key, master) in &keys {
+        for with_master in [true, false] {
+            let policy = PinPolicy::default();
+            let profile = cm::Profile::new(key, with_master.then_some(master), &policy).unwrap();
+            for target in targets() {
+                // The PIN is random: compare statuses there, whole replies elsewhere.
+                let whole = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
+                match cm::parse_request(&target) {
+                    Err(error) => assert_eq!(whole, cm::Reply::from_error(error), "{target}"),
+                    Ok(parsed) => {
+                        let before = parsed.audit(&profile);
+                        let (reply, after) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+                        assert_eq!(before, after, "{target}");
+                        assert_eq!(after.status(), reply.status());
+                        if parsed.endpoint() == cm::Endpoint::ServerProposedPin {
+                            assert_eq!(reply.status(), whole.status());
+                        } else {
+                            assert_eq!(reply, whole, "{target}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_parsed_request_names_what_was_asked() {
+    let parsed = cm::parse_request(&format!(
+        "{AUTH}?cardid={{{}}}&challenge=1hFD%2Bcz%2F0so%3D&diversified=%20TRUE%20",
+        GUID.to_uppercase()
+    ))
+    .unwrap();
+    assert_eq!(parsed.endpoint(), cm::Endpoint::AuthenticationResponse);
+    assert_eq!(parsed.request_id(), Some(cm::Guid::parse(REQ).unwrap()));
+    assert_eq!(parsed.smart_card_id(), cm::Guid::parse(SCID).unwrap());
+    assert_eq!(parsed.card_id(), Some(CardId::parse(GUID).unwrap()));
+    assert_eq!(parsed.diversified(), Some(true));
+
+    // Path GUIDs in another spelling are the same GUIDs.
+    let upper = DIVERSIFIED
+        .replace(REQ, &format!("{{{}}}", REQ.to_uppercase()))
+        .replace(SCID, &SCID.replace('-', ""));
+    let parsed = cm::parse_request(&format!("{upper}?cardid={GUID}")).unwrap();
+    assert_eq!(parsed.request_id().unwrap().to_string(), REQ);
+    assert_eq!(parsed.smart_card_id().to_string(), SCID);
+    assert_eq!(parsed.diversified(), Some(true));
+
+    let parsed = cm::parse_request(PIN).unwrap();
+    assert_eq!(
+        (parsed.request_id(), parsed.card_id(), parsed.diversified()),
+        (None, None, None)
+    );
+    assert_eq!(
+        parsed.smart_card_id().to_string(),
+        "c6bad97c-f97f-4920-8947-be980c98c6b5"
+    );
+}
+
+/// Which key role answers, and its check value: the initial key (E_K(0) check value) for
+/// `diversified=false`, the card key (the master's CMAC check value) for `diversified=true`
+/// and `diversifiedkey`, none for a PIN, none for a 204, none for a challenge the key cannot
+/// take or a card key without a master (decided before any key is used).
+#[test]
+fn the_record_names_the_key_role_and_check_value() {
+    let key = AdminKey::from_bytes([0; 24]);
+    let master = master();
+    let policy = PinPolicy::default();
+    let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
+    let cases = [
+        (
+            format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=False"),
+            Some(cm::KeyRole::InitialKey),
+            200,
+        ),
+        (
+            format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=True"),
+            Some(cm::KeyRole::CardKey),
+            200,
+        ),
+        (
+            format!("{DIVERSIFIED}?cardid={GUID}"),
+            Some(cm::KeyRole::CardKey),
+            200,
+        ),
+        (
+            format!("{AUTH}?cardid={GUID}&challenge=AQIDBAUGBwgJCgsMDQ4PEA%3D%3D&diversified=true"),
+            None,
+            400,
+        ),
+        (PIN.to_string(), None, 200),
+    ];
+    for (target, role, status) in cases {
+        let parsed = cm::parse_request(&target).unwrap();
+        let record = parsed.audit(&profile);
+        assert_eq!(record.key_role(), role, "{target}");
+        let expected = role.map(|role| match role {
+            cm::KeyRole::InitialKey => key.check_value(),
+            _ => master.check_value(),
+        });
+        assert_eq!(record.key_check_value(), expected, "{target}");
+        assert_eq!(record.status(), status, "{target}");
+    }
+    // The initial key's check value is E_K(0): 8CA64D for the all-zero 3DES key.
+    let documented = cm::parse_request(&format!(
+        "{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=False"
+    ))
+    .unwrap();
+    assert_eq!(
+        documented
+            .audit(&profile)
+            .key_check_value()
+            .unwrap()
+            .to_string(),
+        "8CA64D"
+    );
+
+    // No master: the card key is a 400 that says so, with no key role.
+    let no_master = cm::Profile::without_master(&key, &policy);
+    let parsed = cm::parse_request(&format!("{DIVERSIFIED}?cardid={GUID}")).unwrap();
+    let record = parsed.audit(&no_master);
+    assert_eq!((record.key_role(), record.status()), (None, 400));
+    let (reply, done) = cm::answer(&parsed, &no_master, &mut rand_core::OsRng);
+    assert_eq!(reply.error(), Some(CmError::NoDiversificationKey));
+    assert_eq!(done, record);
+
+    let user_pin = PinPolicy::builder()
+        .user_pin_option(UserPinOption::UserProvided)
+        .build()
+        .unwrap();
+    let profile = cm::Profile::new(&key, Some(&master), &user_pin).unwrap();
+    let record = cm::parse_request(PIN).unwrap().audit(&profile);
+    assert_eq!((record.key_role(), record.status()), (None, 204));
+}
+
+/// The record never holds what the answer holds: not the diversified key, not the response,
+/// not a PIN.
+#[test]
+fn the_record_holds_no_secret() {
+    let key = AdminKey::from_hex("0102030405060708090a0b0c0d0e0f101112131415161718").unwrap();
+    let master = MasterKey::from_hex("a1a2a3a4a5a6a7a8b1b2b3b4b5b6b7b8c1c2c3c4c5c6c7c8").unwrap();
+    let policy = PinPolicy::default();
+    let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
+    for target in [
+        format!("{DIVERSIFIED}?cardid={GUID}"),
+        format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D&diversified=true"),
+        PIN.to_string(),
+    ] {
+        let parsed = cm::parse_request(&target).unwrap();
+        let (reply, record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+        assert_eq!(reply.status(), 200);
+        let secret = reply.body().trim_matches('"').to_string();
+        let debug = format!("{record:?} {parsed:?}");
+        assert!(!debug.contains(&secret), "{debug}");
+        assert!(!debug.contains("0102030405"), "{debug}");
+        assert!(!debug.to_lowercase().contains("a1a2a3a4"), "{debug}");
+    }
+}
+
+/// A server's refusals are errors of the facade: 403 and 429 with a JSON message, no
+/// parameter, and an audit record with no key.
+#[test]
+fn refusals_render_like_every_other_error() {
+    let forbidden = CmError::Forbidden {
+        rule: "the caller is not the request's operator",
+    };
+    let reply = cm::Reply::from_error(forbidden);
+    assert_eq!(reply.status(), 403);
+    assert_eq!(reply.content_type(), Some(cm::CONTENT_TYPE));
+    assert_eq!(
+        reply.body(),
+        r#"{"Message":"forbidden: the caller is not the request's operator"}"#
+    );
+    assert_eq!(forbidden.parameter(), None);
+
+    let limited = CmError::RateLimited { per_minute: 60 };
+    let reply = cm::Reply::from_error(limited);
+    assert_eq!(reply.status(), 429);
+    let body: serde_json::Value = serde_json::from_str(reply.body()).unwrap();
+    assert_eq!(
+        body["Message"],
+        "rate limited: more than 60 key uses in a minute by this caller; try again later"
+    );
+
+    let parsed = cm::parse_request(&format!("{DIVERSIFIED}?cardid={GUID}")).unwrap();
+    let record = cm::AuditRecord::refused(Some(&parsed), forbidden);
+    assert_eq!(record.status(), 403);
+    assert_eq!(record.endpoint(), Some(cm::Endpoint::DiversifiedKey));
+    assert_eq!(record.request_id(), parsed.request_id());
+    assert_eq!(record.card_id(), parsed.card_id());
+    assert_eq!((record.key_role(), record.key_check_value()), (None, None));
+}
+
+#[test]
+fn guids_compare_as_guids() {
+    let forms = [
+        "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099",
+        "A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099",
+        "{a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099}",
+        "(a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099)",
+        "a9b4b42ccc504c9b89d1bbc0bcd5a099",
+        " a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099 ",
+    ];
+    let first = cm::Guid::parse(forms[0]).unwrap();
+    for form in forms {
+        assert_eq!(cm::Guid::parse(form).unwrap(), first, "{form}");
+        assert_eq!(form.parse::<cm::Guid>().unwrap(), first);
+    }
+    assert_ne!(cm::Guid::parse(SCID).unwrap(), first);
+    // The same 16 bytes as the card ID type reads them.
+    assert_eq!(
+        cm::Guid::parse(GUID).unwrap().as_bytes(),
+        CardId::parse(GUID).unwrap().as_bytes()
+    );
+    assert!(cm::Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a09").is_err());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+    /// Any query on any route: parse + answer is `handle_request`, and the record made first
+    /// is the record that comes with the answer.
+    #[test]
+    fn parse_then_answer_agrees_on_any_query(
+        route in 0usize..4,
+        query in "[a-zA-Z0-9%+=&/ \u{0}-\u{7f}]{0,160}",
+    ) {
+        let prefix = ["/x", AUTH, DIVERSIFIED, PIN][route];
+        let target = format!("{prefix}?{query}");
+        let key = AdminKey::from_bytes([0; 24]);
+        let master = master();
+        let policy = PinPolicy::default();
+        let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
+        let whole = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
+        match cm::parse_request(&target) {
+            Err(error) => proptest::prop_assert_eq!(whole, cm::Reply::from_error(error)),
+            Ok(parsed) => {
+                let before = parsed.audit(&profile);
+                let (reply, after) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+                proptest::prop_assert_eq!(before, after);
+                proptest::prop_assert_eq!(reply.status(), whole.status());
+            }
+        }
+    }
+}
