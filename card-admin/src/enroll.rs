@@ -51,11 +51,11 @@ pub fn run(card: &Connection, options: &Options) -> Result<(), StepError> {
     let result = steps(card, options, &mut written);
     result.map_err(|err| {
         let state = match written {
-            Written::Nothing => "nothing was written to the card: it holds its initial admin key and its PIN as before",
+            Written::Nothing => "this run wrote nothing to the card: its admin key and PIN are as they were",
             Written::DiversifiedKey => "the card holds the diversified key written by step 'write diversified key' (the server can derive it again); its PIN is unchanged",
             Written::Pin => "the card holds the diversified key and the server-proposed PIN",
         };
-        StepError::new("enroll", format!("{err}; {state}"))
+        err.note(state)
     })
 }
 

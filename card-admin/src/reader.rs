@@ -22,6 +22,12 @@ impl StepError {
             what: what.to_string(),
         }
     }
+
+    /// The same error with a note on the state it leaves behind.
+    pub fn note(mut self, note: &str) -> Self {
+        self.what = format!("{}; {note}", self.what);
+        self
+    }
 }
 
 impl fmt::Display for StepError {
@@ -185,7 +191,7 @@ pub fn expect_success(step: &str, answer: &[u8]) -> Result<(), StepError> {
 /// A status word's meaning for the commands this tool sends.
 pub fn meaning(status: StatusWord) -> String {
     if let Some(left) = status.retries_left() {
-        return format!(" (wrong value, {left} tries left)");
+        return format!(" (refused, {left} tries left)");
     }
     match status.0 {
         0x6983 => " (blocked)".into(),

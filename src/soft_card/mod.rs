@@ -14,7 +14,7 @@
 //! | SET MANAGEMENT KEY | `00 FF FF FF\|FE` | PIV, after authentication: changes the key (and its algorithm) |
 //! | MSE SET | `00 22 C1 A4 03 83 01 80` | GIDS: selects the admin key |
 //! | GENERAL AUTHENTICATE | `00 87 00 00` | GIDS mutual authentication (R1, then the cryptogram) |
-//! | PUT DATA | `00 DB 3F FF` | GIDS PUT KEY, after authentication: the new key must match the card's algorithm and its check value |
+//! | PUT DATA | `00 DB 3F FF` | GIDS PUT KEY, after authentication: the new key must match the card's algorithm and its check value; the body bare or in the template `70` (as OpenSC's gids-tool sends it) |
 //!
 //! Commands come in any ISO 7816-4 form, short or extended. A challenge or witness is good
 //! for one answer only (any GENERAL AUTHENTICATE consumes it). A wrong answer decrements the
@@ -31,6 +31,7 @@
 //! | CHANGE REFERENCE DATA | `00 24 00 80\|81 10 old new` | PIN (`80`) or PUK (`81`), each padded to 8 bytes |
 //! | RESET RETRY COUNTER | `00 2C 00 80 10 PUK PIN` | a new PIN with the PUK |
 //! | GET DATA | `00 CB 3F FF 5C L tag` | PIV; the card holds no data objects (CHUID, CCC, discovery, key history...): `6A82` for every tag |
+//! | GET METADATA | `00 F7 00 80\|81` | PIV (YubiKey); PIN or PUK: `01 01 FF`, `05 01` default or not, `06 02` total and left tries |
 //! | GET SERIAL | `00 F8 00 00` | PIV (YubiKey); the serial given to [`SoftCard::with_serial`] |
 //!
 //! The PIN is 6 to 8 bytes (`123456` at first), the PUK 6 to 8 bytes (`12345678` at first),
@@ -82,7 +83,7 @@ use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::apdu::{CommandApdu, Full, Reply, StatusWord, Writer, MAX_RESPONSE_DATA};
+use crate::apdu::{CommandApdu, Full, Reply, StatusWord, Tlv, Writer, MAX_RESPONSE_DATA};
 use crate::auth::{gids, piv, yubikey, AuthError};
 use crate::key::{AdminKey, Algorithm, KeyCheckValue};
 
@@ -497,6 +498,9 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         if command.p1() != 0 {
             return Reply::status(StatusWord::WRONG_P1_P2);
         }
+        if matches!(command.p2(), pin::PIN_REFERENCE | pin::PUK_REFERENCE) {
+            return self.pins.metadata(command.p2());
+        }
         if command.p2() != piv::MANAGEMENT_KEY {
             return Reply::status(StatusWord::REFERENCE_NOT_FOUND);
         }
@@ -736,7 +740,13 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         if !self.authenticated {
             return Reply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
         }
-        let body = match gids::PutKey::parse(command.p1(), command.p2(), command.data()) {
+        // OpenSC's gids-tool wraps the body in the data object template `70` (its
+        // `gids_put_DO`); `gids::put_key` sends it bare. The card takes both.
+        let data = match Tlv::parse_only(0x70, command.data()) {
+            Ok(template) => template.value(),
+            Err(_) => command.data(),
+        };
+        let body = match gids::PutKey::parse(command.p1(), command.p2(), data) {
             Ok(body) => body,
             Err(AuthError::Status { found }) => return Reply::status(found),
             Err(_) => return Reply::status(StatusWord::WRONG_DATA),

@@ -119,6 +119,34 @@ impl Pins {
         self.verified = false;
     }
 
+    /// YubiKey GET METADATA for the PIN (`80`) or PUK (`81`): `01` algorithm (`FF`, a PIN),
+    /// `05` whether it is the default value, `06` the tries (total, left).
+    pub(super) fn metadata(&self, reference: u8) -> Reply {
+        let (secret, default): (&Secret, &[u8]) = match reference {
+            PIN_REFERENCE => (&self.pin, b"123456"),
+            PUK_REFERENCE => (&self.puk, b"12345678"),
+            _ => return Reply::status(StatusWord::REFERENCE_NOT_FOUND),
+        };
+        let fresh = Secret::new(default);
+        let is_default = u8::from(bool::from(
+            secret.padded.as_slice().ct_eq(fresh.padded.as_slice()),
+        ));
+        let data = [
+            0x01,
+            0x01,
+            0xff,
+            0x05,
+            0x01,
+            is_default,
+            0x06,
+            0x02,
+            TRIES,
+            secret.tries,
+        ];
+        Reply::with_data(&data, StatusWord::SUCCESS)
+            .unwrap_or_else(|_| Reply::status(StatusWord(0x6f00)))
+    }
+
     pub(super) fn verify(&mut self, command: &CommandApdu<'_>) -> Reply {
         if command.p2() != PIN_REFERENCE {
             return Reply::status(StatusWord::REFERENCE_NOT_FOUND);
