@@ -211,6 +211,12 @@ impl Server {
             let key_pem = Zeroizing::new(read_pem(step, "--key", key)?);
             let private = ureq::tls::PrivateKey::from_pem(&key_pem)
                 .map_err(|err| StepError::new(step, format!("--key {key}: {err}")))?;
+            check_client_cert(&pem, &key_pem).map_err(|err| {
+                StepError::new(
+                    step,
+                    format!("--cert {cert} with --key {key}: rustls refuses them: {err}"),
+                )
+            })?;
             tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, private)));
         }
         if let Some(cacert) = &options.tls.cacert {
@@ -359,4 +365,22 @@ fn json_string(step: &str, status: u16, body: &str) -> Result<Zeroizing<String>,
     let text: String = serde_json::from_str(body)
         .map_err(|_| StepError::new(step, "the server's 200 answer is not a JSON string"))?;
     Ok(Zeroizing::new(text))
+}
+
+/// What ureq does with a client certificate and key, but returning rustls's refusal (ureq
+/// panics on it).
+fn check_client_cert(chain: &[u8], key: &[u8]) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(chain)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| err.to_string())?;
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|err| err.to_string())?;
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|err| err.to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(chain, key)
+        .map(drop)
+        .map_err(|err| err.to_string())
 }
