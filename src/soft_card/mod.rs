@@ -14,7 +14,7 @@
 //! | SET MANAGEMENT KEY | `00 FF FF FF\|FE` | PIV, after authentication: changes the key (and its algorithm) |
 //! | MSE SET | `00 22 C1 A4 03 83 01 80` | GIDS: selects the admin key |
 //! | GENERAL AUTHENTICATE | `00 87 00 00` | GIDS mutual authentication (R1, then the cryptogram) |
-//! | PUT DATA | `00 DB 3F FF` | GIDS PUT KEY, after authentication: the new key must match the card's algorithm and its check value |
+//! | PUT DATA | `00 DB 3F FF` | GIDS PUT KEY, after authentication: the new key must match the card's algorithm and its check value; the body bare or in the template `70` (as OpenSC's gids-tool sends it) |
 //!
 //! Commands come in any ISO 7816-4 form, short or extended. A challenge or witness is good
 //! for one answer only (any GENERAL AUTHENTICATE consumes it). A wrong answer decrements the
@@ -26,6 +26,25 @@
 //! [`SoftCard::with_wrong_key_status`] with [`WrongKeyStatus::SecurityStatusNotSatisfied`]
 //! makes the card answer that way, so host code can be tested against both (the host flows
 //! report both as [`AuthError::WrongKey`]).
+//!
+//! The card also has a PIN and a PUK, a serial number, and answers GET DATA, so that middleware
+//! meeting it (OpenSC, yubico-piv-tool, yubikit) and an enrollment setting the user's PIN
+//! (MIM CM's `serverproposedpin`) find what they ask for (SP 800-73-4 part 2, YubiKey PIV):
+//!
+//! | command | bytes | notes |
+//! |---|---|---|
+//! | VERIFY | `00 20 00 80 08 PIN` | PIV and GIDS; the PIN padded with `FF` to 8 bytes; no data asks the state (`9000` verified, else `63Cx`); `P1 = FF` forgets the verification |
+//! | CHANGE REFERENCE DATA | `00 24 00 80\|81 10 old new` | PIN (`80`) or PUK (`81`), each padded to 8 bytes |
+//! | RESET RETRY COUNTER | `00 2C 00 80 10 PUK PIN` | a new PIN with the PUK |
+//! | GET DATA | `00 CB 3F FF 5C L tag` | PIV; the card holds no data objects (CHUID, CCC, discovery, key history...): `6A82` for every tag |
+//! | GET METADATA | `00 F7 00 80\|81` | PIV (YubiKey); PIN or PUK: `01 01 FF`, `05 01` default or not, `06 02` total and left tries |
+//! | GET SERIAL | `00 F8 00 00` | PIV (YubiKey); the serial given to [`SoftCard::with_serial`] |
+//!
+//! The PIN is 6 to 8 bytes (`123456` at first), the PUK 6 to 8 bytes (`12345678` at first),
+//! each with its own counter of 3 tries: a wrong value answers `63Cx` with the tries left, a
+//! blocked one `6983`, a right one resets its counter. They are compared in constant time and
+//! wiped on drop. A value of the wrong shape (not 8 bytes, under 6 before the padding, padding
+//! in the middle) answers `6A80` and costs no try.
 //!
 //! Status words for everything else: `6700` a malformed APDU, `6E00` a class other than `00`,
 //! `6D00` an instruction the selected application does not have,
@@ -74,9 +93,11 @@ use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::apdu::{CommandApdu, Full, Reply, StatusWord, Writer, MAX_RESPONSE_DATA};
+use crate::apdu::{CommandApdu, Full, Reply, StatusWord, Tlv, Writer, MAX_RESPONSE_DATA};
 use crate::auth::{gids, piv, yubikey, AuthError};
 use crate::key::{AdminKey, Algorithm, KeyCheckValue};
+
+mod pin;
 
 /// The full PIV AID (NIST RID, PIX with version); SELECT may send any prefix of at least 5 bytes.
 const PIV_AID_FULL: [u8; 11] = [
@@ -178,6 +199,9 @@ pub struct SoftCard<R> {
     authenticated: bool,
     gids_key_selected: bool,
     pending: Pending,
+    pins: pin::Pins,
+    serial: u32,
+    has_piv: bool,
 }
 
 impl<R> fmt::Debug for SoftCard<R> {
@@ -225,6 +249,9 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             authenticated: false,
             gids_key_selected: false,
             pending: Pending::None,
+            pins: pin::Pins::new(),
+            serial: 0x00c0_ffee,
+            has_piv: true,
         }
     }
 
@@ -316,6 +343,112 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     pub fn with_version(mut self, version: [u8; 3]) -> Self {
         self.version = version;
         self
+    }
+
+    /// The same card without its PIV application: a GIDS card, whose SELECT of the PIV AID
+    /// answers `6A82` and whose default application is GIDS (so that middleware trying PIV
+    /// first, as OpenSC does, goes on to its GIDS driver).
+    ///
+    /// ```
+    /// use cardadmin::soft_card::SoftCard;
+    /// use cardadmin::AdminKey;
+    ///
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).without_piv();
+    /// assert_eq!(card.process(&[0x00, 0xa4, 0x04, 0x00, 0x05, 0xa0, 0x00, 0x00, 0x03, 0x08]).as_bytes(), [0x6a, 0x82]);
+    /// // MSE SET for the admin key: GIDS answers without a SELECT.
+    /// assert_eq!(card.process(&[0x00, 0x22, 0xc1, 0xa4, 3, 0x83, 1, 0x80]).as_bytes(), [0x90, 0x00]);
+    /// ```
+    #[must_use]
+    pub fn without_piv(mut self) -> Self {
+        self.has_piv = false;
+        self.reset();
+        self
+    }
+
+    /// The same card answering GET SERIAL with `serial` (12648430, `00C0FFEE`, by default).
+    ///
+    /// ```
+    /// use cardadmin::soft_card::SoftCard;
+    /// use cardadmin::AdminKey;
+    ///
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).with_serial(7);
+    /// assert_eq!(card.process(&[0x00, 0xf8, 0x00, 0x00, 0x00]).as_bytes(), [0, 0, 0, 7, 0x90, 0x00]);
+    /// ```
+    #[must_use]
+    pub fn with_serial(mut self, serial: u32) -> Self {
+        self.serial = serial;
+        self
+    }
+
+    /// The tries left before the PIN blocks (3 at first; VERIFY with the right PIN, or a new
+    /// PIN set with the PUK, brings it back to 3).
+    ///
+    /// ```
+    /// use cardadmin::soft_card::SoftCard;
+    /// use cardadmin::AdminKey;
+    ///
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// // VERIFY with "999999", padded with FF: wrong, 2 tries left.
+    /// let verify = [0x00, 0x20, 0x00, 0x80, 0x08, b'9', b'9', b'9', b'9', b'9', b'9', 0xff, 0xff];
+    /// assert_eq!(card.process(&verify).as_bytes(), [0x63, 0xc2]);
+    /// assert_eq!(card.pin_retries_left(), 2);
+    /// ```
+    pub fn pin_retries_left(&self) -> u8 {
+        self.pins.pin_tries()
+    }
+
+    /// The tries left before the PUK blocks.
+    ///
+    /// ```
+    /// use cardadmin::soft_card::SoftCard;
+    /// use cardadmin::AdminKey;
+    ///
+    /// assert_eq!(SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).puk_retries_left(), 3);
+    /// ```
+    pub fn puk_retries_left(&self) -> u8 {
+        self.pins.puk_tries()
+    }
+
+    /// Whether the PIN has been verified (and not changed or forgotten since).
+    ///
+    /// ```
+    /// use cardadmin::soft_card::SoftCard;
+    /// use cardadmin::AdminKey;
+    ///
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// // The PIN at first: 123456.
+    /// let verify = [0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', 0xff, 0xff];
+    /// assert_eq!(card.process(&verify).as_bytes(), [0x90, 0x00]);
+    /// assert!(card.is_pin_verified());
+    /// ```
+    pub fn is_pin_verified(&self) -> bool {
+        self.pins.verified()
+    }
+
+    /// A reset of the card (power cycle, or a warm reset from the reader): the PIV application
+    /// is selected again and every security state ends (admin authentication, a challenge
+    /// outstanding, a verified PIN); keys, PIN, PUK and their counters stay, as on a card.
+    ///
+    /// ```
+    /// use cardadmin::soft_card::SoftCard;
+    /// use cardadmin::AdminKey;
+    ///
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// let verify = [0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', 0xff, 0xff];
+    /// card.process(&verify);
+    /// card.reset();
+    /// assert!(!card.is_pin_verified());
+    /// ```
+    pub fn reset(&mut self) {
+        self.selected = if self.has_piv {
+            Some(Application::Piv)
+        } else {
+            Some(Application::Gids)
+        };
+        self.authenticated = false;
+        self.gids_key_selected = false;
+        self.pending.zeroize();
+        self.pins.forget();
     }
 
     /// The tries left before the key blocks.
@@ -422,6 +555,11 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 self.gids_authenticate(&command)
             }
             (0xdb, Some(Application::Gids)) => self.put_key(&command),
+            (pin::INS_VERIFY, Some(_)) => self.pins.verify(&command),
+            (pin::INS_CHANGE_REFERENCE_DATA, Some(_)) => self.pins.change_reference_data(&command),
+            (pin::INS_RESET_RETRY_COUNTER, Some(_)) => self.pins.reset_retry_counter(&command),
+            (pin::INS_GET_DATA, Some(Application::Piv)) => pin::get_data(&command),
+            (pin::INS_GET_SERIAL, Some(Application::Piv)) => self.get_serial(&command),
             _ => Reply::status(StatusWord::INS_NOT_SUPPORTED),
         }
     }
@@ -431,13 +569,14 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             return Reply::status(StatusWord::WRONG_P1_P2);
         }
         let aid = command.data();
-        let application = if aid.len() >= piv::AID.len() && PIV_AID_FULL.starts_with(aid) {
-            Application::Piv
-        } else if aid == gids::AID {
-            Application::Gids
-        } else {
-            return Reply::status(StatusWord::NOT_FOUND);
-        };
+        let application =
+            if self.has_piv && aid.len() >= piv::AID.len() && PIV_AID_FULL.starts_with(aid) {
+                Application::Piv
+            } else if aid == gids::AID {
+                Application::Gids
+            } else {
+                return Reply::status(StatusWord::NOT_FOUND);
+            };
         self.selected = Some(application);
         self.authenticated = false;
         self.gids_key_selected = false;
@@ -471,9 +610,19 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         reply(|w| w.bytes(&self.version))
     }
 
+    fn get_serial(&mut self, command: &CommandApdu<'_>) -> Reply {
+        if (command.p1(), command.p2()) != (0, 0) {
+            return Reply::status(StatusWord::WRONG_P1_P2);
+        }
+        reply(|w| w.bytes(&self.serial.to_be_bytes()))
+    }
+
     fn get_metadata(&mut self, command: &CommandApdu<'_>) -> Reply {
         if command.p1() != 0 {
             return Reply::status(StatusWord::WRONG_P1_P2);
+        }
+        if matches!(command.p2(), pin::PIN_REFERENCE | pin::PUK_REFERENCE) {
+            return self.pins.metadata(command.p2());
         }
         if command.p2() != piv::MANAGEMENT_KEY {
             return Reply::status(StatusWord::REFERENCE_NOT_FOUND);
@@ -721,7 +870,13 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         if !self.authenticated {
             return Reply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
         }
-        let body = match gids::PutKey::parse(command.p1(), command.p2(), command.data()) {
+        // OpenSC's gids-tool wraps the body in the data object template `70` (its
+        // `gids_put_DO`); `gids::put_key` sends it bare. The card takes both.
+        let data = match Tlv::parse_only(0x70, command.data()) {
+            Ok(template) => template.value(),
+            Err(_) => command.data(),
+        };
+        let body = match gids::PutKey::parse(command.p1(), command.p2(), data) {
             Ok(body) => body,
             Err(AuthError::Status { found }) => return Reply::status(found),
             Err(_) => return Reply::status(StatusWord::WRONG_DATA),
