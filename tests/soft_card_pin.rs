@@ -233,8 +233,8 @@ fn the_gids_personality_has_no_piv_and_takes_opensc_put_key_bodies() {
         .unwrap();
     let answer = card.process(flow.command().encode(LengthForm::Short).as_bytes());
     flow.finish(answer.as_bytes()).unwrap();
-    let new_key = AdminKey::from_bytes([0x55; 24]);
-    let bare = gids::put_key(&new_key);
+    let new_key = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123").unwrap();
+    let bare = gids::put_key(&new_key).unwrap();
     let mut wrapped = vec![0x70, u8::try_from(bare.data().len()).unwrap()];
     wrapped.extend_from_slice(bare.data());
     assert_eq!(

@@ -315,7 +315,9 @@ pub fn run(invocation: Invocation) -> Result<(), StepError> {
             gids_select(&card)?;
             gids_authenticate(&card, &key)?;
             let step = "GIDS put key";
-            let answer = card.send(step, &gids::put_key(&new_key))?;
+            // A weak or well-known key is refused before anything is sent (issue #14).
+            let command = gids::put_key(&new_key).map_err(|err| StepError::new(step, err))?;
+            let answer = card.send(step, &command)?;
             gids::check_put_key(&answer).map_err(|err| flow(step, err))?;
             println!(
                 "step {step}: ok, the card's admin key is now the one with check value {}",
@@ -371,7 +373,10 @@ pub fn piv_set_management_key(
     touch: bool,
 ) -> Result<(), StepError> {
     let step = "PIV set management key";
-    let answer = card.send(step, &yubikey::set_management_key(new_key, touch))?;
+    // A weak or well-known key is refused before anything is sent (issue #14).
+    let command =
+        yubikey::set_management_key(new_key, touch).map_err(|err| StepError::new(step, err))?;
+    let answer = card.send(step, &command)?;
     yubikey::check_set_management_key(&answer).map_err(|err| flow(step, err))?;
     println!(
         "step {step}: ok, the card's management key is now {} with check value {}",

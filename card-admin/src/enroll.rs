@@ -77,10 +77,10 @@ fn steps(card: &Connection, options: &Options, written: &mut Written) -> Result<
 
     let key = server.diversified_key("diversifiedkey")?;
     let step = "write diversified key";
-    let answer = card.send(
-        step,
-        &cardadmin::auth::yubikey::set_management_key(&key, false),
-    )?;
+    // The server's card key is audited before it is written: a weak one is refused (issue #14).
+    let command = cardadmin::auth::yubikey::set_management_key(&key, false)
+        .map_err(|err| StepError::new(step, err))?;
+    let answer = card.send(step, &command)?;
     cardadmin::auth::yubikey::check_set_management_key(&answer)
         .map_err(|err| StepError::new(step, err))?;
     *written = Written::DiversifiedKey;
