@@ -11,7 +11,7 @@ use crate::reader::{self, expect_success, flow, Connection, Step, StepError};
 
 pub const USAGE: &str = "\
 usage: card-admin readers
-       card-admin [--reader NAME] piv authenticate --algorithm ALG KEY [--mutual]
+       card-admin [--reader NAME] piv authenticate --algorithm ALG KEY [--single]
        card-admin [--reader NAME] piv set-management-key --algorithm ALG KEY --new-algorithm ALG NEW_KEY [--touch]
        card-admin [--reader NAME] piv verify-pin PIN
        card-admin [--reader NAME] gids authenticate --algorithm ALG KEY
@@ -110,7 +110,7 @@ struct Flags {
     key: Option<Source>,
     new_key: Option<Source>,
     pin: Option<Source>,
-    mutual: bool,
+    single: bool,
     touch: bool,
     server: Option<String>,
     reqid: Option<String>,
@@ -157,7 +157,10 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Invocation, Usage> {
             "--new-key-file" => set_once(&mut flags.new_key, Source::File(value(&arg)?), "--new-key-file")?,
             "--pin-env" => set_once(&mut flags.pin, Source::Env(value(&arg)?), "--pin-env")?,
             "--pin-file" => set_once(&mut flags.pin, Source::File(value(&arg)?), "--pin-file")?,
-            "--mutual" => flags.mutual = true,
+            // Mutual authentication is the default: single authentication proves nothing about
+            // the card and lets it have any block encrypted under the key (issue #14, auth::piv).
+            "--mutual" => {}
+            "--single" => flags.single = true,
             "--touch" => flags.touch = true,
             "--server" => flags.server = Some(value(&arg)?),
             "--reqid" => flags.reqid = Some(value(&arg)?),
@@ -192,7 +195,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Invocation, Usage> {
         ["piv", "authenticate"] => Action::PivAuthenticate {
             algorithm: need_alg(flags.algorithm)?,
             key: need_key(flags.key)?,
-            mutual: flags.mutual,
+            mutual: !flags.single,
         },
         ["piv", "set-management-key"] => Action::PivSetManagementKey {
             algorithm: need_alg(flags.algorithm)?,
@@ -289,7 +292,7 @@ pub fn run(invocation: Invocation) -> Result<(), StepError> {
             let new_key = new_key.key("read new key", "--new-key", new_algorithm)?;
             let card = open()?;
             piv_select(&card)?;
-            piv_authenticate(&card, &key, false)?;
+            piv_authenticate(&card, &key, true)?;
             piv_set_management_key(&card, &new_key, touch)
         }
         Action::PivVerifyPin { pin } => {

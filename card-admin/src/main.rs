@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! card-admin readers
-//! card-admin [--reader NAME] piv authenticate --algorithm ALG KEY [--mutual]
+//! card-admin [--reader NAME] piv authenticate --algorithm ALG KEY [--single]
 //! card-admin [--reader NAME] piv set-management-key --algorithm ALG KEY --new-algorithm ALG NEW_KEY [--touch]
 //! card-admin [--reader NAME] piv verify-pin PIN
 //! card-admin [--reader NAME] gids authenticate --algorithm ALG KEY

@@ -676,7 +676,10 @@ impl ParsedRequest {
     /// proposing a PIN (which uses no key), makes [`answer`]'s record differ in its status.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
+    /// use cardadmin::rng::OsRng;
     ///
     /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
     /// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
@@ -685,9 +688,10 @@ impl ParsedRequest {
     /// let before = parsed.audit(&profile);
     /// assert_eq!(before.key_role(), Some(cm::KeyRole::CardKey));
     /// assert_eq!(before.status(), 200);
-    /// let (reply, after) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+    /// let (reply, after) = cm::answer(&parsed, &profile, &mut OsRng);
     /// assert_eq!(reply.status(), 200);
     /// assert_eq!(before, after);
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn audit<M: CmacSigner + ?Sized>(&self, profile: &Profile<'_, M>) -> AuditRecord {
@@ -811,13 +815,16 @@ impl fmt::Display for KeyRole {
 /// comes from and the card ID it is derived for.
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::{cm, AdminKey, CmError, MasterKey, PinPolicy};
+/// use cardadmin::rng::OsRng;
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
 /// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
 /// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
 /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False")?;
-/// let (reply, record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+/// let (reply, record) = cm::answer(&parsed, &profile, &mut OsRng);
 /// assert_eq!(reply.body(), r#""F0Zudm4wPLY=""#);
 /// assert_eq!(record.endpoint(), Some(cm::Endpoint::AuthenticationResponse));
 /// assert_eq!(record.key_role(), Some(cm::KeyRole::InitialKey));
@@ -828,6 +835,7 @@ impl fmt::Display for KeyRole {
 /// let refused = cm::AuditRecord::refused(Some(&parsed), CmError::Forbidden { rule: "the caller is not the request's operator" });
 /// assert_eq!(refused.status(), 403);
 /// assert_eq!(refused.key_role(), None);
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -957,7 +965,10 @@ impl AuditRecord {
 /// `parse_request` followed by [`answer`].
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::{cm, AdminKey, CmError, MasterKey, PinPolicy};
+/// use cardadmin::rng::OsRng;
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
 /// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
@@ -971,11 +982,12 @@ impl AuditRecord {
 /// assert_eq!(reply.body(), r#"{"Message":"forbidden: the request is not registered"}"#);
 ///
 /// // Or it may ask.
-/// let (reply, _record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+/// let (reply, _record) = cm::answer(&parsed, &profile, &mut OsRng);
 /// assert_eq!(reply.status(), 200);
 ///
 /// // A malformed request never gets that far.
 /// assert_eq!(cm::parse_request("/nowhere").unwrap_err(), CmError::NotFound);
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_request(target: &str) -> Result<ParsedRequest, CmError> {
@@ -1040,15 +1052,19 @@ pub fn parse_request(target: &str) -> Result<ParsedRequest, CmError> {
 /// record of [`ParsedRequest::audit`] is safely stored.
 ///
 /// ```
+/// # #[cfg(feature = "getrandom")]
+/// # {
 /// use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
+/// use cardadmin::rng::OsRng;
 ///
 /// let (key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
 /// let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
 /// let profile = cm::Profile::new(&key, Some(&master), &policy)?;
 /// let parsed = cm::parse_request("/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin")?;
-/// let (reply, record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+/// let (reply, record) = cm::answer(&parsed, &profile, &mut OsRng);
 /// assert_eq!(reply.status(), 200);
 /// assert_eq!(record.key_role(), None); // a PIN uses no key, and is not in the record
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn answer<R: RngCore + CryptoRng, M: CmacSigner + ?Sized>(

@@ -350,13 +350,17 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// first, as OpenSC does, goes on to its GIDS driver).
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).without_piv();
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).without_piv();
     /// assert_eq!(card.process(&[0x00, 0xa4, 0x04, 0x00, 0x05, 0xa0, 0x00, 0x00, 0x03, 0x08]).as_bytes(), [0x6a, 0x82]);
     /// // MSE SET for the admin key: GIDS answers without a SELECT.
     /// assert_eq!(card.process(&[0x00, 0x22, 0xc1, 0xa4, 3, 0x83, 1, 0x80]).as_bytes(), [0x90, 0x00]);
+    /// # }
     /// ```
     #[must_use]
     pub fn without_piv(mut self) -> Self {
@@ -368,11 +372,15 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// The same card answering GET SERIAL with `serial` (12648430, `00C0FFEE`, by default).
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).with_serial(7);
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).with_serial(7);
     /// assert_eq!(card.process(&[0x00, 0xf8, 0x00, 0x00, 0x00]).as_bytes(), [0, 0, 0, 7, 0x90, 0x00]);
+    /// # }
     /// ```
     #[must_use]
     pub fn with_serial(mut self, serial: u32) -> Self {
@@ -384,14 +392,18 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// PIN set with the PUK, brings it back to 3).
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng);
     /// // VERIFY with "999999", padded with FF: wrong, 2 tries left.
     /// let verify = [0x00, 0x20, 0x00, 0x80, 0x08, b'9', b'9', b'9', b'9', b'9', b'9', 0xff, 0xff];
     /// assert_eq!(card.process(&verify).as_bytes(), [0x63, 0xc2]);
     /// assert_eq!(card.pin_retries_left(), 2);
+    /// # }
     /// ```
     pub fn pin_retries_left(&self) -> u8 {
         self.pins.pin_tries()
@@ -400,10 +412,14 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// The tries left before the PUK blocks.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// assert_eq!(SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng).puk_retries_left(), 3);
+    /// assert_eq!(SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).puk_retries_left(), 3);
+    /// # }
     /// ```
     pub fn puk_retries_left(&self) -> u8 {
         self.pins.puk_tries()
@@ -412,14 +428,18 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// Whether the PIN has been verified (and not changed or forgotten since).
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng);
     /// // The PIN at first: 123456.
     /// let verify = [0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', 0xff, 0xff];
     /// assert_eq!(card.process(&verify).as_bytes(), [0x90, 0x00]);
     /// assert!(card.is_pin_verified());
+    /// # }
     /// ```
     pub fn is_pin_verified(&self) -> bool {
         self.pins.verified()
@@ -430,14 +450,18 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// outstanding, a verified PIN); keys, PIN, PUK and their counters stay, as on a card.
     ///
     /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
     /// use cardadmin::soft_card::SoftCard;
     /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
     ///
-    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), rand_core::OsRng);
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng);
     /// let verify = [0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', 0xff, 0xff];
     /// card.process(&verify);
     /// card.reset();
     /// assert!(!card.is_pin_verified());
+    /// # }
     /// ```
     pub fn reset(&mut self) {
         self.selected = if self.has_piv {
