@@ -18,7 +18,6 @@ WRK_CPU; SOFTHSM2_CONF and the PIN variable the HSM configuration names are pass
 
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -80,14 +79,7 @@ def main():
         for store, _ in CONFIGS:
             row = [name, store]
             for connections in load.CONNECTIONS:
-                results = runs[(store, name, connections)]
-                rps = statistics.median(r["rps"] for r in results)
-                best = max(r["rps"] for r in results)
-                p50 = statistics.median(r["p50"] for r in results)
-                p99 = statistics.median(r["p99"] for r in results)
-                cpu = statistics.median(r["cpu_us"] for r in results)
-                row += [f"{rps:,.0f}" if connections == 1 else f"{rps:,.0f} ({best:,.0f})",
-                        f"{p50:.0f} / {p99:.0f} µs", f"{cpu:.1f} µs"]
+                row += load.summary_cells(runs[(store, name, connections)], connections)
             print("| " + " | ".join(row) + " |")
 
 

@@ -99,6 +99,19 @@ def facade_ns(bench):
         return None
 
 
+def summary_cells(results, connections):
+    """A table's cells for one connection count over the rounds: requests per second (median,
+    and the best round at more than one connection), latency p50 / p99 and server CPU per
+    request (medians)."""
+    rps = statistics.median(r["rps"] for r in results)
+    best = max(r["rps"] for r in results)
+    p50 = statistics.median(r["p50"] for r in results)
+    p99 = statistics.median(r["p99"] for r in results)
+    cpu = statistics.median(r["cpu_us"] for r in results)
+    return [f"{rps:,.0f}" if connections == 1 else f"{rps:,.0f} ({best:,.0f})",
+            f"{p50:.0f} / {p99:.0f} µs", f"{cpu:.1f} µs"]
+
+
 def main():
     host, port = LISTEN.rsplit(":", 1)
     if not os.path.exists(SERVER):
@@ -141,13 +154,9 @@ def main():
         row = [name, f"{ns / 1000:.2f} µs" if ns else "-"]
         for connections in CONNECTIONS:
             results = runs[(name, connections)]
-            rps = statistics.median(r["rps"] for r in results)
-            best = max(r["rps"] for r in results)
             p50 = statistics.median(r["p50"] for r in results)
-            p99 = statistics.median(r["p99"] for r in results)
             cpu = statistics.median(r["cpu_us"] for r in results)
-            row += [f"{rps:,.0f}" if connections == 1 else f"{rps:,.0f} ({best:,.0f})",
-                    f"{p50:.0f} / {p99:.0f} µs", f"{cpu:.1f} µs"]
+            row += summary_cells(results, connections)
             if connections == 1:
                 c1_p50 = p50
         row.append(f"{ns / 1000 / cpu:.0%}" if ns else "-")

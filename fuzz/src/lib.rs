@@ -581,23 +581,33 @@ pub fn cm_requests(data: &[u8]) {
     }
 }
 
-/// `cm::parse_request` then `cm::answer`, against `cm::handle_request` on the same target:
-/// the parse error's reply is exactly the facade's; a parsed request's answer is exactly the
-/// facade's (same generator, same seed); the audit record made before the answer equals the
-/// one that comes with it (unless the generator failed to make a PIN), names a key role
-/// exactly when a key answered, and the parsed GUIDs print as text that parses back to them.
-pub fn cm_parse_request(data: &[u8]) {
+/// The request target of the `cm` targets: the input's first byte picks a prefix (none, or one
+/// of the three routes with valid path GUIDs, so the query parser is reached) and is returned
+/// too, its other bits for the caller's choices; the rest is the target text after the prefix.
+fn hostile_target(data: &[u8]) -> Option<(u8, String)> {
     const PREFIXES: [&str; 4] = [
         "",
         "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?",
         "/certificatemanagement/API/V1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?",
         "/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin?",
     ];
-    let Some((&selector, rest)) = data.split_first() else {
+    let (&selector, rest) = data.split_first()?;
+    let prefix = PREFIXES[usize::from(selector % 4)];
+    Some((
+        selector,
+        format!("{prefix}{}", String::from_utf8_lossy(rest)),
+    ))
+}
+
+/// `cm::parse_request` then `cm::answer`, against `cm::handle_request` on the same target:
+/// the parse error's reply is exactly the facade's; a parsed request's answer is exactly the
+/// facade's (same generator, same seed); the audit record made before the answer equals the
+/// one that comes with it (unless the generator failed to make a PIN), names a key role
+/// exactly when a key answered, and the parsed GUIDs print as text that parses back to them.
+pub fn cm_parse_request(data: &[u8]) {
+    let Some((selector, target)) = hostile_target(data) else {
         return;
     };
-    let prefix = PREFIXES[usize::from(selector % 4)];
-    let target = format!("{prefix}{}", String::from_utf8_lossy(rest));
     // 3DES keys, or AES-128 ones (bit 6); a master or none (bit 4).
     let (key, master) = if selector & 0x40 == 0 {
         (
@@ -678,17 +688,9 @@ pub fn cm_parse_request(data: &[u8]) {
 /// set, a content type exactly when there is a body, an error body that is the error's own
 /// JSON, the same answer twice for the deterministic routes, and a 200 only for a sound query.
 pub fn cm_handle_request(data: &[u8]) {
-    const PREFIXES: [&str; 4] = [
-        "",
-        "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?",
-        "/certificatemanagement/API/V1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?",
-        "/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin?",
-    ];
-    let Some((&selector, rest)) = data.split_first() else {
+    let Some((selector, target)) = hostile_target(data) else {
         return;
     };
-    let prefix = PREFIXES[usize::from(selector % 4)];
-    let target = format!("{prefix}{}", String::from_utf8_lossy(rest));
     let key = AdminKey::from_bytes([0; 24]);
     let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708").unwrap();
     let policy = PinPolicy::default();
