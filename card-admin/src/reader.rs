@@ -191,7 +191,8 @@ pub fn expect_success(step: &str, answer: &[u8]) -> Result<(), StepError> {
 /// A status word's meaning for the commands this tool sends.
 pub fn meaning(status: StatusWord) -> String {
     if let Some(left) = status.retries_left() {
-        return format!(" (refused, {left} tries left)");
+        let tries = if left == 1 { "try" } else { "tries" };
+        return format!(" (refused, {left} {tries} left)");
     }
     match status.0 {
         0x6983 => " (blocked)".into(),
@@ -202,5 +203,17 @@ pub fn meaning(status: StatusWord) -> String {
         0x6a88 => " (reference not found)".into(),
         0x6d00 => " (instruction not supported)".into(),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_try_left_is_singular() {
+        assert_eq!(meaning(StatusWord(0x63c1)), " (refused, 1 try left)");
+        assert_eq!(meaning(StatusWord(0x63c2)), " (refused, 2 tries left)");
+        assert_eq!(meaning(StatusWord(0x63c0)), " (refused, 0 tries left)");
     }
 }

@@ -48,6 +48,8 @@ use crate::error::KeyError;
 ///
 /// let err = AuthError::WrongKey { retries_left: Some(2) };
 /// assert_eq!(err.to_string(), "the card refused the cryptogram (63C2): wrong key, 2 tries left");
+/// let err = AuthError::WrongKey { retries_left: Some(1) };
+/// assert_eq!(err.to_string(), "the card refused the cryptogram (63C1): wrong key, 1 try left");
 /// // What YubiKeys and other real cards answer: 6982, with no count.
 /// let err = AuthError::WrongKey { retries_left: None };
 /// assert_eq!(err.to_string(), "the card refused the cryptogram (6982): wrong key, tries left not reported");
@@ -133,8 +135,9 @@ impl fmt::Display for AuthError {
                 retries_left: Some(retries_left),
             } => write!(
                 f,
-                "the card refused the cryptogram ({}): wrong key, {retries_left} tries left",
-                StatusWord::retries(retries_left)
+                "the card refused the cryptogram ({}): wrong key, {}",
+                StatusWord::retries(retries_left),
+                crate::plural::tries_left(usize::from(retries_left))
             ),
             Self::WrongKey { retries_left: None } => write!(
                 f,
