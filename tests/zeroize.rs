@@ -217,6 +217,58 @@ fn aes_key_schedules_are_wiped_when_freed() {
     }
 }
 
+/// The APDU layer's buffers carry cryptograms and, for SET MANAGEMENT KEY and GIDS PUT KEY,
+/// key bytes: `Command`, `EncodedCommand` and `Reply` promise to wipe them on drop.
+#[test]
+fn apdu_buffers_are_wiped_when_freed() {
+    use cardadmin::apdu::{Command, LengthForm, Reply, StatusWord};
+
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    /// Where `bytes` sit inside `value`.
+    fn offset_in<T>(value: &T, bytes: &[u8]) -> usize {
+        let start = value as *const T as usize;
+        let at = bytes.as_ptr() as usize;
+        assert!(at >= start && at + PATTERN.len() <= start + std::mem::size_of::<T>());
+        at - start
+    }
+
+    let command = Box::new(Command::new(0x00, 0xff, 0xff, 0xff, &PATTERN).unwrap());
+    WATCHED_SIZE.store(std::mem::size_of::<Command>(), SeqCst);
+    let offset = offset_in(&*command, command.data());
+    let encoded = Box::new(command.encode(LengthForm::Short));
+    let (inspected, still_there) = free_and_inspect(command, offset);
+    assert!(
+        inspected >= 1,
+        "the allocator did not see the command's block"
+    );
+    assert_eq!(still_there, 0, "a command's data left in freed memory");
+
+    WATCHED_SIZE.store(std::mem::size_of_val(&*encoded), SeqCst);
+    // Header and Lc, then the data.
+    let offset = offset_in(&*encoded, &encoded.as_bytes()[5..]);
+    let (inspected, still_there) = free_and_inspect(encoded, offset);
+    assert!(
+        inspected >= 1,
+        "the allocator did not see the encoding's block"
+    );
+    assert_eq!(
+        still_there, 0,
+        "an encoded command's data left in freed memory"
+    );
+
+    let reply = Box::new(Reply::with_data(&PATTERN, StatusWord::SUCCESS).unwrap());
+    WATCHED_SIZE.store(std::mem::size_of::<Reply>(), SeqCst);
+    let offset = offset_in(&*reply, reply.data());
+    let (inspected, still_there) = free_and_inspect(reply, offset);
+    assert!(
+        inspected >= 1,
+        "the allocator did not see the reply's block"
+    );
+    assert_eq!(still_there, 0, "a reply's data left in freed memory");
+}
+
 /// Overwrites a large stretch of the stack below the caller with zeros, so that what a key's
 /// construction leaves in bytes it never writes (padding, the unused part of a union) is
 /// zero rather than an earlier test's leftovers.

@@ -390,7 +390,7 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    use super::{Tlv, TlvError};
+    use super::{Full, Tlv, TlvError, Writer};
 
     /// The tag number X.690 encodes in `bytes` (first byte's low five bits, then seven bits
     /// per subsequent byte), as a reference for the minimality rule.
@@ -467,5 +467,88 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// X.690 8.1.3: a length below 128 in one byte; `81 xx` for 128 to 255; `82 xx xx` for 256
+    /// to 65535; each only where the shorter form cannot hold it (DER's minimal length).
+    #[test]
+    fn every_length_form_parses_exactly_when_minimal() {
+        let value = vec![0xa5; 0x1_0000];
+        let parse_len = |header: &[u8], len: usize| {
+            let mut input = vec![0x53];
+            input.extend_from_slice(header);
+            input.extend_from_slice(&value[..len]);
+            Tlv::parse(&input).map(|(tlv, rest)| (tlv.value().len(), rest.len()))
+        };
+        assert_eq!(parse_len(&[0x00], 0), Ok((0, 0)));
+        assert_eq!(parse_len(&[0x7f], 0x7f), Ok((0x7f, 0)));
+        for len in [0x80_usize, 0x81, 0xff] {
+            assert_eq!(parse_len(&[0x81, len as u8], len), Ok((len, 0)), "{len}");
+        }
+        for len in [0x00_u8, 0x01, 0x7f] {
+            assert_eq!(
+                parse_len(&[0x81, len], usize::from(len)),
+                Err(TlvError::NonMinimalLength { tag: 0x53 }),
+                "81 {len:02x}"
+            );
+        }
+        for len in [0x100_usize, 0x101, 0x1234, 0xffff] {
+            let [high, low] = u16::try_from(len).unwrap().to_be_bytes();
+            assert_eq!(parse_len(&[0x82, high, low], len), Ok((len, 0)), "{len}");
+        }
+        for len in [0x0000_usize, 0x007f, 0x0080, 0x00ff] {
+            let [high, low] = u16::try_from(len).unwrap().to_be_bytes();
+            assert_eq!(
+                parse_len(&[0x82, high, low], len),
+                Err(TlvError::NonMinimalLength { tag: 0x53 }),
+                "82 {high:02x} {low:02x}"
+            );
+        }
+        let truncated = Err(TlvError::TruncatedLength { tag: 0x53 });
+        assert_eq!(parse_len(&[], 0), truncated);
+        assert_eq!(parse_len(&[0x81], 0), truncated);
+        assert_eq!(parse_len(&[0x82, 0x01], 0), truncated);
+        assert_eq!(
+            parse_len(&[0x80], 0),
+            Err(TlvError::IndefiniteLength { tag: 0x53 })
+        );
+        for first in [0x83_u8, 0x84, 0xff] {
+            assert_eq!(
+                parse_len(&[first, 1, 0, 0, 0], 0),
+                Err(TlvError::LengthTooLong { tag: 0x53 }),
+                "{first:02x}"
+            );
+        }
+    }
+
+    /// The writer's headers are the minimal ones above, byte for byte, and parse back.
+    #[test]
+    fn the_writer_uses_the_shortest_length_form() {
+        let value = vec![0x5a; 0x1_0000];
+        let mut out = vec![0; 0x1_0000 + 4];
+        for (len, header) in [
+            (0_usize, &[0x53, 0x00][..]),
+            (0x7f, &[0x53, 0x7f]),
+            (0x80, &[0x53, 0x81, 0x80]),
+            (0xff, &[0x53, 0x81, 0xff]),
+            (0x100, &[0x53, 0x82, 0x01, 0x00]),
+            (0x1234, &[0x53, 0x82, 0x12, 0x34]),
+            (0xffff, &[0x53, 0x82, 0xff, 0xff]),
+        ] {
+            let mut writer = Writer::new(&mut out);
+            writer.tlv(0x53, &value[..len]).unwrap();
+            let written = writer.len();
+            assert_eq!(written, header.len() + len, "{len}");
+            assert_eq!(&out[..header.len()], header, "{len}");
+            let (tlv, rest) = Tlv::parse(&out[..written]).unwrap();
+            assert_eq!((tlv.tag(), tlv.value().len(), rest.len()), (0x53, len, 0));
+        }
+        // Over 65535 bytes has no two-byte length: refused, never truncated.
+        let mut writer = Writer::new(&mut out);
+        assert_eq!(writer.header(0x53, 0x1_0000), Err(Full));
+        // A buffer too small for the header or the value is refused too.
+        let mut small = [0u8; 3];
+        assert_eq!(Writer::new(&mut small).header(0x53, 0x100), Err(Full));
+        assert_eq!(Writer::new(&mut small).tlv(0x53, &[1, 2]), Err(Full));
     }
 }
