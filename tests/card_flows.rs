@@ -116,7 +116,9 @@ fn gids_mutual<R: RngCore + CryptoRng>(
     flow.finish(answer.as_bytes())
 }
 
+/// Hex digits to bytes; spaces (between fields, for reading) are skipped.
 fn hex(text: &str) -> Vec<u8> {
+    let text: String = text.split_whitespace().collect();
     (0..text.len())
         .step_by(2)
         .map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap())
@@ -315,6 +317,8 @@ fn yubikey_metadata_and_set_management_key() {
         assert_eq!(metadata.algorithm(), algorithm);
         assert!(!metadata.is_default());
         assert!(!metadata.touch_required());
+        // PIN policy 00 (the management key has none), touch policy 01 (never).
+        assert_eq!((metadata.pin_policy(), metadata.touch_policy()), (0, 1));
 
         // Not before authentication.
         let new_key = if algorithm.key_len() == 24 {
@@ -336,6 +340,7 @@ fn yubikey_metadata_and_set_management_key() {
         let metadata = yubikey::ManagementKeyMetadata::parse(metadata.as_bytes()).unwrap();
         assert_eq!(metadata.algorithm(), Algorithm::Aes192);
         assert!(metadata.touch_required());
+        assert_eq!((metadata.pin_policy(), metadata.touch_policy()), (0, 2));
         assert_eq!(metadata.is_default(), algorithm.key_len() == 24);
         // The old key is refused (P1 names its algorithm: 6A86 for another algorithm), the
         // new one works.
@@ -701,4 +706,172 @@ fn issue_byte_strings() {
     assert_eq!(set[..8], hex("00fffffe1b0a9b18")[..]);
     let put = gids::put_key_allowing_weak(&key);
     assert_eq!(put.data()[put.data().len() - 5..], hex("8803b073dc")[..]);
+}
+
+/// The module docs' SELECT row: PIV answers its application property template, GIDS its AID
+/// in a `61` template, `P2 = 0C` asks for no data; anything else is refused.
+#[test]
+fn select_answers_as_documented() {
+    let mut card = SoftCard::new(key_for(Algorithm::Tdes, 1), rng(1));
+    let apt = hex("6111 4f06000010000100 7907 4f05a000000308 9000");
+    assert_eq!(card.process(&hex("00a4040005 a000000308")).as_bytes(), apt);
+    assert_eq!(
+        card.process(&hex("00a404000b a0000003080000100001 00"))
+            .as_bytes(),
+        apt
+    );
+    assert_eq!(
+        card.process(&hex("00a4040c05 a000000308")).as_bytes(),
+        [0x90, 0x00]
+    );
+    assert_eq!(
+        card.process(&hex("00a4040009 a00000039742544659"))
+            .as_bytes(),
+        hex("610b 4f09a00000039742544659 9000")
+    );
+    assert_eq!(
+        card.process(&hex("00a4040c09 a00000039742544659"))
+            .as_bytes(),
+        [0x90, 0x00]
+    );
+    for (command, status) in [
+        ("00a4000005 a000000308", StatusWord::WRONG_P1_P2),
+        ("00a4040405 a000000308", StatusWord::WRONG_P1_P2),
+        ("00a4000c05 a000000308", StatusWord::WRONG_P1_P2),
+        ("00a4040004 a0000003", StatusWord::NOT_FOUND),
+        ("00a4040005 a000000397", StatusWord::NOT_FOUND),
+        ("00a4040006 a00000030801", StatusWord::NOT_FOUND),
+    ] {
+        assert_eq!(
+            card.process(&hex(command)).as_bytes(),
+            status.to_bytes(),
+            "{command}"
+        );
+    }
+}
+
+/// A challenge or witness outstanding when the application is selected again (either `P2`)
+/// or the card is reset is gone: the right cryptogram for it is refused after, for every flow
+/// and algorithm.
+#[test]
+fn select_and_reset_end_an_outstanding_challenge() {
+    let select_piv_no_data = hex("00a4040c05 a000000308");
+    let select_gids_no_data = hex("00a4040c09 a00000039742544659");
+    for algorithm in Algorithm::ALL {
+        let key = key_for(algorithm, 0x24);
+        for ending in ["select", "select, no data", "reset"] {
+            let end = |card: &mut SoftCard<ChaCha20Rng>, gids_app: bool| match ending {
+                "select" => {
+                    let select = if gids_app {
+                        gids::select()
+                    } else {
+                        piv::select()
+                    };
+                    assert_eq!(
+                        send(card, &select, LengthForm::Short).status_word(),
+                        StatusWord::SUCCESS
+                    );
+                }
+                "select, no data" => {
+                    let select = if gids_app {
+                        &select_gids_no_data
+                    } else {
+                        &select_piv_no_data
+                    };
+                    assert_eq!(card.process(select).as_bytes(), [0x90, 0x00]);
+                }
+                _ => {
+                    card.reset();
+                    if gids_app {
+                        send(card, &gids::select(), LengthForm::Short);
+                    }
+                }
+            };
+            let context = format!("{algorithm}, {ending}");
+
+            let mut card = selected_piv(&key, rng(21));
+            let flow = piv::SingleAuth::new(&key);
+            let answer = send(&mut card, flow.command(), LengthForm::Short);
+            let flow = flow.receive_challenge(answer.as_bytes()).unwrap();
+            end(&mut card, false);
+            let answer = send(&mut card, flow.command(), LengthForm::Short);
+            assert_eq!(
+                answer.status_word(),
+                StatusWord::CONDITIONS_NOT_SATISFIED,
+                "{context}"
+            );
+            assert!(!card.is_authenticated(), "{context}");
+
+            let flow = piv::MutualAuth::new(&key);
+            let answer = send(&mut card, flow.command(), LengthForm::Short);
+            let flow = flow
+                .receive_witness(answer.as_bytes(), &mut rng(22))
+                .unwrap();
+            end(&mut card, false);
+            let answer = send(&mut card, flow.command(), LengthForm::Short);
+            assert_eq!(
+                answer.status_word(),
+                StatusWord::CONDITIONS_NOT_SATISFIED,
+                "{context}"
+            );
+            assert!(!card.is_authenticated(), "{context}");
+
+            let mut card = selected_gids(&key, rng(23));
+            let mut host_rng = rng(24);
+            let flow = gids::MutualAuth::new(&key, &mut host_rng).unwrap();
+            let answer = send(&mut card, flow.command(), LengthForm::Short);
+            let flow = flow.receive_mse_set(answer.as_bytes()).unwrap();
+            let answer = send(&mut card, flow.command(), LengthForm::Short);
+            let flow = flow
+                .receive_challenge(answer.as_bytes(), &mut host_rng)
+                .unwrap();
+            end(&mut card, true);
+            // Even with the admin key selected again, the old R1 and R2 are gone.
+            send(
+                &mut card,
+                gids::MutualAuth::new(&key, &mut rng(25)).unwrap().command(),
+                LengthForm::Short,
+            );
+            let answer = send(&mut card, flow.command(), LengthForm::Short);
+            assert_eq!(
+                answer.status_word(),
+                StatusWord::CONDITIONS_NOT_SATISFIED,
+                "{context}"
+            );
+            assert!(!card.is_authenticated(), "{context}");
+        }
+    }
+}
+
+/// The card's `Debug` shows its state, never its key.
+#[test]
+fn soft_card_debug_shows_state_not_key() {
+    let key = key_for(Algorithm::Aes128, 0xa7);
+    let card = SoftCard::new(key.clone(), rng(1))
+        .with_wrong_key_status(cardadmin::soft_card::WrongKeyStatus::SecurityStatusNotSatisfied);
+    assert_eq!(
+        card.wrong_key_status(),
+        cardadmin::soft_card::WrongKeyStatus::SecurityStatusNotSatisfied
+    );
+    let debug = format!("{card:?}");
+    assert_eq!(debug, format!("SoftCard {{ key: {key:?}, retries: 3, selected: Some(Piv), authenticated: false, .. }}"));
+    assert!(!debug.to_lowercase().contains("a7a7"), "{debug}");
+}
+
+/// GET METADATA's policy object `02` is read as sent, PIN policy first, whatever the values
+/// (YubiKey PIN policies 01 to 03 and touch policies 01 to 03 for other slots).
+#[test]
+fn metadata_policy_bytes_are_read_as_sent() {
+    for (pin, touch) in [(0u8, 1u8), (1, 2), (2, 3), (3, 1), (0x10, 0x20)] {
+        let answer = [
+            0x01, 0x01, 0x03, 0x02, 0x02, pin, touch, 0x05, 0x01, 0x01, 0x90, 0x00,
+        ];
+        let metadata = yubikey::ManagementKeyMetadata::parse(&answer).unwrap();
+        assert_eq!(
+            (metadata.pin_policy(), metadata.touch_policy()),
+            (pin, touch)
+        );
+        assert_eq!(metadata.algorithm(), Algorithm::Tdes);
+        assert!(metadata.is_default());
+    }
 }

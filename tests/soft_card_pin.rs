@@ -208,6 +208,63 @@ fn reset_ends_the_verification_but_keeps_the_counters() {
     card.reset();
     assert!(!card.is_pin_verified());
     assert_eq!(card.pin_retries_left(), 2);
+    // A verified PIN does not outlive a reset either.
+    assert_eq!(verify(&mut card, b"123456"), [0x90, 0x00]);
+    assert!(card.is_pin_verified());
+    card.reset();
+    assert!(!card.is_pin_verified());
+    assert_eq!(
+        card.process(&[0x00, 0x20, 0x00, 0x80]).as_bytes(),
+        [0x63, 0xc3]
+    );
+}
+
+/// `is_pin_verified`: "whether the PIN has been verified (and not changed or forgotten
+/// since)". Changing the PIN, or failing to, ends the verification; the PUK's changes do not
+/// touch the PIN's state.
+#[test]
+fn a_pin_change_ends_the_verification_and_a_puk_change_does_not() {
+    let change = |card: &mut SoftCard<OsRng>, reference: u8, old: &[u8], new: &[u8]| {
+        let mut data = padded(old);
+        data.extend(padded(new));
+        card.process(&apdu([0x00, 0x24, 0x00, reference], &data))
+            .as_bytes()
+            .to_vec()
+    };
+    let mut card = card();
+    assert!(!card.is_pin_verified());
+    assert_eq!(verify(&mut card, b"123456"), [0x90, 0x00]);
+    assert!(card.is_pin_verified());
+
+    assert_eq!(
+        change(&mut card, 0x81, b"12345678", b"11223344"),
+        [0x90, 0x00]
+    );
+    assert!(
+        card.is_pin_verified(),
+        "a PUK change ended the PIN's verification"
+    );
+    assert_eq!(
+        change(&mut card, 0x81, b"00000000", b"11223344"),
+        [0x63, 0xc2]
+    );
+    assert!(
+        card.is_pin_verified(),
+        "a failed PUK change ended the PIN's verification"
+    );
+
+    assert_eq!(change(&mut card, 0x80, b"123456", b"654321"), [0x90, 0x00]);
+    assert!(
+        !card.is_pin_verified(),
+        "the PIN changed and stayed verified"
+    );
+    assert_eq!(verify(&mut card, b"654321"), [0x90, 0x00]);
+    assert!(card.is_pin_verified());
+    assert_eq!(change(&mut card, 0x80, b"000000", b"111111"), [0x63, 0xc2]);
+    assert!(
+        !card.is_pin_verified(),
+        "a failed PIN change left it verified"
+    );
 }
 
 #[test]

@@ -115,6 +115,10 @@ fn every_audit_finding_refuses_both_writes_and_names_the_finding() {
             matches!(err, SetManagementKeyError::Weak(weak) if weak.finding() == finding),
             "{label}: {err:?}"
         );
+        assert_eq!(
+            err.to_string(),
+            format!("refused to write the new key: {finding}")
+        );
         let err = gids::put_key(&key).unwrap_err();
         assert_eq!(err.finding(), finding, "{label}");
         assert_eq!(
@@ -163,9 +167,13 @@ fn aes_management_keys_need_firmware_5_4() {
     ] {
         assert!(!old.supports_aes_management_key(), "{old}");
         for key in &aes {
+            let err = yubikey::set_management_key_for(old, key, false).unwrap_err();
+            assert_eq!(err, SetManagementKeyError::AesUnsupported { firmware: old });
             assert_eq!(
-                yubikey::set_management_key_for(old, key, false).unwrap_err(),
-                SetManagementKeyError::AesUnsupported { firmware: old }
+                err.to_string(),
+                format!(
+                    "AES management keys need YubiKey firmware 5.4.0 or later; the card reports {old}"
+                )
             );
             // The firmware-blind form cannot know.
             assert!(yubikey::set_management_key(key, false).is_ok());

@@ -7,7 +7,7 @@
 //!
 //! | command | bytes | notes |
 //! |---|---|---|
-//! | SELECT | `00 A4 04 00 Lc AID` | the PIV AID `A0 00 00 03 08` (or a longer prefix of the full PIV AID) and the GIDS AID `A0 00 00 03 97 42 54 46 59`; a new selection ends any authentication. PIV is selected at reset, as on PIV cards whose default application it is |
+//! | SELECT | `00 A4 04 00\|0C Lc AID` | the PIV AID `A0 00 00 03 08` (or a longer prefix of the full PIV AID) and the GIDS AID `A0 00 00 03 97 42 54 46 59`; a new selection ends any authentication and any challenge outstanding. Answers PIV's application property template `61 11 4F 06 00 00 10 00 01 00 79 07 4F 05 A0 00 00 03 08` (SP 800-73-4 part 2, 3.1.1) or GIDS's `61 0B 4F 09 AID`, or no data with `P2 = 0C`. PIV is selected at reset, as on PIV cards whose default application it is |
 //! | GET VERSION | `00 FD 00 00` | PIV; the version given to [`SoftCard::with_version`] (5.7.2 by default) |
 //! | GET METADATA | `00 F7 00 9B` | PIV; `01` algorithm, `02` policy (PIN `00`, touch `01` never or `02` always), `05` default |
 //! | GENERAL AUTHENTICATE | `00 87 alg 9B` | PIV single (`7C 02 81 00`, then `7C L 82 n R`) and mutual (`7C 02 80 00`, then `7C L 80 n W 81 n H`) |
