@@ -238,6 +238,125 @@ fn refusals_render_like_every_other_error() {
     assert_eq!(record.request_id(), parsed.request_id());
     assert_eq!(record.card_id(), parsed.card_id());
     assert_eq!((record.key_role(), record.key_check_value()), (None, None));
+    assert_eq!(record.smart_card_id(), Some(parsed.smart_card_id()));
+    // `diversifiedkey` always answers with the diversified key.
+    assert_eq!(record.diversified(), Some(true));
+}
+
+/// The audit record names the path's smart card and `diversified` as asked (true or false),
+/// or `None` for `serverproposedpin`, which uses no key.
+#[test]
+fn the_record_carries_the_smart_card_and_diversified() {
+    let key = AdminKey::from_bytes([0; 24]);
+    let master = master();
+    let policy = PinPolicy::default();
+    let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
+    for (query, diversified) in [
+        ("&diversified=true", Some(true)),
+        ("&diversified=False", Some(false)),
+    ] {
+        let target = format!("{AUTH}?cardid={GUID}&challenge=1hFD%2Bcz%2F0so%3D{query}");
+        let parsed = cm::parse_request(&target).unwrap();
+        let (reply, record) = cm::answer(&parsed, &profile, &mut rand_core::OsRng);
+        assert_eq!(reply.status(), 200, "{target}");
+        assert_eq!(record.smart_card_id(), Some(cm::Guid::parse(SCID).unwrap()));
+        assert_eq!(record.diversified(), diversified, "{target}");
+    }
+    let pin = cm::parse_request(PIN).unwrap();
+    let record = pin.audit(&profile);
+    assert_eq!(
+        record.smart_card_id().map(|id| id.to_string()).as_deref(),
+        Some("c6bad97c-f97f-4920-8947-be980c98c6b5")
+    );
+    assert_eq!((record.request_id(), record.diversified()), (None, None));
+}
+
+/// Endpoints and key roles print as the docs spell them (MIM CM's path segments, the audit
+/// trail's names); a GUID's `Debug` is its `D` form, named.
+#[test]
+fn names_print_as_documented() {
+    for (endpoint, name) in [
+        (
+            cm::Endpoint::AuthenticationResponse,
+            "authenticationresponse",
+        ),
+        (cm::Endpoint::DiversifiedKey, "diversifiedkey"),
+        (cm::Endpoint::ServerProposedPin, "serverproposedpin"),
+    ] {
+        assert_eq!(endpoint.as_str(), name);
+        assert_eq!(endpoint.to_string(), name);
+    }
+    for (role, name) in [
+        (cm::KeyRole::InitialKey, "initial_key"),
+        (cm::KeyRole::CardKey, "card_key"),
+    ] {
+        assert_eq!(role.as_str(), name);
+        assert_eq!(role.to_string(), name);
+    }
+    let guid = cm::Guid::parse(&format!("{{{}}}", SCID.to_uppercase())).unwrap();
+    assert_eq!(format!("{guid:?}"), format!("Guid({SCID})"));
+}
+
+/// A target of exactly `MAX_TARGET_LEN` bytes is read; one byte more is a 414.
+#[test]
+fn the_target_limit_is_inclusive() {
+    // Unknown query parameters are ignored: one fills the target up to the limit.
+    let base = format!("{DIVERSIFIED}?cardid={GUID}&padding=");
+    let at_limit = format!("{base}{}", "x".repeat(cm::MAX_TARGET_LEN - base.len()));
+    assert_eq!(at_limit.len(), cm::MAX_TARGET_LEN);
+    assert!(cm::parse_request(&at_limit).is_ok());
+    let over = format!("{at_limit}x");
+    assert_eq!(
+        cm::parse_request(&over).unwrap_err(),
+        CmError::TooLong {
+            limit: cm::MAX_TARGET_LEN,
+            found: cm::MAX_TARGET_LEN + 1
+        }
+    );
+}
+
+/// In a path, `+` is a plus sign (RFC 3986), not a space as in a query string: a GUID with a
+/// `+` after it is not a GUID, though one with a space after it is (`Guid.Parse` trims).
+#[test]
+fn a_plus_in_the_path_is_not_a_space() {
+    let id = "C6BAD97C-F97F-4920-8947-BE980C98C6B5";
+    let target = |segment: &str| {
+        format!("/CertificateManagement/api/v1.0/smartcards/{segment}/serverproposedpin")
+    };
+    let err = cm::parse_request(&target(&format!("{id}+"))).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CmError::PathGuid {
+                parameter: "id",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(cm::parse_request(&target(&format!("{id}%20"))).is_ok());
+}
+
+/// Error bodies are JSON whatever the message holds: a server's own refusal rule with quotes,
+/// backslashes and control characters comes back as it was.
+#[test]
+fn error_bodies_escape_every_control_character() {
+    let rule = "a\"b\\c\nd\re\tf\u{1}g\u{1f}h\u{7f}i";
+    let reply = cm::Reply::from_error(CmError::Forbidden { rule });
+    let body: serde_json::Value = serde_json::from_str(reply.body()).unwrap();
+    assert_eq!(body["Message"], format!("forbidden: {rule}"));
+    for escape in ["\\u0001", "\\u001f", "\\u007f", "\\n", "\\r", "\\t"] {
+        assert!(
+            reply.body().contains(escape),
+            "{escape} in {}",
+            reply.body()
+        );
+    }
+    assert!(
+        !reply.body().chars().any(char::is_control),
+        "{:?}",
+        reply.body()
+    );
 }
 
 #[test]
@@ -291,4 +410,33 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// A profile's `Debug` names the keys by algorithm and check value only: what a log may hold.
+#[test]
+fn profile_debug_shows_no_key_bytes() {
+    let key = AdminKey::from_hex("0123456789abcdeffedcba98765432100011223344556677").unwrap();
+    let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
+    let policy = PinPolicy::default();
+    let profile = cm::Profile::new(&key, Some(&master), &policy).unwrap();
+    let shown = format!("{profile:?}");
+    assert_eq!(
+        shown,
+        format!("Profile {{ initial_key: {key:?}, master: Some(Tdes), pin_policy: {policy:?} }}")
+    );
+    assert!(
+        !shown.to_lowercase().contains("0123456789abcdef"),
+        "{shown}"
+    );
+    assert!(
+        !shown.to_lowercase().contains("0011223344556677"),
+        "{shown}"
+    );
+    let plain = cm::Profile::without_master(&key, &policy);
+    assert!(format!("{plain:?}").contains("master: None"));
+    assert!(plain.master().is_none());
+    assert_eq!(
+        profile.master().map(MasterKey::check_value),
+        Some(master.check_value())
+    );
 }

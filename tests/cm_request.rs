@@ -395,6 +395,9 @@ fn unknown_routes_are_404() {
         "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/unknown",
         "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/serverproposedpin",
         "CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin",
+        // Both literal segments of the request routes must match, not either.
+        "/CertificateManagement/api/v1.0/demands/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey",
+        "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/cards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse",
     ] {
         let reply = get(target);
         assert_eq!(reply.status(), 404, "{target}");

@@ -799,6 +799,52 @@ fn cm_errors_name_the_parameter_and_keep_their_source() {
 }
 
 #[test]
+fn every_cm_error_gives_its_cause_as_source_and_only_then() {
+    use std::error::Error as _;
+    let parse = ParseError::Empty { what: "GUID" };
+    let length = KeyError::ChallengeLength {
+        algorithm: cardadmin::Algorithm::Aes128,
+        expected: 16,
+        found: 8,
+    };
+    let with_cause = [
+        (CmError::CardId(parse), parse.to_string()),
+        (CmError::Challenge(parse), parse.to_string()),
+        (CmError::Atr(parse), parse.to_string()),
+        (
+            CmError::PathGuid {
+                parameter: "reqid",
+                error: parse,
+            },
+            parse.to_string(),
+        ),
+        (CmError::ChallengeLength(length), length.to_string()),
+        (
+            CmError::Pin(GenerateError::Rng),
+            GenerateError::Rng.to_string(),
+        ),
+    ];
+    for (err, cause) in with_cause {
+        assert_eq!(err.source().map(|e| e.to_string()), Some(cause), "{err:?}");
+    }
+    let without_cause = [
+        CmError::Diversified { found: 3 },
+        CmError::Missing {
+            parameter: "cardid",
+        },
+        CmError::Duplicate {
+            parameter: "cardid",
+        },
+        CmError::NotFound,
+        CmError::NoDiversificationKey,
+        CmError::KeyStore,
+    ];
+    for err in without_cause {
+        assert!(err.source().is_none(), "{err:?}");
+    }
+}
+
+#[test]
 fn cm_diversified_response_uses_the_card_key() {
     let initial = AdminKey::from_bytes([0x2a; 24]);
     let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
