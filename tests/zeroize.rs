@@ -1,9 +1,12 @@
-//! `AdminKey` is zeroized on drop: its bytes are gone from memory by the time it is freed.
+//! `AdminKey` is zeroized on drop: its bytes are gone from memory by the time it is freed; so
+//! are the bytes of the APDU buffers (`Command`, `EncodedCommand`, `Reply`) and a software
+//! card's outstanding witness.
 //!
-//! This test binary has its own global allocator, which looks at each freed block of an
-//! `AdminKey`'s size, while armed, at the place of the key bytes (the offset of
-//! `expose_secret()` in the block) before handing the block back to the system allocator. A `Box<AdminKey>` is dropped in place (running its `Drop`) before it
-//! is freed, so the pattern must be gone by then. The control case frees a plain array of the
+//! This test binary has its own global allocator, which looks at each freed block of the
+//! watched size, while armed, at the place of the secret bytes (the offset of
+//! `expose_secret()` in the block, for a key) before handing the block back to the system
+//! allocator. A `Box<T>` is dropped in place (running its `Drop`) before it is freed, so the
+//! pattern must be gone by then. The control case frees a plain array of the
 //! same size with the pattern in it, which the allocator must see, so the test can fail.
 //!
 //! The library itself forbids unsafe code; a test-only allocator cannot avoid it.
@@ -267,6 +270,75 @@ fn apdu_buffers_are_wiped_when_freed() {
         "the allocator did not see the reply's block"
     );
     assert_eq!(still_there, 0, "a reply's data left in freed memory");
+}
+
+/// The software card's outstanding witness is secret (whoever reads it can answer for the
+/// key): `SoftCard` wipes it on drop. Its random generator draws from `PATTERN` without
+/// holding a copy, so the only copies in the card's block are the witness's.
+#[cfg(feature = "soft-card")]
+#[test]
+fn a_soft_cards_outstanding_witness_is_wiped_when_freed() {
+    use cardadmin::apdu::LengthForm;
+    use cardadmin::auth::piv;
+    use cardadmin::rand_core::{CryptoRng, Error, RngCore};
+    use cardadmin::soft_card::SoftCard;
+
+    struct FromPattern;
+    impl RngCore for FromPattern {
+        fn next_u32(&mut self) -> u32 {
+            unimplemented!("the card draws bytes")
+        }
+        fn next_u64(&mut self) -> u64 {
+            unimplemented!("the card draws bytes")
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for (byte, pattern) in dest.iter_mut().zip(PATTERN.iter().cycle()) {
+                *byte = *pattern;
+            }
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+    impl CryptoRng for FromPattern {}
+
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    WATCHED_SIZE.store(std::mem::size_of::<SoftCard<FromPattern>>(), SeqCst);
+    let key = AdminKey::new(Algorithm::Aes128, &[0x11; 16]).unwrap();
+    let mut card = Box::new(SoftCard::new(key.clone(), FromPattern));
+    let witness_request = piv::MutualAuth::new(&key);
+    let answer = card.process(
+        witness_request
+            .command()
+            .encode(LengthForm::Short)
+            .as_bytes(),
+    );
+    assert_eq!(
+        answer.as_bytes()[answer.as_bytes().len() - 2..],
+        [0x90, 0x00]
+    );
+    let block = unsafe {
+        std::slice::from_raw_parts(
+            (&*card as *const SoftCard<FromPattern>).cast::<u8>(),
+            std::mem::size_of::<SoftCard<FromPattern>>(),
+        )
+    };
+    assert!(
+        block.windows(8).any(|window| window == &PATTERN[..8]),
+        "the live card holds no witness, so this test cannot see it wiped"
+    );
+    COPIES_LEFT.store(usize::MAX, SeqCst);
+    PATTERN_HEAD_AT.store(usize::MAX, SeqCst);
+    let (inspected, _) = free_and_inspect(card, 0);
+    assert!(inspected >= 1, "the allocator did not see the card's block");
+    assert_eq!(
+        COPIES_LEFT.load(SeqCst),
+        0,
+        "the witness left in freed memory"
+    );
 }
 
 /// Overwrites a large stretch of the stack below the caller with zeros, so that what a key's
