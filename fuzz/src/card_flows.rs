@@ -377,8 +377,10 @@ pub fn card_parsers(data: &[u8]) {
 
 /// Arbitrary command APDUs (length-prefixed chunks of the input) to a software card of every
 /// algorithm: never a panic, every answer ends in a status word, `63Cx` always reports the
-/// counter the card holds, the counter never rises without a successful authentication, and
-/// `6983` comes only from a blocked key.
+/// counter the command is about (the key's for GENERAL AUTHENTICATE, the PIN's for VERIFY, the
+/// PIN's or PUK's for CHANGE REFERENCE DATA, the PUK's for RESET RETRY COUNTER) and comes from
+/// no other command, the key's counter never rises without a successful authentication, and
+/// `6983` comes only from a blocked key, PIN or PUK.
 pub fn soft_card(data: &[u8]) {
     let (first, commands) = match data.split_first() {
         Some((first, rest)) => (*first, rest),
@@ -404,20 +406,33 @@ pub fn soft_card(data: &[u8]) {
         let bytes = answer.as_bytes();
         assert!(bytes.len() >= 2 && bytes.len() <= 258);
         let status = answer.status_word();
+        // Which counter a 63Cx or 6983 answer is about: the command's INS (and P2 for CHANGE
+        // REFERENCE DATA, 80 the PIN and 81 the PUK). Only well-formed commands get either.
+        let counter = match (command.get(1), command.get(3)) {
+            (Some(0x87), _) => Some(card.retries_left()),
+            (Some(0x20), _) | (Some(0x24), Some(0x80)) => Some(card.pin_retries_left()),
+            (Some(0x24), Some(0x81)) | (Some(0x2c), _) => Some(card.puk_retries_left()),
+            _ => None,
+        };
+        let is_key_command = command.get(1) == Some(&0x87);
         if let Some(left) = status.retries_left() {
-            assert_eq!(left, card.retries_left());
-            assert_eq!(left + 1, before);
+            assert_eq!(Some(left), counter, "63Cx for {command:02x?}");
+            if is_key_command {
+                assert_eq!(left + 1, before);
+            }
         }
         if status == StatusWord::AUTH_METHOD_BLOCKED {
-            assert_eq!(card.retries_left(), 0);
+            assert_eq!(counter, Some(0), "6983 for {command:02x?}");
         }
         if card.retries_left() > before {
             assert!(card.is_authenticated() || status == StatusWord::SUCCESS);
         }
         if no_counter {
-            // No counter: never 63Cx, never blocked, the tries never change.
-            assert_eq!(status.retries_left(), None);
-            assert_ne!(status, StatusWord::AUTH_METHOD_BLOCKED);
+            // No key counter: never 63Cx or blocked for the key, its tries never change.
+            if is_key_command {
+                assert_eq!(status.retries_left(), None);
+                assert_ne!(status, StatusWord::AUTH_METHOD_BLOCKED);
+            }
             assert_eq!(card.retries_left(), 3);
         }
     }
