@@ -5,7 +5,7 @@
 use cardadmin::apdu::{Command, CommandApdu, LengthForm, Reply, StatusWord};
 use cardadmin::auth::{gids, piv, yubikey, AuthError};
 use cardadmin::rand_core::{CryptoRng, Error, RngCore};
-use cardadmin::soft_card::SoftCard;
+use cardadmin::soft_card::{SoftCard, WrongKeyStatus};
 use cardadmin::{AdminKey, Algorithm};
 use proptest::prelude::*;
 use rand_chacha::rand_core::SeedableRng;
@@ -750,6 +750,21 @@ fn select_answers_as_documented() {
     }
 }
 
+/// The card answers `command` with `6985`, no challenge outstanding, and is not authenticated.
+fn refused_as_unasked<R: RngCore + CryptoRng>(
+    card: &mut SoftCard<R>,
+    command: &Command,
+    context: &str,
+) {
+    let answer = send(card, command, LengthForm::Short);
+    assert_eq!(
+        answer.status_word(),
+        StatusWord::CONDITIONS_NOT_SATISFIED,
+        "{context}"
+    );
+    assert!(!card.is_authenticated(), "{context}");
+}
+
 /// A challenge or witness outstanding when the application is selected again (either `P2`)
 /// or the card is reset is gone: the right cryptogram for it is refused after, for every flow
 /// and algorithm.
@@ -789,13 +804,7 @@ fn select_and_reset_end_an_outstanding_challenge() {
             let answer = send(&mut card, flow.command(), LengthForm::Short);
             let flow = flow.receive_challenge(answer.as_bytes()).unwrap();
             end(&mut card, false);
-            let answer = send(&mut card, flow.command(), LengthForm::Short);
-            assert_eq!(
-                answer.status_word(),
-                StatusWord::CONDITIONS_NOT_SATISFIED,
-                "{context}"
-            );
-            assert!(!card.is_authenticated(), "{context}");
+            refused_as_unasked(&mut card, flow.command(), &context);
 
             let flow = piv::MutualAuth::new(&key);
             let answer = send(&mut card, flow.command(), LengthForm::Short);
@@ -803,13 +812,7 @@ fn select_and_reset_end_an_outstanding_challenge() {
                 .receive_witness(answer.as_bytes(), &mut rng(22))
                 .unwrap();
             end(&mut card, false);
-            let answer = send(&mut card, flow.command(), LengthForm::Short);
-            assert_eq!(
-                answer.status_word(),
-                StatusWord::CONDITIONS_NOT_SATISFIED,
-                "{context}"
-            );
-            assert!(!card.is_authenticated(), "{context}");
+            refused_as_unasked(&mut card, flow.command(), &context);
 
             // A GIDS-only card, so that a reset selects GIDS again by itself.
             let mut card = SoftCard::new(key.clone(), rng(23)).without_piv();
@@ -832,13 +835,7 @@ fn select_and_reset_end_an_outstanding_challenge() {
                 gids::MutualAuth::new(&key, &mut rng(25)).unwrap().command(),
                 LengthForm::Short,
             );
-            let answer = send(&mut card, flow.command(), LengthForm::Short);
-            assert_eq!(
-                answer.status_word(),
-                StatusWord::CONDITIONS_NOT_SATISFIED,
-                "{context}"
-            );
-            assert!(!card.is_authenticated(), "{context}");
+            refused_as_unasked(&mut card, flow.command(), &context);
         }
     }
 }
@@ -848,10 +845,10 @@ fn select_and_reset_end_an_outstanding_challenge() {
 fn soft_card_debug_shows_state_not_key() {
     let key = key_for(Algorithm::Aes128, 0xa7);
     let card = SoftCard::new(key.clone(), rng(1))
-        .with_wrong_key_status(cardadmin::soft_card::WrongKeyStatus::SecurityStatusNotSatisfied);
+        .with_wrong_key_status(WrongKeyStatus::SecurityStatusNotSatisfied);
     assert_eq!(
         card.wrong_key_status(),
-        cardadmin::soft_card::WrongKeyStatus::SecurityStatusNotSatisfied
+        WrongKeyStatus::SecurityStatusNotSatisfied
     );
     let debug = format!("{card:?}");
     assert_eq!(debug, format!("SoftCard {{ key: {key:?}, retries: 3, selected: Some(Piv), authenticated: false, .. }}"));

@@ -33,6 +33,15 @@ fn verify(card: &mut SoftCard<OsRng>, pin: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
+/// CHANGE REFERENCE DATA for the PIN (`80`) or PUK (`81`): old and new value, each padded.
+fn change(card: &mut SoftCard<OsRng>, reference: u8, old: &[u8], new: &[u8]) -> Vec<u8> {
+    let mut data = padded(old);
+    data.extend(padded(new));
+    card.process(&apdu([0x00, 0x24, 0x00, reference], &data))
+        .as_bytes()
+        .to_vec()
+}
+
 #[test]
 fn wrong_pins_count_down_then_block_and_the_right_one_resets() {
     let mut card = card();
@@ -96,34 +105,24 @@ fn malformed_pins_cost_no_try() {
 #[test]
 fn change_reference_data_needs_the_old_pin() {
     let mut card = card();
-    let mut data = padded(b"000000");
-    data.extend(padded(b"87654321"));
     assert_eq!(
-        card.process(&apdu([0x00, 0x24, 0x00, 0x80], &data))
-            .as_bytes(),
+        change(&mut card, 0x80, b"000000", b"87654321"),
         [0x63, 0xc2]
     );
-    let mut data = padded(b"123456");
-    data.extend(padded(b"87654321"));
     assert_eq!(
-        card.process(&apdu([0x00, 0x24, 0x00, 0x80], &data))
-            .as_bytes(),
+        change(&mut card, 0x80, b"123456", b"87654321"),
         [0x90, 0x00]
     );
     assert_eq!(card.pin_retries_left(), 3);
     assert_eq!(verify(&mut card, b"123456"), [0x63, 0xc2]);
     assert_eq!(verify(&mut card, b"87654321"), [0x90, 0x00]);
     // The PUK changes the same way, under its own reference.
-    let mut data = padded(b"12345678");
-    data.extend(padded(b"11223344"));
     assert_eq!(
-        card.process(&apdu([0x00, 0x24, 0x00, 0x81], &data))
-            .as_bytes(),
+        change(&mut card, 0x81, b"12345678", b"11223344"),
         [0x90, 0x00]
     );
     assert_eq!(
-        card.process(&apdu([0x00, 0x24, 0x00, 0x82], &data))
-            .as_bytes(),
+        change(&mut card, 0x82, b"12345678", b"11223344"),
         [0x6a, 0x88]
     );
 }
@@ -224,13 +223,6 @@ fn reset_ends_the_verification_but_keeps_the_counters() {
 /// touch the PIN's state.
 #[test]
 fn a_pin_change_ends_the_verification_and_a_puk_change_does_not() {
-    let change = |card: &mut SoftCard<OsRng>, reference: u8, old: &[u8], new: &[u8]| {
-        let mut data = padded(old);
-        data.extend(padded(new));
-        card.process(&apdu([0x00, 0x24, 0x00, reference], &data))
-            .as_bytes()
-            .to_vec()
-    };
     let mut card = card();
     assert!(!card.is_pin_verified());
     assert_eq!(verify(&mut card, b"123456"), [0x90, 0x00]);

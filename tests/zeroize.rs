@@ -89,15 +89,35 @@ fn free_and_inspect<T>(block: Box<T>, offset: usize) -> (usize, usize) {
     (INSPECTED.load(SeqCst), STILL_THERE.load(SeqCst))
 }
 
+/// Frees `block` (sized `T`, watched at `offset`) and checks the allocator saw it, without
+/// the pattern.
+fn assert_wiped_when_freed<T>(block: Box<T>, offset: usize, what: &str) {
+    WATCHED_SIZE.store(std::mem::size_of::<T>(), SeqCst);
+    let (inspected, still_there) = free_and_inspect(block, offset);
+    assert!(
+        inspected >= 1,
+        "the allocator did not see the {what}'s block"
+    );
+    assert_eq!(
+        still_there, 0,
+        "the {what}'s secret bytes left in freed memory"
+    );
+}
+
+/// Where `bytes` (the 24 watched ones) sit inside `value`.
+fn offset_in<T>(value: &T, bytes: &[u8]) -> usize {
+    let start = value as *const T as usize;
+    let at = bytes.as_ptr() as usize;
+    assert!(
+        at >= start && at + PATTERN.len() <= start + std::mem::size_of::<T>(),
+        "the watched bytes are outside the value"
+    );
+    at - start
+}
+
 /// Where the key bytes sit inside a boxed key.
 fn key_bytes_offset(key: &AdminKey) -> usize {
-    let start = key as *const AdminKey as usize;
-    let bytes = key.expose_secret().as_ptr() as usize;
-    assert!(
-        bytes >= start && bytes + 24 <= start + KEY_SIZE,
-        "key bytes outside the key"
-    );
-    bytes - start
+    offset_in(key, key.expose_secret())
 }
 
 #[test]
@@ -124,16 +144,13 @@ fn admin_key_bytes_are_gone_when_it_is_freed() {
     let key = Box::new(AdminKey::from_bytes(PATTERN));
     assert_eq!(key.expose_secret(), &PATTERN);
     let offset = key_bytes_offset(&key);
-    let (inspected, still_there) = free_and_inspect(key, offset);
-    assert!(inspected >= 1, "the allocator did not see the key's block");
-    assert_eq!(still_there, 0, "key bytes left in freed memory");
+    assert_wiped_when_freed(key, offset, "key");
 
     // A clone owns its bytes too.
     let original = AdminKey::from_bytes(PATTERN);
     let clone = Box::new(original.clone());
     let offset = key_bytes_offset(&clone);
-    let (_, still_there) = free_and_inspect(clone, offset);
-    assert_eq!(still_there, 0, "a clone's key bytes left in freed memory");
+    assert_wiped_when_freed(clone, offset, "clone");
 }
 
 /// The whole key is wiped, not just its bytes: the expanded key schedule (the cipher's round
@@ -156,7 +173,7 @@ fn the_whole_tdes_key_schedule_included_is_wiped_when_freed() {
     let key = Box::new(AdminKey::from_bytes(PATTERN));
     // Fill the cached E_K(0) block too.
     let _ = key.check_value();
-    let live = live_bytes(&key).iter().filter(|&&byte| byte != 0).count();
+    let live = live_bytes(&*key).iter().filter(|&&byte| byte != 0).count();
     // Key bytes, cached block and 48 round keys.
     assert!(
         live >= 256,
@@ -202,7 +219,7 @@ fn aes_key_schedules_are_wiped_when_freed() {
                 .filter(|&(at, window)| at != offset && window == &PATTERN[..8])
                 .count()
         };
-        let live = copies(live_bytes(&key));
+        let live = copies(live_bytes(&*key));
         assert!(
             live >= 1,
             "{algorithm}: the live schedule shows no key bytes (no AES-NI?), so this test cannot \
@@ -229,47 +246,18 @@ fn apdu_buffers_are_wiped_when_freed() {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    /// Where `bytes` sit inside `value`.
-    fn offset_in<T>(value: &T, bytes: &[u8]) -> usize {
-        let start = value as *const T as usize;
-        let at = bytes.as_ptr() as usize;
-        assert!(at >= start && at + PATTERN.len() <= start + std::mem::size_of::<T>());
-        at - start
-    }
-
     let command = Box::new(Command::new(0x00, 0xff, 0xff, 0xff, &PATTERN).unwrap());
-    WATCHED_SIZE.store(std::mem::size_of::<Command>(), SeqCst);
     let offset = offset_in(&*command, command.data());
     let encoded = Box::new(command.encode(LengthForm::Short));
-    let (inspected, still_there) = free_and_inspect(command, offset);
-    assert!(
-        inspected >= 1,
-        "the allocator did not see the command's block"
-    );
-    assert_eq!(still_there, 0, "a command's data left in freed memory");
+    assert_wiped_when_freed(command, offset, "command");
 
-    WATCHED_SIZE.store(std::mem::size_of_val(&*encoded), SeqCst);
     // Header and Lc, then the data.
     let offset = offset_in(&*encoded, &encoded.as_bytes()[5..]);
-    let (inspected, still_there) = free_and_inspect(encoded, offset);
-    assert!(
-        inspected >= 1,
-        "the allocator did not see the encoding's block"
-    );
-    assert_eq!(
-        still_there, 0,
-        "an encoded command's data left in freed memory"
-    );
+    assert_wiped_when_freed(encoded, offset, "encoded command");
 
     let reply = Box::new(Reply::with_data(&PATTERN, StatusWord::SUCCESS).unwrap());
-    WATCHED_SIZE.store(std::mem::size_of::<Reply>(), SeqCst);
     let offset = offset_in(&*reply, reply.data());
-    let (inspected, still_there) = free_and_inspect(reply, offset);
-    assert!(
-        inspected >= 1,
-        "the allocator did not see the reply's block"
-    );
-    assert_eq!(still_there, 0, "a reply's data left in freed memory");
+    assert_wiped_when_freed(reply, offset, "reply");
 }
 
 /// The software card's outstanding witness is secret (whoever reads it can answer for the
@@ -320,14 +308,10 @@ fn a_soft_cards_outstanding_witness_is_wiped_when_freed() {
         answer.as_bytes()[answer.as_bytes().len() - 2..],
         [0x90, 0x00]
     );
-    let block = unsafe {
-        std::slice::from_raw_parts(
-            (&*card as *const SoftCard<FromPattern>).cast::<u8>(),
-            std::mem::size_of::<SoftCard<FromPattern>>(),
-        )
-    };
     assert!(
-        block.windows(8).any(|window| window == &PATTERN[..8]),
+        live_bytes(&*card)
+            .windows(8)
+            .any(|window| window == &PATTERN[..8]),
         "the live card holds no witness, so this test cannot see it wiped"
     );
     COPIES_LEFT.store(usize::MAX, SeqCst);
@@ -350,6 +334,9 @@ fn scrub_stack() {
     std::hint::black_box(&mut area);
 }
 
-fn live_bytes(key: &AdminKey) -> &[u8] {
-    unsafe { std::slice::from_raw_parts((key as *const AdminKey).cast::<u8>(), KEY_SIZE) }
+/// The bytes of a live value, padding included (a test's view, to count what it holds).
+fn live_bytes<T>(value: &T) -> &[u8] {
+    unsafe {
+        std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>())
+    }
 }
