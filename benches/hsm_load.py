@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load on the example server with the master in memory and in SoftHSMv2 (issue #15), same run.
 
-For ROUNDS rounds (default 3), starts the release server (examples/server, built first) with
+For ROUNDS rounds (default 3), starts the release server (apps/server, built first) with
 each of two configurations in turn, pinned to core SERVER_CPU, on LISTEN (default
 127.0.0.1:18082): MEMORY_CONFIG (the master's bytes in the file) and HSM_CONFIG (the same
 master bytes in a SoftHSMv2 token: {"pkcs11": {...}}); for each, runs wrk exactly as

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Load on the example server (examples/server), one endpoint at a time, on loopback.
+"""Load on the example server (apps/server), one endpoint at a time, on loopback.
 
 Starts the release build of the server (build it first; see benches/README.md) with
-examples/server/config.example.json, pinned to core SERVER_CPU (default 1) when `taskset`
+apps/server/config.example.json, pinned to core SERVER_CPU (default 1) when `taskset`
 exists, its per-request log to /dev/null; runs `wrk` (Debian's package) pinned to core
 WRK_CPU (default 0) against each endpoint for DURATION seconds (default 5) at 1 and at 16
 connections, ROUNDS times (default 3) interleaved; stops the server by its PID; and prints
@@ -29,8 +29,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVER = os.path.join(ROOT, "examples/server/target/release/cardadmin-server")
-CONFIG = os.path.join(ROOT, "examples/server/config.example.json")
+SERVER = os.path.join(ROOT, "apps/server/target/release/cardadmin-server")
+CONFIG = os.path.join(ROOT, "apps/server/config.example.json")
 LISTEN = os.environ.get("LISTEN", "127.0.0.1:18089")
 DURATION = int(os.environ.get("DURATION", "5"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -115,7 +115,7 @@ def summary_cells(results, connections):
 def main():
     host, port = LISTEN.rsplit(":", 1)
     if not os.path.exists(SERVER):
-        sys.exit(f"{SERVER} is missing: cargo build --release --manifest-path examples/server/Cargo.toml")
+        sys.exit(f"{SERVER} is missing: cargo build --release --manifest-path apps/server/Cargo.toml")
     server = subprocess.Popen(
         pinned(SERVER_CPU, [SERVER, "--config", CONFIG, "--listen", LISTEN]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load on the example server over TLS with client certificates (issue #16), beside plain HTTP,
-# with one load client for both (examples/server/src/bin/tls_load.rs; wrk cannot present a
+# with one load client for both (apps/server/src/bin/tls_load.rs; wrk cannot present a
 # client certificate), and wrk on plain HTTP as a cross-check of that client. See
 # benches/README.md, "Load over TLS with client certificates".
 #
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${DURATION:-5}" server_cpu="${SERVER_CPU:-1}" client_cpu="${CLIENT_CPU:-0}"
 plain_listen="${PLAIN_LISTEN:-127.0.0.1:18083}" tls_listen="${TLS_LISTEN:-127.0.0.1:18443}"
-cargo build --release --locked --manifest-path examples/server/Cargo.toml --bins >&2
+cargo build --release --locked --manifest-path apps/server/Cargo.toml --bins >&2
 bin=target/release/cardadmin-server load=target/release/tls_load
 work="$(mktemp -d "${TMPDIR:-/tmp}/tls-load.XXXXXX")"
 pid=""

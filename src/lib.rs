@@ -267,7 +267,7 @@
 //!
 //! - **Three layers.** [`cm::handle_request`] takes a whole request target and returns the
 //!   status, content type and JSON body, with MIM CM's (.NET's) parsing rules, so a server is
-//!   a thin shell around it (`examples/server/`). The [`cm`] functions take the query
+//!   a thin shell around it (`apps/server/`). The [`cm`] functions take the query
 //!   parameters as text and return errors that name the parameter and their HTTP status
 //!   ([`CmError::status`]). The typed layer ([`AdminKey`], [`CardId`], [`Challenge`], [`Response`],
 //!   [`PinPolicy`]) is for everything else: batch provisioning, tests, other protocols.

@@ -1,11 +1,11 @@
 #![cfg(feature = "serde")]
-//! The example server's configuration (`examples/server/config.example.json`) and the answers
+//! The example server's configuration (`apps/server/config.example.json`) and the answers
 //! `.ci/run`'s server stage expects from it: derived here from the file with the library, so
 //! the values the CI checks over HTTP are not typed in by hand only.
 
 use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 
-const CONFIG: &str = include_str!("../examples/server/config.example.json");
+const CONFIG: &str = include_str!("../apps/server/config.example.json");
 const CI: &str = include_str!("../.ci/run");
 const REQ: &str = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9";
 

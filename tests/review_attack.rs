@@ -21,7 +21,7 @@ const AUTH: &str = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-
 const VICTIM: &str = "5f2a8c41-07d3-4b9e-a1c2-93e4d5f60718";
 /// The card ID the attacker sends with its chosen challenges (any well-formed one).
 const ANY_CARD: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
-/// The example server's keys (examples/server/config.example.json).
+/// The example server's keys (apps/server/config.example.json).
 const INITIAL_KEY: &str = "000000000000000000000000000000000000000000000000";
 const MASTER_KEY: &str = "DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7";
 

@@ -7,7 +7,7 @@
 //! policy) and a CSPRNG, and returns a [`Reply`]: status, content type and JSON body, with
 //! .NET's parsing rules (routes and query keys without regard to case, `Boolean.Parse`,
 //! `Guid.Parse`, `+` as a space). A server needs no other glue: the example server in
-//! `examples/server/` is this function behind axum.
+//! `apps/server/` is this function behind axum.
 //!
 //! ```
 //! # #[cfg(feature = "getrandom")]

@@ -88,7 +88,7 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    include_str!("../../tests/vectors/an10922.txt")
+    include_str!("../../../tests/vectors/an10922.txt")
         .lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
         .map(|line| {

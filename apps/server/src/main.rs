@@ -2,8 +2,8 @@
 //! (`authenticationresponse`, `diversifiedkey`, `serverproposedpin`) on axum + tokio.
 //!
 //! ```text
-//! cargo run --release --manifest-path examples/server/Cargo.toml -- \
-//!     --config examples/server/config.example.json --listen 127.0.0.1:8080
+//! cargo run --release --manifest-path apps/server/Cargo.toml -- \
+//!     --config apps/server/config.example.json --listen 127.0.0.1:8080
 //! ```
 //!
 //! All the MIM CM work is `cardadmin::cm`'s (`parse_request`, then `answer`): this file reads
