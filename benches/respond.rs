@@ -11,7 +11,7 @@
 //! - `verify`: encrypt and compare with an expected response (raw: `==` on the arrays, which
 //!   is not constant time, so it is slightly cheaper by construction).
 //!
-//! - `engine`: the crate's constant-time 3DES engine ([`cardadmin::primitive::TdesEde3`]) beside
+//! - `engine`: the crate's constant-time 3DES engine ([`cardadmin::hazmat::TdesEde3`]) beside
 //!   raw `des`: `encrypt_block` (warm key), `new` (key schedule alone), `new+encrypt_block`
 //!   (cold key) and `encrypt_blocks` of 3 independent blocks beside 3 raw calls.
 //!
@@ -20,7 +20,7 @@
 
 mod common;
 
-use cardadmin::{primitive::TdesEde3 as Engine, AdminKey, Challenge};
+use cardadmin::{hazmat::TdesEde3 as Engine, AdminKey, Challenge};
 use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use des::TdesEde3;

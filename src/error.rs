@@ -211,9 +211,17 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// The same error about another subject: the request facade says "value" or "GUID" after
-    /// the parameter's name instead of repeating it.
-    pub(crate) fn with_what(mut self, subject: &'static str) -> Self {
+    /// The same error about another subject: after a parameter's name a message says "value"
+    /// or "GUID" instead of repeating the name (`challenge: value has ...`).
+    ///
+    /// ```
+    /// use cardadmin::{CardId, ParseError};
+    ///
+    /// let err = CardId::parse("").unwrap_err();
+    /// assert_eq!(err.with_what("GUID"), ParseError::Empty { what: "GUID" });
+    /// ```
+    #[must_use]
+    pub fn with_what(mut self, subject: &'static str) -> Self {
         match &mut self {
             Self::Empty { what }
             | Self::Length { what, .. }

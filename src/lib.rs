@@ -253,11 +253,9 @@
 //! | `getrandom` | no | [`rng::OsRng`], the operating system's generator |
 //! | `rand_core_09` | no | [`rng::RandCore09`](rng), to pass `rand` 0.9 generators |
 //! | `rand_core_010` | no | [`rng::RandCore010`](rng), to pass `rand` 0.10 generators |
-//! | `soft-card` | no | `soft_card::SoftCard`, a software PIV/GIDS card to test the [`auth`] flows against; needs neither `std` nor `alloc` |
 //!
 //! With `default-features = false` the crate is `no_std` and allocation-free: everything but
-//! `to_base64` and the request-level facade ([`cm::handle_request`], which writes the response
-//! body) is available, and [`AdminKey::expose_secret`] gives the bytes to encode.
+//! `to_base64` is available, and [`AdminKey::expose_secret`] gives the bytes to encode.
 //!
 //! The public API is small and listed in the README ("Public API"): the types re-exported at
 //! the crate root, the [`cm`] facade, and the re-exports [`rand_core`] (for the generator
@@ -265,11 +263,10 @@
 //!
 //! # Design
 //!
-//! - **Three layers.** [`cm::handle_request`] takes a whole request target and returns the
-//!   status, content type and JSON body, with MIM CM's (.NET's) parsing rules, so a server is
-//!   a thin shell around it (`apps/server/`). The [`cm`] functions take the query
-//!   parameters as text and return errors that name the parameter and their HTTP status
-//!   ([`CmError::status`]). The typed layer ([`AdminKey`], [`CardId`], [`Challenge`], [`Response`],
+//! - **Three layers.** `cardadmin-mimcm`'s `handle_request` takes a whole request target and
+//!   returns the status, content type and JSON body, with MIM CM's (.NET's) parsing rules, so a
+//!   server is a thin shell around it (`apps/server/`). The [`cm`] functions take the query
+//!   parameters as text and return errors that name the parameter. The typed layer ([`AdminKey`], [`CardId`], [`Challenge`], [`Response`],
 //!   [`PinPolicy`]) is for everything else: batch provisioning, tests, other protocols.
 //! - **Strict parsing, helpful errors.** A lenient base64 decoder would answer a *different*
 //!   challenge when a `+` was URL-decoded to a space, and the card would count a failed admin
@@ -289,7 +286,7 @@
 //!   first use, so a master key that diversifies many cards derives its CMAC subkeys from one
 //!   encryption.
 //! - **One key type, run-time algorithm.** A card profile picks 3DES or AES at run time, so
-//!   [`AdminKey`] dispatches at run time; ciphers live in [`primitive`], the only module that
+//!   [`AdminKey`] dispatches at run time; ciphers live in one private module, the only one that
 //!   names a cipher implementation.
 //! - **Hygiene is reported, not enforced.** The documented example key is all zeros, and real
 //!   deployments start from card vendors' defaults, so [`AdminKey::audit`] reports weak,
@@ -341,7 +338,8 @@
 //!   [`master::CmacSigner`]) only derives. A master that answered challenges would be an
 //!   encryption oracle: `E_MK(0)` is CMAC's `L`, and a few more chosen blocks give CMAC under
 //!   the master, so every card's key (an outside review did it with 10 requests;
-//!   `tests/review_attack.rs` replays it). [`cm::Profile::new`] refuses one key in both roles.
+//!   `tests/review_attack.rs` replays it). [`cm::check_roles`] (which `cardadmin-mimcm`'s `Profile::new` calls) refuses one key in both roles,
+//!   and for Triple-DES a key and its complement.
 //! - **Audit keys** before use ([`AdminKey::audit`]): vendors' and minidriver defaults, weak
 //!   DES parts, and keys that degenerate to single DES are all reported.
 //! - **Identify keys by check value** ([`AdminKey::check_value`], [`MasterKey::check_value`]:
@@ -403,7 +401,7 @@
 //!   [`AdminKey::verify`] and `Response == Response` (`subtle`), [`AdminKey::check_value`],
 //!   the CMAC chains and subkey doubling of diversification (masked XOR), the parity
 //!   adjustment, [`AdminKey::audit`] (every check on every key, with `subtle`, findings
-//!   accumulated as bits), [`unblock::respond`], and the host side of the [`auth`] flows (PIV
+//!   accumulated as bits), [`unblock::respond`], and the host side of `cardadmin-card`'s flows (PIV
 //!   single and mutual; GIDS, whose check of the card's cryptogram takes one accept-or-refuse
 //!   decision). AES is RustCrypto `aes`: AES-NI where the processor has it, bitsliced
 //!   software otherwise; both are constant time.
@@ -434,7 +432,7 @@
 //! # Out of scope
 //!
 //! - **I/O:** HTTP, routing and the authorization of requests, reading keys from an HSM or
-//!   configuration, talking to the card (the [`auth`] flows build and check APDUs; sending them
+//!   configuration, talking to the card (`cardadmin-card`'s flows build and check APDUs; sending them
 //!   is the caller's), logging. That is the server's job; this crate
 //!   computes what the server answers.
 //! - **MIM CM's certificate-based default key provider**, which derives admin keys with an
@@ -496,12 +494,11 @@ extern crate alloc;
 extern crate std;
 
 mod algorithm;
-pub mod apdu;
-pub mod auth;
 mod card_id;
 mod challenge;
 pub mod cm;
 mod error;
+pub mod hazmat;
 mod kdf;
 mod key;
 #[cfg(feature = "serde")]
@@ -509,12 +506,9 @@ mod key_serde;
 pub mod master;
 mod pin;
 mod plural;
-pub mod primitive;
+mod primitive;
 pub mod rng;
 pub mod unblock;
-
-#[cfg(feature = "soft-card")]
-pub mod soft_card;
 
 pub use algorithm::Algorithm;
 pub use card_id::CardId;

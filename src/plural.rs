@@ -34,15 +34,6 @@ pub(crate) const fn characters(n: usize) -> Count {
     }
 }
 
-/// `n try left` / `n tries left`.
-pub(crate) const fn tries_left(n: usize) -> Count {
-    Count {
-        n,
-        one: "try left",
-        many: "tries left",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     extern crate alloc;
@@ -52,16 +43,11 @@ mod tests {
     fn one_is_singular_and_every_other_count_plural() {
         assert_eq!(format!("{}", super::bytes(1)), "1 byte");
         assert_eq!(format!("{}", super::characters(1)), "1 character");
-        assert_eq!(format!("{}", super::tries_left(1)), "1 try left");
         for n in [0, 2, 3, 10, 255, 65_536] {
             assert_eq!(format!("{}", super::bytes(n)), format!("{n} bytes"));
             assert_eq!(
                 format!("{}", super::characters(n)),
                 format!("{n} characters")
-            );
-            assert_eq!(
-                format!("{}", super::tries_left(n)),
-                format!("{n} tries left")
             );
         }
     }

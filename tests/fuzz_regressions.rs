@@ -1,40 +1,19 @@
 //! The fuzz corpus as regression tests: every file under `fuzz/corpus/<target>/` (the seeds and
 //! every crash input found so far) goes through the very property checks the fuzz targets run,
 //! so a plain `cargo test` catches a regression without cargo-fuzz or a nightly toolchain.
+//! The card layer's and the facade's targets are replayed by their own crates.
 
-#[path = "../fuzz/src/lib.rs"]
+#[path = "../fuzz/src/base.rs"]
 mod checks;
 
-use std::fs;
 use std::path::Path;
 
-/// Runs every corpus file of `target` through its check; a failing property panics with the
-/// file name in the message.
 fn replay(target: &str) {
-    #[cfg(feature = "soft-card")]
-    let card_targets = checks::CARD_TARGETS.iter();
-    #[cfg(not(feature = "soft-card"))]
-    let card_targets = [].iter();
-    let (_, check) = checks::TARGETS
-        .iter()
-        .chain(card_targets)
-        .find(|(name, _)| *name == target)
-        .expect("a known target");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
-    let mut replayed = 0;
-    for entry in fs::read_dir(&dir).expect("the committed corpus") {
-        let path = entry.expect("a corpus entry").path();
-        if !path.is_file() {
-            continue;
-        }
-        let data = fs::read(&path).expect("a readable corpus file");
-        let outcome = std::panic::catch_unwind(|| check(&data));
-        assert!(outcome.is_ok(), "{target} fails on {}", path.display());
-        replayed += 1;
-    }
-    assert!(replayed >= 4, "only {replayed} corpus files for {target}");
+    checks::replay(&checks::TARGETS, &fuzz_dir(), target);
+}
+
+fn fuzz_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
 }
 
 #[test]
@@ -79,16 +58,7 @@ fn aes_differential_corpus() {
 
 #[test]
 fn every_target_has_a_corpus_and_a_fuzz_target() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    for (target, _) in checks::TARGETS {
-        assert!(root.join("corpus").join(target).is_dir(), "{target}");
-        assert!(
-            root.join("fuzz_targets")
-                .join(format!("{target}.rs"))
-                .is_file(),
-            "{target}"
-        );
-    }
+    checks::check_layout(&checks::TARGETS, &fuzz_dir());
 }
 
 fn unhex(text: &str) -> Vec<u8> {
@@ -140,38 +110,4 @@ fn the_references_know_the_documented_answers() {
     assert_eq!(checks::reference_base64_block("1hFD+cz/0so"), None);
     assert_eq!(checks::reference_hex_key(&"0".repeat(48)), Some([0; 24]));
     assert_eq!(checks::reference_hex_key(&"0".repeat(47)), None);
-}
-
-#[test]
-fn cm_handle_request_corpus() {
-    replay("cm_handle_request");
-}
-
-#[test]
-fn cm_parse_request_corpus() {
-    replay("cm_parse_request");
-}
-
-#[cfg(feature = "soft-card")]
-#[test]
-fn parse_apdu_corpus() {
-    replay("parse_apdu");
-}
-
-#[cfg(feature = "soft-card")]
-#[test]
-fn host_answers_corpus() {
-    replay("host_answers");
-}
-
-#[cfg(feature = "soft-card")]
-#[test]
-fn card_parsers_corpus() {
-    replay("card_parsers");
-}
-
-#[cfg(feature = "soft-card")]
-#[test]
-fn soft_card_corpus() {
-    replay("soft_card");
 }

@@ -1,17 +1,16 @@
 //! Key roles (issue #15): the master key derives and gives a CMAC check value; the key-store
 //! path (`CmacSigner`) derives the same keys from the same code; a key store only ever sees
-//! messages the crate built; a failing key store is a 500 that says nothing about the key.
+//! messages the crate built; a failing key store is an error that says nothing about the key;
+//! the two roles are never one key (nor, for Triple-DES, complements).
 
 use std::cell::RefCell;
 
 use cardadmin::master::{self, CmacMessage, CmacSigner, DiversifyError};
-use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, DesParity, MasterKey, PinPolicy};
+use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, DesParity, MasterKey};
 use cipher::KeyInit;
 use cmac::{Cmac, Mac};
 
 const CARD: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
-const AUTH: &str = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse";
-const DIVERSIFIED: &str = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey";
 
 fn hex(text: &str) -> Vec<u8> {
     let mut out = vec![0u8; text.len() / 2];
@@ -181,49 +180,30 @@ fn a_failing_key_store_is_an_error_not_a_key() {
     assert_eq!(err.to_string(), "the key store failed: CKR_DEVICE_REMOVED");
 }
 
-/// Through `cm`: a key store that fails during a request is a 500 whose message says the key
-/// store failed and nothing about the key; the profile was still built (the check value
-/// worked), and `diversified=false` never touches the store.
+/// Through the parameter-level `cm` functions: a key store that fails is `CmError::KeyStore`
+/// (its own error is not passed on), and `diversified=false` never touches the store.
 #[test]
-fn a_key_store_failure_is_a_500_that_says_only_that() {
+fn a_key_store_failure_is_keystore_and_says_only_that() {
     let initial = AdminKey::from_bytes([0; 24]);
     let store = recording(Algorithm::Tdes, true);
-    let policy = PinPolicy::default();
-    let profile = cm::Profile::new(&initial, Some(&store), &policy).unwrap();
-    let seen_at_start = store.seen.borrow().len();
-
-    for target in [
-        format!("{AUTH}?cardid={CARD}&challenge=1hFD%2Bcz%2F0so%3D&diversified=true"),
-        format!("{DIVERSIFIED}?cardid={CARD}"),
-    ] {
-        let reply = cm::handle_request(&profile, &target, &mut rand_core::OsRng);
-        assert_eq!(reply.status(), 500, "{target}");
-        assert_eq!(reply.error(), Some(CmError::KeyStore));
-        assert_eq!(
-            reply.body(),
-            r#"{"Message":"diversification key: the key store failed; no card key was derived"}"#
-        );
-    }
-    let asked = store.seen.borrow().len();
-    assert!(asked > seen_at_start);
-    let reply = cm::handle_request(
-        &profile,
-        &format!("{AUTH}?cardid={CARD}&challenge=1hFD%2Bcz%2F0so%3D&diversified=false"),
-        &mut rand_core::OsRng,
-    );
-    assert_eq!(reply.body(), r#""F0Zudm4wPLY=""#);
-    assert_eq!(store.seen.borrow().len(), asked);
-
     assert_eq!(
         cm::diversified_key(&store, CARD).unwrap_err(),
         CmError::KeyStore
     );
-    assert_eq!(CmError::KeyStore.status(), 500);
+    assert_eq!(
+        CmError::KeyStore.to_string(),
+        "diversification key: the key store failed; no card key was derived"
+    );
     assert_eq!(
         cm::authentication_response(&initial, Some(&store), CARD, "1hFD+cz/0so=", true)
             .unwrap_err(),
         CmError::KeyStore
     );
+    let asked = store.seen.borrow().len();
+    let response =
+        cm::authentication_response(&initial, Some(&store), CARD, "1hFD+cz/0so=", false).unwrap();
+    assert_eq!(response.to_string(), "F0Zudm4wPLY=");
+    assert_eq!(store.seen.borrow().len(), asked);
 }
 
 /// A key store that cannot even give its check value: the profile is refused at start-up.
@@ -240,8 +220,7 @@ fn a_key_store_that_fails_at_start_up_refuses_the_profile() {
         }
     }
     let initial = AdminKey::from_bytes([0; 24]);
-    let policy = PinPolicy::default();
-    let err = cm::Profile::new(&initial, Some(&Down), &policy).unwrap_err();
+    let err = cm::check_roles(&initial, &Down).unwrap_err();
     assert_eq!(err, cm::RolesError::KeyStore("token removed"));
     assert_eq!(
         err.to_string(),
@@ -280,13 +259,12 @@ fn short_inputs_are_refused_through_a_key_store_only() {
 /// algorithms, or different keys, are accepted.
 #[test]
 fn the_same_key_in_both_roles_is_refused() {
-    let policy = PinPolicy::default();
     let bytes = hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7");
     let flipped: Vec<u8> = bytes.iter().map(|b| b ^ 1).collect();
     let master = MasterKey::new(Algorithm::Tdes, &bytes).unwrap();
     for initial in [&bytes, &flipped] {
         let initial = AdminKey::from_slice(initial).unwrap();
-        let err = cm::Profile::new(&initial, Some(&master), &policy).unwrap_err();
+        let err = cm::check_roles(&initial, &master).unwrap_err();
         assert_eq!(
             err,
             cm::RolesError::SameKey {
@@ -296,7 +274,6 @@ fn the_same_key_in_both_roles_is_refused() {
         assert!(err
             .to_string()
             .starts_with("the initial admin key and the diversification key are the same key"));
-        assert!(cm::check_roles(&initial, &master).is_err());
     }
     // Through a key store: one CMAC of the zero block, no derivation.
     let store = Recording {
@@ -305,12 +282,12 @@ fn the_same_key_in_both_roles_is_refused() {
         fail_derivations: false,
     };
     let initial = AdminKey::from_slice(&bytes).unwrap();
-    assert!(cm::Profile::new(&initial, Some(&store), &policy).is_err());
+    assert!(cm::check_roles(&initial, &store).is_err());
     assert_eq!(*store.seen.borrow(), vec![vec![0u8; 8]]);
 
     // The same bytes as AES-192 are another key (another cipher): accepted.
     let aes = AdminKey::new(Algorithm::Aes192, &bytes).unwrap();
-    assert!(cm::Profile::new(&aes, Some(&master), &policy).is_ok());
+    assert!(cm::check_roles(&aes, &master).is_ok());
     let zero = AdminKey::from_bytes([0; 24]);
-    assert!(cm::Profile::new(&zero, Some(&master), &policy).is_ok());
+    assert!(cm::check_roles(&zero, &master).is_ok());
 }

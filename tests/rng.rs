@@ -1,12 +1,10 @@
 //! Generators users already have (issue #9, item 4): `rand` 0.8 directly, `rand` 0.9 and 0.10
 //! through their adapters, and the operating system's generator through the `getrandom`
-//! feature; each through `PinPolicy::generate`, `cm::server_proposed_pin` and the request
-//! facade, and a failing generator as an error, never a panic.
+//! feature; each through `PinPolicy::generate` and `cm::server_proposed_pin` (the request
+//! facade, `cardadmin-mimcm`, calls the latter), and a failing generator as an error, never a
+//! panic.
 
-use cardadmin::{cm, AdminKey, CmError, GenerateError, PinPolicy};
-
-const PIN_ROUTE: &str =
-    "/CertificateManagement/api/v1.0/smartcards/C6BAD97C-F97F-4920-8947-BE980C98C6B5/serverproposedpin";
+use cardadmin::{cm, CmError, GenerateError, PinPolicy};
 
 fn policy() -> PinPolicy {
     PinPolicy::default()
@@ -49,13 +47,11 @@ fn rand_09_generators_through_randcore09() {
         .generate(&mut RandCore09(rand_09::rngs::StdRng::seed_from_u64(7)))
         .unwrap();
     assert_eq!(a.as_str(), b.as_str());
-    let key = AdminKey::from_bytes([0; 24]);
-    let reply = cm::handle_request(
-        &cm::Profile::without_master(&key, &policy),
-        PIN_ROUTE,
-        &mut RandCore09(rand_09::rng()),
+    assert!(
+        cm::server_proposed_pin(&policy, &mut RandCore09(rand_09::rng()))
+            .unwrap()
+            .is_some()
     );
-    assert_eq!(reply.status(), 200);
 }
 
 #[cfg(feature = "rand_core_09")]
@@ -84,14 +80,10 @@ fn a_failing_rand_09_generator_is_a_500() {
         policy.generate(&mut RandCore09(Failing)).unwrap_err(),
         GenerateError::Rng
     );
-    let key = AdminKey::from_bytes([0; 24]);
-    let reply = cm::handle_request(
-        &cm::Profile::without_master(&key, &policy),
-        PIN_ROUTE,
-        &mut RandCore09(Failing),
+    assert_eq!(
+        cm::server_proposed_pin(&policy, &mut RandCore09(Failing)).unwrap_err(),
+        CmError::Pin(GenerateError::Rng)
     );
-    assert_eq!(reply.status(), 500);
-    assert_eq!(reply.error(), Some(CmError::Pin(GenerateError::Rng)));
     // fill_bytes cannot fail in rand_core 0.6: it leaves zeros.
     let mut bytes = [1u8; 4];
     cardadmin::rand_core::RngCore::fill_bytes(&mut RandCore09(Failing), &mut bytes);
@@ -156,13 +148,9 @@ fn the_os_generator_feature() {
     let policy = policy();
     let pin = policy.generate(&mut OsRng).unwrap();
     assert_eq!(policy.validate(pin.as_str()), Ok(()));
-    let key = AdminKey::from_bytes([0; 24]);
-    let reply = cm::handle_request(
-        &cm::Profile::without_master(&key, &policy),
-        PIN_ROUTE,
-        &mut OsRng,
-    );
-    assert_eq!(reply.status(), 200);
+    assert!(cm::server_proposed_pin(&policy, &mut OsRng)
+        .unwrap()
+        .is_some());
     // Not stuck: two 32-byte draws differ.
     let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
     OsRng.try_fill_bytes(&mut a).unwrap();

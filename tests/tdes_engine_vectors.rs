@@ -1,9 +1,9 @@
-//! The constant-time 3DES engine (`cardadmin::primitive::TdesEde3`) against NIST's vectors:
+//! The constant-time 3DES engine (`cardadmin::hazmat::TdesEde3`) against NIST's vectors:
 //! the CAVP multi-block message tests TECBMMT3 (3-key ECB), TECBMMT2 (2-key ECB, K3 = K1) and
 //! TCBCMMT3 (3-key CBC, chained here), every ENCRYPT and DECRYPT case, and the SP 800-20 /
 //! SP 800-67 known answers in `tdes_ecb_kat.txt`. Each file names its source on its first line.
 
-use cardadmin::primitive::TdesEde3;
+use cardadmin::hazmat::TdesEde3;
 
 fn unhex(text: &str) -> Vec<u8> {
     assert_eq!(text.len() % 2, 0, "{text}");

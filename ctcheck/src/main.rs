@@ -19,11 +19,11 @@ use std::ffi::CString;
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use cardadmin::apdu::{Command, LengthForm};
-use cardadmin::auth::{gids, piv};
-use cardadmin::primitive::TdesEde3;
+use cardadmin_card::apdu::{Command, LengthForm};
+use cardadmin_card::auth::{gids, piv};
+use cardadmin::hazmat::TdesEde3;
 use cardadmin::rand_core;
-use cardadmin::soft_card::SoftCard;
+use cardadmin_card::soft_card::SoftCard;
 use cardadmin::{master, AdminKey, Algorithm, CardId, Challenge, MasterKey};
 use cipher::{Block, BlockDecrypt, BlockEncrypt, KeyInit};
 

@@ -1,6 +1,6 @@
-//! `cargo fuzz run card_parsers`: see `cardadmin_fuzz::card_flows::card_parsers` for the properties checked.
+//! `cargo fuzz run card_parsers`: see `cardadmin_fuzz::card::card_parsers` for the properties checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| cardadmin_fuzz::card_flows::card_parsers(data));
+fuzz_target!(|data: &[u8]| cardadmin_fuzz::card::card_parsers(data));

@@ -1,6 +1,6 @@
-//! `cargo fuzz run parse_apdu`: see `cardadmin_fuzz::card_flows::parse_apdu` for the properties checked.
+//! `cargo fuzz run parse_apdu`: see `cardadmin_fuzz::card::parse_apdu` for the properties checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| cardadmin_fuzz::card_flows::parse_apdu(data));
+fuzz_target!(|data: &[u8]| cardadmin_fuzz::card::parse_apdu(data));

@@ -1,42 +1,16 @@
-//! The three MIM CM REST endpoints, at two levels: whole requests, and parameters.
+//! The three MIM CM REST endpoints at the parameter level: the answers a server computes.
 //!
-//! # Request level (`alloc`)
-//!
-//! [`handle_request`] takes the request target as the server received it (path and raw
-//! query, still percent-encoded), a [`Profile`] (initial admin key, optional master key, PIN
-//! policy) and a CSPRNG, and returns a [`Reply`]: status, content type and JSON body, with
-//! .NET's parsing rules (routes and query keys without regard to case, `Boolean.Parse`,
-//! `Guid.Parse`, `+` as a space). A server needs no other glue: the example server in
-//! `apps/server/` is this function behind axum.
-//!
-//! ```
-//! # #[cfg(feature = "getrandom")]
-//! # {
-//! use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
-//! use cardadmin::rng::OsRng;
-//!
-//! let (initial_key, policy) = (AdminKey::from_bytes([0; 24]), PinPolicy::default());
-//! let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
-//! let profile = cm::Profile::new(&initial_key, Some(&master), &policy)?;
-//! let reply = cm::handle_request(
-//!     &profile,
-//!     "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/authenticationresponse?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e&challenge=1hFD%2Bcz%2F0so%3D&diversified=False",
-//!     &mut OsRng,
-//! );
-//! assert_eq!(reply.status(), 200);
-//! assert_eq!(reply.content_type(), Some("application/json; charset=utf-8"));
-//! assert_eq!(reply.body(), "\"F0Zudm4wPLY=\"");
-//! # }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The whole request, as a server receives it (routes, percent-encoding, .NET's parsing rules,
+//! JSON bodies, the parsed request for a server's own rules and audit trail), is the
+//! `cardadmin-mimcm` crate's, built on these functions.
 //!
 //! # Parameter level
 //!
 //! Each function takes the parameters as the server receives them (already URL-decoded text)
 //! and returns the typed value whose `Display` or `to_base64` is the response body. Parameter
-//! errors say which parameter was wrong, and [`CmError::status`] which status to answer.
-//! Unlike [`handle_request`], these do not quote the body as a JSON string: MIM CM's bodies
-//! are JSON strings (`"F0Zudm4wPLY="`, quotes included).
+//! errors say which parameter was wrong (`cardadmin-mimcm` maps them to HTTP statuses). These
+//! do not quote the body as a JSON string: MIM CM's bodies are JSON strings
+//! (`"F0Zudm4wPLY="`, quotes included).
 //!
 //! | endpoint | function | body |
 //! |---|---|---|
@@ -51,7 +25,7 @@
 //! let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
 //! match cm::authentication_response(&initial_key, None::<&MasterKey>, card_id, "1hFD+cz/0so=", false) {
 //!     Ok(response) => assert_eq!(response.to_string(), "F0Zudm4wPLY="), // 200, body
-//!     Err(err) => panic!("{} {err}", err.status()),
+//!     Err(err) => panic!("400: {err}"),
 //! }
 //! ```
 
@@ -66,31 +40,13 @@ use crate::key::{AdminKey, KeyCheckValue};
 use crate::master::CmacSigner;
 use crate::pin::{GenerateError, Pin, PinPolicy};
 
-#[cfg(feature = "alloc")]
-mod request;
-#[cfg(feature = "alloc")]
-pub use request::{
-    answer, handle_request, parse_request, AuditRecord, Endpoint, Guid, KeyRole, ParsedRequest,
-    Profile, Reply, CONTENT_TYPE, MAX_TARGET_LEN, PREFIX,
-};
-
-/// A request the facade could not serve: which parameter was at fault, and the HTTP status
-/// to answer with ([`CmError::status`]), so a server never has to guess one.
+/// A parameter-level request the core could not answer: which parameter was at fault, or that
+/// the profile has no master key, its key store failed, or no PIN could be generated.
 ///
 /// `Display` starts with the parameter's name and a colon (`cardid: ...`), or with
-/// `request target: `, `server-proposed PIN: ` or `diversification key: ` for what is not one
-/// parameter; the message
-/// never repeats the parameter's name and never contains key bytes or PIN characters.
-///
-/// | variant | status |
-/// |---|---|
-/// | [`CardId`](CmError::CardId), [`Challenge`](CmError::Challenge), [`Atr`](CmError::Atr), [`PathGuid`](CmError::PathGuid), [`Diversified`](CmError::Diversified), [`Missing`](CmError::Missing), [`Duplicate`](CmError::Duplicate), [`UnencodedPlus`](CmError::UnencodedPlus), [`PercentEncoding`](CmError::PercentEncoding), [`NotUtf8`](CmError::NotUtf8), [`Nul`](CmError::Nul) | 400 Bad Request |
-/// | [`Forbidden`](CmError::Forbidden) | 403 Forbidden |
-/// | [`NotFound`](CmError::NotFound) | 404 Not Found |
-/// | [`NoDiversificationKey`](CmError::NoDiversificationKey) | 400 Bad Request |
-/// | [`TooLong`](CmError::TooLong) | 414 URI Too Long |
-/// | [`RateLimited`](CmError::RateLimited) | 429 Too Many Requests |
-/// | [`Pin`](CmError::Pin), [`KeyStore`](CmError::KeyStore) | 500 Internal Server Error |
+/// `server-proposed PIN: ` or `diversification key: ` for what is not one parameter; the
+/// message never repeats the parameter's name and never contains key bytes or PIN characters.
+/// `cardadmin-mimcm` wraps it in its request-level error, which adds the HTTP status.
 ///
 /// ```
 /// use cardadmin::{cm, MasterKey};
@@ -98,8 +54,6 @@ pub use request::{
 /// let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708")?;
 /// let err = cm::diversified_key(&master, "not-a-guid").unwrap_err();
 /// assert!(err.to_string().starts_with("cardid: "));
-/// assert_eq!(err.status(), 400);
-/// assert_eq!(err.parameter(), Some("cardid"));
 /// # Ok::<(), cardadmin::KeyError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,81 +68,6 @@ pub enum CmError {
     ChallengeLength(KeyError),
     /// No PIN could be generated: the random generator is broken.
     Pin(GenerateError),
-    /// The `atr` parameter is not hex: an even number of hex digits, at most 33 bytes.
-    Atr(ParseError),
-    /// A GUID in the path (`reqid`, `scid` or `id`) is not a GUID.
-    PathGuid {
-        /// The path parameter: `"reqid"`, `"scid"` or `"id"`.
-        parameter: &'static str,
-        /// Why it is not a GUID.
-        error: ParseError,
-    },
-    /// The `diversified` parameter is not a .NET Boolean (`True` or `False` in any case, with
-    /// optional surrounding whitespace).
-    Diversified {
-        /// The number of characters received (the value itself is not kept).
-        found: usize,
-    },
-    /// A required query parameter is absent.
-    Missing {
-        /// The parameter's name.
-        parameter: &'static str,
-    },
-    /// A query parameter was given more than once (keys compared without regard to case).
-    Duplicate {
-        /// The parameter's name.
-        parameter: &'static str,
-    },
-    /// A `+` that was not percent-encoded in a base64 parameter: in a query string `+` means a
-    /// space, so the value the server reads is not the one the client meant.
-    UnencodedPlus {
-        /// The parameter's name.
-        parameter: &'static str,
-        /// Zero-based character position of the first `+` in the value.
-        position: usize,
-    },
-    /// A `%` not followed by two hex digits.
-    PercentEncoding {
-        /// The parameter's name, `"query string"` for a key or an unknown parameter, or
-        /// `"path"`.
-        parameter: &'static str,
-        /// Zero-based byte position of the `%` in the raw (still encoded) query key, query
-        /// value or path segment.
-        position: usize,
-    },
-    /// The percent-decoded bytes are not UTF-8.
-    NotUtf8 {
-        /// The parameter's name, `"query string"` or `"path"`.
-        parameter: &'static str,
-    },
-    /// The percent-decoded value holds a NUL character.
-    Nul {
-        /// The parameter's name, `"query string"` or `"path"`.
-        parameter: &'static str,
-    },
-    /// The server refuses this caller this request: a rule of the server's own (who may ask
-    /// for which request and card) failed. The core never returns it; a server that checks a
-    /// [`ParsedRequest`] against its rules answers it, so the
-    /// refusal reads like every other error.
-    Forbidden {
-        /// The rule that failed, in words (`"the caller is not the request's operator"`).
-        rule: &'static str,
-    },
-    /// The caller asked for more key uses than the server allows in a period. The core never
-    /// returns it; a server that limits callers answers it.
-    RateLimited {
-        /// The limit: key uses per minute.
-        per_minute: u32,
-    },
-    /// No MIM CM endpoint has this path.
-    NotFound,
-    /// The request target is longer than the facade reads.
-    TooLong {
-        /// The longest target read, in bytes ([`MAX_TARGET_LEN`]).
-        limit: usize,
-        /// The target's length in bytes.
-        found: usize,
-    },
     /// `diversified=true` or `diversifiedkey` was asked of a profile without a diversification
     /// (master) key. 400: the route exists (404 would say the URL is wrong), nothing failed and
     /// a retry cannot succeed (a 5xx would report a server fault for a profile configured this
@@ -197,76 +76,6 @@ pub enum CmError {
     /// The key store holding the master key failed (an HSM error, a lost session). 500; the
     /// message says nothing about the key or the store's own error.
     KeyStore,
-}
-
-impl CmError {
-    /// The HTTP status code to answer with: 400 for a malformed parameter or a card key asked
-    /// of a profile without a master key, 403 for a caller a server refuses, 404 for an
-    /// unknown route, 414 for an over-long request target, 429 for a caller over a server's
-    /// limit, 500 for a broken random generator or a failed key store.
-    ///
-    /// ```
-    /// use cardadmin::{CmError, GenerateError};
-    ///
-    /// assert_eq!(CmError::NotFound.status(), 404);
-    /// assert_eq!(CmError::Missing { parameter: "cardid" }.status(), 400);
-    /// assert_eq!(CmError::Pin(GenerateError::Rng).status(), 500);
-    /// ```
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::CardId(_)
-            | Self::Challenge(_)
-            | Self::ChallengeLength(_)
-            | Self::Atr(_)
-            | Self::PathGuid { .. }
-            | Self::Diversified { .. }
-            | Self::Missing { .. }
-            | Self::Duplicate { .. }
-            | Self::UnencodedPlus { .. }
-            | Self::PercentEncoding { .. }
-            | Self::NotUtf8 { .. }
-            | Self::Nul { .. } => 400,
-            Self::Forbidden { .. } => 403,
-            Self::NotFound => 404,
-            Self::TooLong { .. } => 414,
-            Self::RateLimited { .. } => 429,
-            Self::NoDiversificationKey => 400,
-            Self::Pin(_) | Self::KeyStore => 500,
-        }
-    }
-
-    /// The request parameter at fault, if the error is about one: a query parameter
-    /// (`"cardid"`, `"challenge"`, `"diversified"`, `"atr"`), a path parameter (`"reqid"`,
-    /// `"scid"`, `"id"`), or `"query string"` / `"path"` for text that is not one parameter.
-    ///
-    /// ```
-    /// use cardadmin::CmError;
-    ///
-    /// assert_eq!(CmError::Diversified { found: 3 }.parameter(), Some("diversified"));
-    /// assert_eq!(CmError::NotFound.parameter(), None);
-    /// ```
-    pub fn parameter(&self) -> Option<&'static str> {
-        match *self {
-            Self::CardId(_) => Some("cardid"),
-            Self::Challenge(_) | Self::ChallengeLength(_) => Some("challenge"),
-            Self::Atr(_) => Some("atr"),
-            Self::Diversified { .. } => Some("diversified"),
-            Self::PathGuid { parameter, .. }
-            | Self::Missing { parameter }
-            | Self::Duplicate { parameter }
-            | Self::UnencodedPlus { parameter, .. }
-            | Self::PercentEncoding { parameter, .. }
-            | Self::NotUtf8 { parameter }
-            | Self::Nul { parameter } => Some(parameter),
-            Self::Pin(_)
-            | Self::Forbidden { .. }
-            | Self::RateLimited { .. }
-            | Self::NotFound
-            | Self::TooLong { .. }
-            | Self::NoDiversificationKey
-            | Self::KeyStore => None,
-        }
-    }
 }
 
 impl fmt::Display for CmError {
@@ -278,57 +87,6 @@ impl fmt::Display for CmError {
             Self::Challenge(err) => write!(f, "challenge: {}", err.with_what("value")),
             Self::ChallengeLength(err) => write!(f, "challenge: {err}"),
             Self::Pin(err) => write!(f, "server-proposed PIN: {err}"),
-            Self::Atr(err) => write!(f, "atr: {}", err.with_what("value")),
-            Self::PathGuid { parameter, error } => {
-                write!(f, "{parameter}: {}", error.with_what("GUID"))
-            }
-            Self::Diversified { found: 0 } => {
-                f.write_str("diversified: value is empty; send True or False")
-            }
-            Self::Diversified { found } => write!(
-                f,
-                "diversified: must be True or False (any case, as .NET Boolean.Parse reads it), got {} of something else",
-                crate::plural::characters(found)
-            ),
-            Self::Missing { parameter } => {
-                write!(f, "{parameter}: required query parameter is missing")
-            }
-            Self::Duplicate { parameter } => write!(
-                f,
-                "{parameter}: query parameter given more than once (names are compared without regard to case); send it once"
-            ),
-            Self::UnencodedPlus {
-                parameter,
-                position,
-            } => write!(
-                f,
-                "{parameter}: '+' at position {position} was not percent-encoded, and in a query string '+' means a space; send it as %2B"
-            ),
-            Self::PercentEncoding {
-                parameter,
-                position,
-            } => write!(
-                f,
-                "{parameter}: '%' at byte {position} is not followed by two hex digits; percent-encode '%' itself as %25"
-            ),
-            Self::NotUtf8 { parameter } => {
-                write!(f, "{parameter}: the percent-decoded bytes are not UTF-8")
-            }
-            Self::Nul { parameter } => {
-                write!(f, "{parameter}: the percent-decoded value holds a NUL character")
-            }
-            Self::Forbidden { rule } => write!(f, "forbidden: {rule}"),
-            Self::RateLimited { per_minute } => write!(
-                f,
-                "rate limited: more than {per_minute} key uses in a minute by this caller; try again later"
-            ),
-            Self::NotFound => f.write_str(
-                "request target: no MIM CM endpoint here; the routes are /CertificateManagement/api/v1.0/requests/{reqid}/smartcards/{scid}/authenticationresponse, .../diversifiedkey and /CertificateManagement/api/v1.0/smartcards/{id}/serverproposedpin",
-            ),
-            Self::TooLong { limit, found } => write!(
-                f,
-                "request target: {found} bytes long, over the limit of {limit}"
-            ),
             Self::NoDiversificationKey => f.write_str(
                 "diversification key: this profile has none, so it derives no card keys and cannot answer diversified=true or diversifiedkey; send diversified=false to use the initial admin key, or configure a diversification key",
             ),
@@ -343,8 +101,7 @@ impl fmt::Display for CmError {
 impl std::error::Error for CmError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::CardId(err) | Self::Challenge(err) | Self::Atr(err) => Some(err),
-            Self::PathGuid { error, .. } => Some(error),
+            Self::CardId(err) | Self::Challenge(err) => Some(err),
             Self::ChallengeLength(err) => Some(err),
             Self::Pin(err) => Some(err),
             _ => None,
@@ -362,8 +119,8 @@ impl std::error::Error for CmError {
 /// [`CmError::NoDiversificationKey`], never the initial key's answer; a key store that fails is
 /// [`CmError::KeyStore`] (500).
 ///
-/// These parameter-level functions do not check that the two keys differ: build a [`Profile`]
-/// (or call [`check_roles`] once at start-up) for that.
+/// These parameter-level functions do not check that the two keys differ: call [`check_roles`]
+/// once at start-up (`cardadmin-mimcm`'s `Profile` does).
 ///
 /// ```
 /// use cardadmin::{cm, AdminKey, MasterKey};
@@ -413,8 +170,7 @@ pub fn authentication_response<M: CmacSigner + ?Sized>(
     respond(initial_key, master, &card_id, &challenge, diversified)
 }
 
-/// The answer to a parsed challenge, by the key of the right role; shared with
-/// [`handle_request`].
+/// The answer to a parsed challenge, by the key of the right role.
 pub(crate) fn respond<M: CmacSigner + ?Sized>(
     initial_key: &AdminKey,
     master: Option<&M>,
@@ -472,6 +228,13 @@ pub fn diversified_key<M: CmacSigner + ?Sized>(
 /// different keys share one with probability 2^-24, in which case a configuration is refused
 /// that could have run (pick another key). Keys of different algorithms are never the same key.
 ///
+/// For Triple-DES the **complement** of the initial key is refused too: DES's complementation
+/// property (`E_~K(~x) = ~E_K(x)`, which carries over to EDE with all three parts
+/// complemented) means that an initial key equal to `NOT master` answers the challenge `~x`
+/// with `~E_master(x)`, the same oracle. It is compared the same way, by the CMAC check value
+/// of `~initial` (computed here, in constant time), so it works for a master in a key store
+/// too. AES has no such property.
+///
 /// ```
 /// use cardadmin::{cm, AdminKey, MasterKey};
 ///
@@ -482,12 +245,17 @@ pub fn diversified_key<M: CmacSigner + ?Sized>(
 /// let same = MasterKey::from_hex(&"0".repeat(48))?;
 /// let err = cm::check_roles(&initial, &same).unwrap_err();
 /// assert!(err.to_string().contains("the same key"));
+///
+/// let complement = MasterKey::from_hex(&"f".repeat(48))?; // NOT the all-zero initial key
+/// let err = cm::check_roles(&initial, &complement).unwrap_err();
+/// assert!(matches!(err, cm::RolesError::ComplementKey { .. }));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
 ///
-/// [`RolesError::SameKey`], or [`RolesError::KeyStore`] when the key store fails.
+/// [`RolesError::SameKey`], [`RolesError::ComplementKey`] (Triple-DES), or
+/// [`RolesError::KeyStore`] when the key store fails.
 pub fn check_roles<M: CmacSigner + ?Sized>(
     initial_key: &AdminKey,
     master: &M,
@@ -499,6 +267,13 @@ pub fn check_roles<M: CmacSigner + ?Sized>(
     let initial_value = crate::master::cmac_check_value(initial_key);
     if master_value == initial_value {
         return Err(RolesError::SameKey {
+            check_value: master_value,
+        });
+    }
+    if initial_key.algorithm() == crate::Algorithm::Tdes
+        && crate::master::cmac_check_value(&initial_key.complement()) == master_value
+    {
+        return Err(RolesError::ComplementKey {
             check_value: master_value,
         });
     }
@@ -524,6 +299,12 @@ pub enum RolesError<E> {
         /// Their common check value, by the X9.24-1 CMAC method (public).
         check_value: KeyCheckValue,
     },
+    /// The Triple-DES initial admin key is the bitwise complement of the diversification key:
+    /// by DES's complementation property it answers `~x` with `~E_master(x)`.
+    ComplementKey {
+        /// The master key's CMAC check value (public).
+        check_value: KeyCheckValue,
+    },
     /// The key store failed when asked for the master key's check value.
     KeyStore(E),
 }
@@ -534,6 +315,10 @@ impl<E> fmt::Display for RolesError<E> {
             Self::SameKey { check_value } => write!(
                 f,
                 "the initial admin key and the diversification key are the same key (CMAC check value {check_value}): the initial key answers diversified=false challenges for anyone, which would give every caller encryption under the master key and so every card's key; configure two different keys"
+            ),
+            Self::ComplementKey { check_value } => write!(
+                f,
+                "the initial admin key is the bitwise complement of the diversification key (CMAC check value {check_value}): by DES's complementation property the initial key's answer to the complement of a challenge is the complement of the master's encryption of it, which would give every caller encryption under the master key and so every card's key; configure two unrelated keys"
             ),
             Self::KeyStore(_) => f.write_str(
                 "diversification key: the key store failed while its check value was computed",

@@ -243,8 +243,7 @@ impl KeyAudit {
     /// `Ok` when there is no finding, else the finding that refuses the key: a well-known
     /// default first (the most telling), then the others in [`findings`](Self::findings)'
     /// order. The host flows that write a new admin key to a card
-    /// ([`yubikey::set_management_key`](crate::auth::yubikey::set_management_key),
-    /// [`gids::put_key`](crate::auth::gids::put_key)) refuse with it. Every finding refuses:
+    /// (`cardadmin-card`'s `yubikey::set_management_key` and `gids::put_key`) refuse with it. Every finding refuses:
     ///
     /// - weak, semi-weak and possibly-weak parts: the schedule repeats its round keys (a weak
     ///   part encrypts as it decrypts; a semi-weak part has a partner that undoes it);
@@ -303,11 +302,10 @@ impl KeyAudit {
 /// and the `_allowing_weak` forms of the writing functions for the override.
 ///
 /// ```
-/// use cardadmin::auth::gids;
 /// use cardadmin::{AdminKey, KeyFinding};
 ///
 /// let single_des = AdminKey::from_hex("0123456789abcdef0123456789abcdef23456789abcdef01")?;
-/// let err = gids::put_key(&single_des).unwrap_err();
+/// let err = single_des.audit().require_clean().unwrap_err();
 /// assert_eq!(err.finding(), KeyFinding::K1EqualsK2);
 /// assert_eq!(
 ///     err.to_string(),

@@ -187,6 +187,16 @@ impl AdminKey {
         }
     }
 
+    /// The bitwise complement of a Triple-DES key's 24 bytes: the key that DES's complementation
+    /// property (`E_~K(~x) = ~E_K(x)`) relates to this one, for the key-role check.
+    pub(crate) fn complement(&self) -> Self {
+        let mut bytes = Zeroizing::new([0u8; AdminKey::LEN]);
+        for (out, byte) in bytes.iter_mut().zip(&self.bytes) {
+            *out = !*byte;
+        }
+        Self::from_tdes(&bytes)
+    }
+
     /// A key from its bytes at the front of `padded`; `None` only if the cipher refuses the
     /// length, which the callers have already checked.
     fn from_padded(algorithm: Algorithm, padded: &[u8; MAX_KEY_LEN]) -> Option<Self> {
@@ -404,48 +414,6 @@ impl AdminKey {
         self.cipher
             .decrypt(block)
             .map_err(|_| self.challenge_length_error(len))
-    }
-
-    /// CBC encryption with a zero IV over `data`, a whole number of the cipher's blocks (else
-    /// [`KeyError::ChallengeLength`] with the full length, and `data` unchanged).
-    pub(crate) fn cbc_encrypt_in_place(&self, data: &mut [u8]) -> Result<(), KeyError> {
-        let block_len = self.cipher.block_len();
-        if data.is_empty() || data.len() % block_len != 0 {
-            return Err(self.challenge_length_error(data.len()));
-        }
-        let mut chain = Zeroizing::new([0u8; MAX_BLOCK_LEN]);
-        for block in data.chunks_mut(block_len) {
-            for (byte, previous) in block.iter_mut().zip(chain.iter()) {
-                *byte ^= *previous;
-            }
-            self.encrypt_in_place(block)?;
-            for (previous, byte) in chain.iter_mut().zip(block.iter()) {
-                *previous = *byte;
-            }
-        }
-        Ok(())
-    }
-
-    /// CBC decryption with a zero IV over `data`, a whole number of the cipher's blocks; errors
-    /// as [`AdminKey::cbc_encrypt_in_place`].
-    pub(crate) fn cbc_decrypt_in_place(&self, data: &mut [u8]) -> Result<(), KeyError> {
-        let block_len = self.cipher.block_len();
-        if data.is_empty() || data.len() % block_len != 0 {
-            return Err(self.challenge_length_error(data.len()));
-        }
-        let mut chain = Zeroizing::new([0u8; MAX_BLOCK_LEN]);
-        let mut cipher_text = Zeroizing::new([0u8; MAX_BLOCK_LEN]);
-        for block in data.chunks_mut(block_len) {
-            for (saved, byte) in cipher_text.iter_mut().zip(block.iter()) {
-                *saved = *byte;
-            }
-            self.decrypt_in_place(block)?;
-            for (byte, previous) in block.iter_mut().zip(chain.iter()) {
-                *byte ^= *previous;
-            }
-            core::mem::swap(&mut chain, &mut cipher_text);
-        }
-        Ok(())
     }
 
     /// The key's cipher, for the constructions built on it (CMAC, diversification).

@@ -751,7 +751,7 @@ fn des_schedule(key: &[u8], out: &mut [RoundKey; 16]) {
 /// for the targets those run on. The round keys are wiped on drop.
 ///
 /// ```
-/// use cardadmin::primitive::TdesEde3;
+/// use cardadmin::hazmat::TdesEde3;
 ///
 /// let engine = TdesEde3::new(&[0u8; 24]);
 /// let mut block = [0xd6, 0x11, 0x43, 0xf9, 0xcc, 0xff, 0xd2, 0xca];
@@ -770,7 +770,7 @@ impl TdesEde3 {
     /// Expands the 24-byte key `K1 || K2 || K3`. Accepts every key.
     ///
     /// ```
-    /// use cardadmin::primitive::TdesEde3;
+    /// use cardadmin::hazmat::TdesEde3;
     ///
     /// // The minidriver default key: K1 = K2 = K3, so this is single DES.
     /// let key = [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8];
@@ -794,7 +794,7 @@ impl TdesEde3 {
     /// Encrypts one block in place: `E_K3(D_K2(E_K1(block)))`.
     ///
     /// ```
-    /// use cardadmin::primitive::TdesEde3;
+    /// use cardadmin::hazmat::TdesEde3;
     ///
     /// // NIST SP 800-67 Appendix B, first block.
     /// let key = *b"\x01\x23\x45\x67\x89\xab\xcd\xef\x23\x45\x67\x89\xab\xcd\xef\x01\
@@ -811,7 +811,7 @@ impl TdesEde3 {
     /// Decrypts one block in place: `D_K1(E_K2(D_K3(block)))`.
     ///
     /// ```
-    /// use cardadmin::primitive::TdesEde3;
+    /// use cardadmin::hazmat::TdesEde3;
     ///
     /// let key = *b"\x01\x23\x45\x67\x89\xab\xcd\xef\x23\x45\x67\x89\xab\xcd\xef\x01\
     ///              \x45\x67\x89\xab\xcd\xef\x01\x23";
@@ -828,7 +828,7 @@ impl TdesEde3 {
     /// costs far less than three calls to [`encrypt_block`](Self::encrypt_block).
     ///
     /// ```
-    /// use cardadmin::primitive::TdesEde3;
+    /// use cardadmin::hazmat::TdesEde3;
     ///
     /// let engine = TdesEde3::new(&[0x5a; 24]);
     /// let mut blocks = [[1u8; 8], [2; 8], [3; 8]];
@@ -854,7 +854,7 @@ impl TdesEde3 {
     /// Decrypts independent blocks in place (ECB), three at a time interleaved.
     ///
     /// ```
-    /// use cardadmin::primitive::TdesEde3;
+    /// use cardadmin::hazmat::TdesEde3;
     ///
     /// let engine = TdesEde3::new(&[0x5a; 24]);
     /// let mut blocks = [[1u8; 8], [2; 8], [3; 8], [4; 8]];
@@ -933,7 +933,7 @@ impl fmt::Debug for TdesEde3 {
     /// Shows no key material.
     ///
     /// ```
-    /// use cardadmin::primitive::TdesEde3;
+    /// use cardadmin::hazmat::TdesEde3;
     ///
     /// assert_eq!(format!("{:?}", TdesEde3::new(&[7; 24])), "TdesEde3 { .. }");
     /// ```
@@ -946,7 +946,7 @@ impl Zeroize for TdesEde3 {
     /// Wipes the round keys (the engine then encrypts as under the all-zero subkeys).
     ///
     /// ```
-    /// use cardadmin::primitive::TdesEde3;
+    /// use cardadmin::hazmat::TdesEde3;
     /// use zeroize::Zeroize;
     ///
     /// let mut engine = TdesEde3::new(&[7; 24]);
@@ -973,7 +973,7 @@ impl KeyInit for TdesEde3 {
     /// The `cipher` 0.4 constructor, for generic code such as `cmac::Cmac<TdesEde3>`.
     ///
     /// ```
-    /// use cardadmin::primitive::TdesEde3;
+    /// use cardadmin::hazmat::TdesEde3;
     /// use cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
     ///
     /// let engine = <TdesEde3 as KeyInit>::new(GenericArray::from_slice(&[0u8; 24]));

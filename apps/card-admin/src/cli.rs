@@ -1,9 +1,9 @@
 //! The command line and the PIV/GIDS commands.
 
-use cardadmin::apdu::Command;
-use cardadmin::auth::{gids, piv, yubikey};
 use cardadmin::rng::OsRng;
 use cardadmin::{AdminKey, Algorithm};
+use cardadmin_card::apdu::Command;
+use cardadmin_card::auth::{gids, piv, yubikey};
 use zeroize::Zeroizing;
 
 use crate::enroll;

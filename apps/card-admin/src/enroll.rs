@@ -21,9 +21,9 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use cardadmin::apdu::{Command, ResponseApdu, Tlv};
-use cardadmin::auth::piv;
 use cardadmin::{AdminKey, Algorithm};
+use cardadmin_card::apdu::{Command, ResponseApdu, Tlv};
+use cardadmin_card::auth::piv;
 use zeroize::Zeroizing;
 
 use crate::cli::{self, Source, Tls};
@@ -78,10 +78,10 @@ fn steps(card: &Connection, options: &Options, written: &mut Written) -> Result<
     let key = server.diversified_key("diversifiedkey")?;
     let step = "write diversified key";
     // The server's card key is audited before it is written: a weak one is refused (issue #14).
-    let command = cardadmin::auth::yubikey::set_management_key(&key, false)
+    let command = cardadmin_card::auth::yubikey::set_management_key(&key, false)
         .map_err(|err| StepError::new(step, err))?;
     let answer = card.send(step, &command)?;
-    cardadmin::auth::yubikey::check_set_management_key(&answer)
+    cardadmin_card::auth::yubikey::check_set_management_key(&answer)
         .map_err(|err| StepError::new(step, err))?;
     *written = Written::DiversifiedKey;
     println!(

@@ -3,8 +3,8 @@
 use std::ffi::{CStr, CString};
 use std::fmt;
 
-use cardadmin::apdu::{Command, LengthForm, ResponseApdu, StatusWord};
-use cardadmin::auth::AuthError;
+use cardadmin_card::apdu::{Command, LengthForm, ResponseApdu, StatusWord};
+use cardadmin_card::auth::AuthError;
 use zeroize::Zeroizing;
 
 /// A step that failed: its name and what went wrong (the card's status word when the card

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cardadmin::cm;
+use cardadmin_mimcm as cm;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -456,9 +456,9 @@ pub fn verify_bytes(bytes: &[u8]) -> Result<Verified, Broken> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cardadmin::{cm, CmError};
+    use cardadmin_mimcm::{self as cm, RequestError};
 
-    fn entry(status_error: Option<CmError>) -> Entry {
+    fn entry(status_error: Option<RequestError>) -> Entry {
         let parsed = cm::parse_request("/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9/diversifiedkey?cardid=bc88f13f-83ba-4037-8262-46eba1291c6e").unwrap();
         let record = match status_error {
             Some(error) => cm::AuditRecord::refused(Some(&parsed), error),
@@ -485,7 +485,7 @@ mod tests {
         let mut bytes = Vec::new();
         let mut prev = GENESIS.to_string();
         for i in 0..n {
-            let error = (i % 2 == 1).then_some(CmError::Forbidden {
+            let error = (i % 2 == 1).then_some(RequestError::Forbidden {
                 rule: "the request is closed",
             });
             let line = render(&entry(error), "2026-12-02T19:00:00.000Z", &prev);
@@ -602,7 +602,7 @@ mod tests {
         assert_eq!(opened.lines, 2);
         opened
             .log
-            .append(entry(Some(CmError::NotFound)))
+            .append(entry(Some(RequestError::NotFound)))
             .await
             .unwrap();
         let verified = verify(&path).unwrap();

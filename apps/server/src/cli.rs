@@ -15,8 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cardadmin::cm::Guid;
 use cardadmin::CardId;
+use cardadmin_mimcm::Guid;
 use serde::Deserialize;
 
 use crate::registry::{format_request, Registry};

@@ -29,7 +29,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::Extension;
-use cardadmin::{cm, rng::OsRng, CmError};
+use cardadmin::rng::OsRng;
+use cardadmin_mimcm::{self as cm, RequestError};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -126,7 +127,7 @@ async fn refuse(
     security: &Security,
     operator: &Option<String>,
     parsed: Option<&cm::ParsedRequest>,
-    error: CmError,
+    error: RequestError,
 ) -> Outcome {
     let outcome = Outcome::from_reply(cm::Reply::from_error(error));
     let entry = cm::AuditRecord::refused(parsed, error);
@@ -178,7 +179,7 @@ async fn decide<S: Answerer>(
                 security,
                 operator,
                 Some(&parsed),
-                CmError::Forbidden { rule },
+                RequestError::Forbidden { rule },
             )
             .await;
         }
@@ -187,7 +188,7 @@ async fn decide<S: Answerer>(
     let intent = parsed.audit(&profile);
     if let (Some(limit), Some(_)) = (&security.rate_limit, intent.key_role()) {
         if !limit.allow(operator.as_deref().unwrap_or(""), Instant::now()) {
-            let error = CmError::RateLimited {
+            let error = RequestError::RateLimited {
                 per_minute: limit.per_minute(),
             };
             return refuse(security, operator, Some(&parsed), error).await;

@@ -43,7 +43,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use cardadmin::master::{self, CmacMessage, CmacSigner};
-use cardadmin::{cm, AdminKey, Algorithm, MasterKey, PinPolicy};
+use cardadmin::{AdminKey, Algorithm, MasterKey, PinPolicy};
+use cardadmin_mimcm as cm;
 use cardadmin_pkcs11::{CmacError, PinSource, Pkcs11Config, Pkcs11Master};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;

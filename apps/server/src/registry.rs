@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use cardadmin::cm::Guid;
 use cardadmin::CardId;
+use cardadmin_mimcm::Guid;
 use rusqlite::{params, Connection, OptionalExtension as _};
 
 /// A request's state.
