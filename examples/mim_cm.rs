@@ -9,9 +9,11 @@ use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // MIM CM REST API documentation, "Get smart card authentication response".
     // The initial admin key (what blank cards ship with) and the master key that derives each
-    // card's own key are two different keys: the master never answers a challenge.
+    // card's own key are two different keys: the master never answers a challenge. Both are
+    // the example server's (apps/server/config.example.json), so this prints the card key the
+    // server gives for the same card; the master is published, so it is for trying things only.
     let admin_key = AdminKey::from_hex("000000000000000000000000000000000000000000000000")?;
-    let master = MasterKey::from_hex("00112233445566778899AABBCCDDEEFF0102030405060708")?;
+    let master = MasterKey::from_hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7")?;
     cm::check_roles(&admin_key, &master)?;
     let card_id = "bc88f13f-83ba-4037-8262-46eba1291c6e";
     let response =

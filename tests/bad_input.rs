@@ -1,5 +1,6 @@
 //! Every malformed input gets a typed error that says what was expected and what was found.
-//! The cases are the ones DESIGN.md ("Formats", "PIN policy") names.
+//! The cases are the formats and PIN rules the crate docs name (README: "Design", "PIN policies
+//! in configuration files"; the `PinPolicy` and parser docs).
 
 use cardadmin::{
     cm, AdminKey, CardId, Challenge, CharClass, CharRule, CmError, GenerateError, KeyError,

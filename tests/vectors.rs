@@ -44,7 +44,7 @@ fn mim_cm_documented_example() {
 
 #[test]
 fn mim_cm_example_bytes() {
-    // DESIGN.md gives the bytes of the documented example's challenge and response.
+    // The bytes of the MIM CM documentation's example challenge and response (tests/vectors/mim_cm.txt).
     let challenge = Challenge::from_base64("1hFD+cz/0so=").unwrap();
     assert_eq!(challenge.as_bytes(), &bytes::<8>("d61143f9ccffd2ca"));
     let response = AdminKey::from_bytes([0; 24]).respond(&challenge).unwrap();
@@ -309,7 +309,7 @@ fn aes_check_value_of_the_zero_key() {
 }
 
 /// Offline unblock: the minidriver default key, challenge as the Windows unblock screen shows
-/// it (issue #10 / shared/DESIGN.md "Offline unblock").
+/// it (issue #10; the README's "Offline unblock").
 #[test]
 fn offline_unblock_example() {
     let key = AdminKey::from_hex("010203040506070801020304050607080102030405060708").unwrap();

@@ -1264,7 +1264,7 @@ fn reference_class(c: char) -> Option<CharClass> {
     }
 }
 
-/// DESIGN.md's PIN rules, checked in the documented order.
+/// The PIN rules of `PinPolicy::validate`'s docs, checked in the documented order.
 pub fn reference_validate(policy: &PinPolicy, pin: &str) -> Result<(), PinViolation> {
     let chars: Vec<char> = pin.chars().collect();
     let n = chars.len();
