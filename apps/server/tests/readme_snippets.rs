@@ -1258,13 +1258,19 @@ fn check_program_options(
     args: &[String],
 ) -> Result<(), String> {
     // The command words (`requests add`), up to the first option after them.
+    // A word right after an option is taken as its value (`--algorithm tdes`).
     let mut words = Vec::new();
+    let mut after_option = false;
     for arg in args {
         let arg = arg.trim_matches(|c| c == '[' || c == ']');
         if arg.starts_with('-') {
             if !words.is_empty() {
                 break;
             }
+            after_option = true;
+            continue;
+        }
+        if std::mem::take(&mut after_option) {
             continue;
         }
         if arg
@@ -1288,11 +1294,13 @@ fn check_program_options(
     if missing.is_empty() {
         Ok(())
     } else {
+        let command: Vec<&str> = std::iter::once(name)
+            .chain(words.iter().map(String::as_str))
+            .collect();
+        let command = command.join(" ");
         Err(format!(
-            "{name} {}: {} not in its usage text (`{name} {} --help`)",
-            words.join(" "),
-            missing.join(", "),
-            words.join(" ")
+            "{command}: {} not in its usage text (`{command} --help`)",
+            missing.join(", ")
         ))
     }
 }
@@ -1993,4 +2001,108 @@ fn the_crate_docs_are_the_readme() {
         "src/lib.rs has crate docs of its own beside the README's ({} lines)",
         written_twice.len()
     );
+}
+
+/// Whether a text holds 32 or more hex digits in a row (key bytes, not a check value).
+fn holds_key_hex(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+        if run >= 32 {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn recipes_set_umask_before_writing_key_bytes() {
+    let mut problems = Vec::new();
+    for doc in documents() {
+        let name = relative(&doc);
+        let (blocks, _) = parse_markdown(&fs::read_to_string(&doc).unwrap());
+        for block in blocks.iter().filter(|block| is_shell(&block.info)) {
+            let Ok(lines) = logical_lines(&block.body, block.line) else {
+                continue; // reported by the other tests
+            };
+            let mut shell = Shell::default();
+            let mut umask = false;
+            for logical in &lines {
+                let _ = shell.run(std::slice::from_ref(logical));
+                for (words, target, _) in simple_commands(&logical.tokens) {
+                    let words: Vec<String> = words.iter().map(|word| unquote(word)).collect();
+                    if words.len() == 2 && words[0] == "umask" && words[1] == "077" {
+                        umask = true;
+                    }
+                    let target = target.map(|target| shell.expand(&target).unwrap_or(target));
+                    let writes_key = words.iter().any(|word| word == "-keyout")
+                        || target.as_deref().is_some_and(|target| {
+                            target.ends_with(".key")
+                                || shell
+                                    .files
+                                    .get(target)
+                                    .is_some_and(|(_, text)| holds_key_hex(text))
+                        });
+                    if writes_key && !umask {
+                        problems.push(format!(
+                            "{name}:{}: writes key bytes without `umask 077` before it in the block",
+                            logical.line
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn root_readme_recipes_name_paths_and_ports_once() {
+    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let (blocks, _) = parse_markdown(&readme);
+    let mut problems = Vec::new();
+    for block in blocks.iter().filter(|block| is_shell(&block.info)) {
+        let lines = logical_lines(&block.body, block.line).unwrap();
+        for logical in &lines {
+            for (words, target, _) in simple_commands(&logical.tokens) {
+                if words.iter().all(|word| is_assignment(word)) {
+                    continue; // where a variable gets its default
+                }
+                for word in words.iter().chain(target.iter()) {
+                    let word = unquote(word);
+                    let port = ["127.0.0.1:", "localhost:"].iter().any(|host| {
+                        word.match_indices(host).any(|(at, _)| {
+                            word[at + host.len()..].starts_with(|c: char| c.is_ascii_digit())
+                        })
+                    });
+                    if word.contains("/tmp/") || port {
+                        problems.push(format!(
+                            "README.md:{}: {word:?}: a path or port written out; set it once (`DIR=${{DIR:-/tmp/...}}`, `PORT=...`) and use the variable",
+                            logical.line
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn no_document_counts_one_thing_in_the_plural() {
+    let mut problems = Vec::new();
+    for doc in documents() {
+        let text = fs::read_to_string(&doc).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            for plural in ["1 lines", "1 requests", "1 keys", "1 tries", "1 cards"] {
+                let found = line
+                    .match_indices(plural)
+                    .any(|(at, _)| !line[..at].ends_with(|c: char| c.is_ascii_digit() || c == '.'));
+                if found {
+                    problems.push(format!("{}:{}: {plural:?}", relative(&doc), number + 1));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
