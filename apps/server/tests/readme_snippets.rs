@@ -352,8 +352,10 @@ struct Logical {
     heredoc: Option<(Vec<String>, bool)>,
 }
 
-/// The block's logical lines: `\`, `|`, `&&` and `||` at the end of a line continue it.
-fn logical_lines(body: &[String], start: usize) -> Result<Vec<Logical>, String> {
+/// The block's logical lines: `\`, `|`, `&&` and `||` at the end of a line continue it. With
+/// `lenient` (a `text` block: usage lines among program output), a line that is not shell
+/// (an unclosed quote in a message) is skipped instead of failing the block.
+fn logical_lines(body: &[String], start: usize, lenient: bool) -> Result<Vec<Logical>, String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < body.len() {
@@ -381,7 +383,11 @@ fn logical_lines(body: &[String], start: usize) -> Result<Vec<Logical>, String> 
                 break;
             }
         }
-        let tokens = lex(&text).map_err(|err| format!("line {line_no}: {err}"))?;
+        let tokens = match lex(&text) {
+            Ok(tokens) => tokens,
+            Err(_) if lenient => Vec::new(),
+            Err(err) => return Err(format!("line {line_no}: {err}")),
+        };
         let mut heredoc = None;
         if let Some(at) = tokens.iter().position(|t| *t == Token::Op("<<")) {
             let Some(Token::Word(delimiter)) = tokens.get(at + 1) else {
@@ -735,8 +741,8 @@ fn configuration_snippets() -> (Vec<Snippet>, Vec<String>) {
                 });
             } else if is_shell(&block.info) {
                 let mut shell = Shell::default();
-                let run =
-                    logical_lines(&block.body, block.line).and_then(|lines| shell.run(&lines));
+                let run = logical_lines(&block.body, block.line, false)
+                    .and_then(|lines| shell.run(&lines));
                 if let Err(err) = run {
                     problems.push(format!("{name}: {err}"));
                 }
@@ -979,8 +985,20 @@ fn server_starts(
 
 /// The configuration snippet for the check: a PIN policy goes into a configuration.
 fn configuration_text(snippet: &Snippet) -> Result<Value, String> {
-    let value: Value =
-        serde_json::from_str(&snippet.text).map_err(|err| format!("not JSON ({err}); if this block is not a server configuration, put `{NOT_A_CONFIGURATION}` on the line before it"))?;
+    let value: Value = match serde_json::from_str(&snippet.text) {
+        Ok(value) => value,
+        // A fragment (`"diversification_key": {...}`): the fields of a configuration, checked
+        // in one with the initial admin key it needs.
+        Err(err) => match serde_json::from_str::<Value>(&format!("{{{}}}", snippet.text)) {
+            Ok(Value::Object(mut fields)) => {
+                fields
+                    .entry("initial_admin_key")
+                    .or_insert_with(|| Value::from("0".repeat(48)));
+                Value::Object(fields)
+            }
+            _ => return Err(format!("not JSON ({err}); if this block is not a server configuration, put `{NOT_A_CONFIGURATION}` on the line before it")),
+        },
+    };
     if snippet.pin_policy_only {
         return Ok(serde_json::json!({
             "initial_admin_key": "000000000000000000000000000000000000000000000000",
@@ -1588,6 +1606,11 @@ fn strip_wrappers(mut words: &[String]) -> &[String] {
 
 /// Checks one simple command (words unquoted): a cargo command, or one of the workspace's
 /// programs run directly.
+/// `...` in a command line stands for words left out.
+fn is_elision(word: &str) -> bool {
+    matches!(word, "..." | "\u{2026}")
+}
+
 fn check_command(
     words: &[String],
     cwd: &Path,
@@ -1595,7 +1618,11 @@ fn check_command(
     programs: &BTreeMap<String, (String, String)>,
     usage: &mut Usage,
 ) -> Result<bool, String> {
-    let words = strip_wrappers(words);
+    let words: Vec<String> = strip_wrappers(words)
+        .iter()
+        .filter(|word| !is_elision(word))
+        .cloned()
+        .collect();
     let Some((first, args)) = words.split_first() else {
         return Ok(false);
     };
@@ -1656,7 +1683,7 @@ fn every_readme_command_names_what_exists_and_options_the_binaries_take() {
             if !(is_shell(&block.info) || block.info == "text") {
                 continue;
             }
-            match logical_lines(&block.body, block.line) {
+            match logical_lines(&block.body, block.line, block.info == "text") {
                 Ok(lines) => {
                     for logical in lines {
                         for (words, _, _) in simple_commands(&logical.tokens) {
@@ -2025,7 +2052,7 @@ fn recipes_set_umask_before_writing_key_bytes() {
         let name = relative(&doc);
         let (blocks, _) = parse_markdown(&fs::read_to_string(&doc).unwrap());
         for block in blocks.iter().filter(|block| is_shell(&block.info)) {
-            let Ok(lines) = logical_lines(&block.body, block.line) else {
+            let Ok(lines) = logical_lines(&block.body, block.line, false) else {
                 continue; // reported by the other tests
             };
             let mut shell = Shell::default();
@@ -2065,7 +2092,7 @@ fn root_readme_recipes_name_paths_and_ports_once() {
     let (blocks, _) = parse_markdown(&readme);
     let mut problems = Vec::new();
     for block in blocks.iter().filter(|block| is_shell(&block.info)) {
-        let lines = logical_lines(&block.body, block.line).unwrap();
+        let lines = logical_lines(&block.body, block.line, false).unwrap();
         for logical in &lines {
             for (words, target, _) in simple_commands(&logical.tokens) {
                 if words.iter().all(|word| is_assignment(word)) {
