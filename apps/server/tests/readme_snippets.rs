@@ -833,14 +833,16 @@ fn key_hex_len(algorithm: Option<&str>) -> usize {
     }
 }
 
+/// A value a reader fills in: `"<48 hex digits of your own>"`, or `"..."`.
 fn is_placeholder(value: &Value) -> bool {
     value
         .as_str()
-        .is_some_and(|text| text.starts_with('<') && text.ends_with('>'))
+        .is_some_and(|text| (text.starts_with('<') && text.ends_with('>')) || is_elision(text))
 }
 
 /// The configuration with every file it names pointed into `dir` (made there when the server
-/// reads it), and a key written as a `<placeholder>` replaced by random hex digits. Returns
+/// reads it), and a key written as a placeholder (`"<...>"`, `"..."`) replaced by random hex
+/// digits. Returns
 /// the environment the server needs (a PKCS#11 PIN variable, SoftHSMv2's configuration), and
 /// whether the master is in a token.
 fn localize(
