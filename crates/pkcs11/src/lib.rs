@@ -440,8 +440,17 @@ impl Module {
         };
         let mut present = Vec::new();
         let mut found = Vec::new();
+        let mut unreadable = None;
         for slot in self.pkcs11.get_slots_with_token().map_err(step)? {
-            let info = self.pkcs11.get_token_info(slot).map_err(step)?;
+            // Another token that does not answer (being created by another process, its
+            // files gone) does not keep this one from being found.
+            let info = match self.pkcs11.get_token_info(slot) {
+                Ok(info) => info,
+                Err(error) => {
+                    unreadable.get_or_insert(error);
+                    continue;
+                }
+            };
             let label = info.label().trim_end().to_string();
             if label == token {
                 found.push(slot);
@@ -450,6 +459,14 @@ impl Module {
         }
         match found.as_slice() {
             [slot] => Ok(*slot),
+            // It may be the token that did not answer.
+            [] if unreadable.is_some() => {
+                Err(unreadable.map(step).unwrap_or(OpenError::TokenNotFound {
+                    token: token.into(),
+                    present,
+                    hint: None,
+                }))
+            }
             [] => Err(OpenError::TokenNotFound {
                 token: token.into(),
                 present,

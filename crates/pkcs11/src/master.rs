@@ -451,7 +451,7 @@ impl Pkcs11Master {
         if state.link != failed {
             return Ok(());
         }
-        let (err, epoch) = match self.reconnect(&mut *state, pooled) {
+        let (err, epoch) = match self.reconnect(&mut state, pooled) {
             Ok(()) => return Ok(()),
             Err(failure) => failure,
         };
@@ -463,7 +463,7 @@ impl Pkcs11Master {
         }
         match self.module.reinitialize(epoch) {
             Ok(true) => self
-                .reconnect(&mut *state, pooled)
+                .reconnect(&mut state, pooled)
                 .map_err(|(err, _)| Recovery::Failed(err)),
             Ok(false) => Err(Recovery::Failed(err)),
             Err(reinit) => Err(Recovery::Failed(reinit)),

@@ -215,7 +215,15 @@ fn keys_allowing_other_mechanisms_are_refused() {
     let Some(hsm) = common::softhsm() else { return };
     common::new_token(hsm, "mechanisms");
     let tdes_key = hex::decode("0123456789abcdeffedcba987654321089abcdef01234567").unwrap();
-    let cases: [(&str, Algorithm, &[u64], &[u8], Option<&str>); 5] = [
+    // (label, algorithm, CKA_ALLOWED_MECHANISMS, key value, the refusal's message if refused)
+    type Case<'a> = (
+        &'a str,
+        Algorithm,
+        &'a [cryptoki_sys::CK_MECHANISM_TYPE],
+        &'a [u8],
+        Option<&'a str>,
+    );
+    let cases: [Case; 5] = [
         (
             "aes-ecb",
             Algorithm::Aes128,

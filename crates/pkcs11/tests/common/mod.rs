@@ -94,10 +94,17 @@ pub fn softhsm() -> Option<&'static SoftHsm> {
         .as_ref()
 }
 
+static TOKENS: Mutex<()> = Mutex::new(());
+
+/// Held while a token is created, and by tests that run a process of their own on the token
+/// directory (SoftHSMv2 there would read a token half written).
+pub fn token_lock() -> std::sync::MutexGuard<'static, ()> {
+    TOKENS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Initializes a new token labelled `label` with the user PIN [`USER_PIN`].
 pub fn new_token(hsm: &SoftHsm, label: &str) {
-    static INIT: Mutex<()> = Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = token_lock();
     let pkcs11 = hsm.module.pkcs11();
     let free = pkcs11
         .get_all_slots()
