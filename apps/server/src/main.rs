@@ -107,7 +107,8 @@ enum DiversificationKey {
 /// The `"pkcs11"` form's settings. `pin_env` names the environment variable holding the
 /// token's user PIN (or `pin_file` a file holding it: exactly one of the two); the PIN itself
 /// is never in the configuration or on the command line. `sessions` (optional) sizes the
-/// session pool (default: one per CPU, at most 16).
+/// session pool (default: one per CPU, at most 16). `check_value` (optional, 6 hex digits: the
+/// check value the ceremony printed) refuses a key with another one at start-up.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Pkcs11Settings {
@@ -121,6 +122,8 @@ struct Pkcs11Settings {
     pin_file: Option<std::path::PathBuf>,
     #[serde(default)]
     sessions: Option<usize>,
+    #[serde(default)]
+    check_value: Option<String>,
 }
 
 impl Pkcs11Settings {
@@ -138,6 +141,11 @@ impl Pkcs11Settings {
                 ))
             }
         };
+        let check_value = self
+            .check_value
+            .map(|text| text.parse())
+            .transpose()
+            .map_err(|err| format!("pkcs11.check_value: {err}"))?;
         Ok(Pkcs11Config {
             module: self.module,
             token: self.token,
@@ -145,6 +153,7 @@ impl Pkcs11Settings {
             algorithm,
             pin,
             sessions: self.sessions,
+            check_value,
         })
     }
 }
