@@ -579,7 +579,7 @@ impl Trail {
     fn took(&mut self, hash: &str) {
         self.lines += 1;
         if let Some(every) = self.anchor_every.filter(|&every| every > 0) {
-            if self.lines % every == 0 {
+            if self.lines.is_multiple_of(every) {
                 eprintln!("{}", self.anchor_text(self.lines, hash));
             }
         }
@@ -600,7 +600,9 @@ impl Trail {
     fn catch_up(&mut self) -> Result<(), String> {
         let path = self.path.display().to_string();
         self.repair().map_err(|err| {
-            format!("audit log {path}: cannot cut off the part of a line a failed write left: {err}")
+            format!(
+                "audit log {path}: cannot cut off the part of a line a failed write left: {err}"
+            )
         })?;
         let actual = self
             .file
@@ -635,8 +637,8 @@ impl Trail {
         }
         for line in bytes[..whole].split(|&b| b == b'\n') {
             let number = self.lines as usize + 1;
-            let info = check_line(line, number)
-                .map_err(|broken| format!("audit log {path}: {broken}"))?;
+            let info =
+                check_line(line, number).map_err(|broken| format!("audit log {path}: {broken}"))?;
             if info.prev != self.head {
                 return Err(format!(
                     "audit log {path}: line {number}: its prev is not the SHA-256 of line {}: the file was changed by another process; no line is added to it",
@@ -869,8 +871,8 @@ fn check_line(line: &[u8], number: usize) -> Result<LineInfo, Broken> {
         line: number,
         reason,
     };
-    let value: serde_json::Value = serde_json::from_slice(line)
-        .map_err(|err| broken(format!("not a JSON object: {err}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(line).map_err(|err| broken(format!("not a JSON object: {err}")))?;
     let Some(object) = value.as_object() else {
         return Err(broken("not a JSON object".into()));
     };
@@ -1074,10 +1076,8 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "server-audit-unit-{}-{name}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("server-audit-unit-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -1329,7 +1329,9 @@ mod tests {
         assert_eq!(std::fs::read(&legacy).unwrap(), log_of(2));
         assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
         assert_eq!(parse_file_id(&id.to_uppercase()).unwrap(), id);
-        assert!(parse_file_id("abc").unwrap_err().contains("got 3 characters"));
+        assert!(parse_file_id("abc")
+            .unwrap_err()
+            .contains("got 3 characters"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1353,12 +1355,20 @@ mod tests {
         assert!(bytes.starts_with(&old));
         let verified = verify_bytes(&bytes).unwrap();
         assert_eq!(
-            (verified.lines, verified.file_id.as_deref(), verified.file_id_line),
+            (
+                verified.lines,
+                verified.file_id.as_deref(),
+                verified.file_id_line
+            ),
             (4, Some(id), Some(4))
         );
         // A second id line is another trail's.
         let mut twice = bytes.clone();
-        let header = render(Record::FileId(id), "2026-12-02T19:00:00.000Z", &verified.head);
+        let header = render(
+            Record::FileId(id),
+            "2026-12-02T19:00:00.000Z",
+            &verified.head,
+        );
         twice.extend_from_slice(&header);
         twice.push(b'\n');
         let broken = verify_bytes(&twice).unwrap_err();
@@ -1398,7 +1408,9 @@ mod tests {
         assert_eq!(lines[3]["registry"], "close");
         // A registry line without its fields does not verify.
         let bytes = std::fs::read(&path).unwrap();
-        let text = String::from_utf8(bytes).unwrap().replace("\"uid\":1000,", "");
+        let text = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"uid\":1000,", "");
         let broken = verify_bytes(text.as_bytes()).unwrap_err();
         assert_eq!(broken.line, 3);
         assert!(broken.reason.contains("\"uid\" is missing"), "{broken}");

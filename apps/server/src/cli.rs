@@ -59,17 +59,18 @@ pub fn requests(args: &[String]) -> ExitCode {
         }
     };
     let done = match action.as_str() {
-        "add" => open_trail(&fields).and_then(|mut trail| {
-            let added = add(&registry, &options, trail.as_mut());
-            report_trail(trail.as_ref());
+        "add" => {
+            let mut recorder = Recorder::new(&fields);
+            let added = add(&registry, &options, &mut recorder);
+            recorder.report();
             added
-        }),
+        }
         "close" => options.guid("reqid").and_then(|reqid| {
-            let mut trail = open_trail(&fields)?;
+            let mut recorder = Recorder::new(&fields);
             let closed = registry
-                .close(reqid, recorder(trail.as_mut()))
+                .close(reqid, |action, request| recorder.record(action, request))
                 .map(|_| format!("closed {reqid}"));
-            report_trail(trail.as_ref());
+            recorder.report();
             closed
         }),
         "list" => registry.list().map(|requests| {
@@ -100,47 +101,58 @@ pub fn requests(args: &[String]) -> ExitCode {
 fn add(
     registry: &Registry,
     options: &Options,
-    trail: Option<&mut Trail>,
+    recorder: &mut Recorder<'_>,
 ) -> Result<String, String> {
     let reqid = options.guid("reqid")?;
     let scid = options.guid("scid")?;
     let cardid = options.value("cardid")?;
     let cardid = CardId::parse(cardid).map_err(|err| format!("--cardid: {err}"))?;
     let operator = options.value("operator")?;
-    registry.add(reqid, scid, cardid, operator, recorder(trail))?;
+    registry.add(reqid, scid, cardid, operator, |action, request| {
+        recorder.record(action, request)
+    })?;
     Ok(format!(
         "added {reqid}: smart card {scid}, card {cardid}, operator {operator:?}, open"
     ))
 }
 
-/// The configuration's audit trail, if it names one.
-fn open_trail(fields: &RequestsFields) -> Result<Option<Trail>, String> {
-    let Some(path) = &fields.audit_log else {
-        return Ok(None);
-    };
-    let expected_id = fields
-        .audit_file_id
-        .as_deref()
-        .map(audit::parse_file_id)
-        .transpose()
-        .map_err(|err| format!("audit_file_id: {err}"))?;
-    Trail::open_for_command(
-        path,
-        &audit::Options {
-            expected_id,
-            anchor_every: None,
-        },
-    )
-    .map(Some)
+/// Writes the registry's changes to the configuration's audit trail, if it names one. The
+/// trail is opened when the first line is due: inside the registry's transaction, so that a
+/// server using a key for the request waits for the change, or the change for the key use
+/// (see `Registry::while_authorized`).
+struct Recorder<'a> {
+    fields: &'a RequestsFields,
+    trail: Option<Trail>,
 }
 
-/// What the registry calls inside its transaction: the change's line in the trail.
-fn recorder(
-    mut trail: Option<&mut Trail>,
-) -> impl FnMut(RegistryAction, &Request) -> Result<(), String> + '_ {
-    move |action, request| {
-        let Some(trail) = trail.as_deref_mut() else {
+impl<'a> Recorder<'a> {
+    fn new(fields: &'a RequestsFields) -> Self {
+        Self {
+            fields,
+            trail: None,
+        }
+    }
+
+    fn record(&mut self, action: RegistryAction, request: &Request) -> Result<(), String> {
+        let Some(path) = &self.fields.audit_log else {
             return Ok(());
+        };
+        let trail = match &mut self.trail {
+            Some(trail) => trail,
+            None => {
+                let expected_id = self
+                    .fields
+                    .audit_file_id
+                    .as_deref()
+                    .map(audit::parse_file_id)
+                    .transpose()
+                    .map_err(|err| format!("audit_file_id: {err}"))?;
+                let options = audit::Options {
+                    expected_id,
+                    anchor_every: None,
+                };
+                self.trail.insert(Trail::open_for_command(path, &options)?)
+            }
         };
         trail.append(&[Record::Registry(&RegistryChange {
             action,
@@ -151,17 +163,17 @@ fn recorder(
             uid: uid(),
         })])
     }
-}
 
-/// The trail's head after a change, on stderr: one more copy of it outside the file.
-fn report_trail(trail: Option<&Trail>) {
-    if let Some(trail) = trail {
-        eprintln!(
-            "audit log {}: {} lines, head {}",
-            trail.path().display(),
-            trail.lines(),
-            trail.head()
-        );
+    /// The trail's head after a change, on stderr: one more copy of it outside the file.
+    fn report(&self) {
+        if let Some(trail) = &self.trail {
+            eprintln!(
+                "audit log {}: {} lines, head {}",
+                trail.path().display(),
+                trail.lines(),
+                trail.head()
+            );
+        }
     }
 }
 
@@ -235,7 +247,8 @@ impl Options {
 /// A trail written before file ids verifies as before and is said to have none (or, once a
 /// server of this version continued it, the line its id was appended on).
 pub fn verify_audit(args: &[String]) -> ExitCode {
-    const USAGE: &str = "usage: cardadmin-server verify-audit <audit log> [--file-id <32 hex digits>]";
+    const USAGE: &str =
+        "usage: cardadmin-server verify-audit <audit log> [--file-id <32 hex digits>]";
     let (path, expected) = match args {
         [path] => (path, None),
         [path, flag, id] | [flag, id, path] if flag == "--file-id" => (path, Some(id)),

@@ -184,7 +184,11 @@ async fn refusal(
         .map_or(0, RefusalLimit::per_minute);
     match verdict {
         Refusal::Record { unrecorded } => {
-            if unrecorded > 0 && record_unrecorded(security, operator, unrecorded).await.is_err() {
+            if unrecorded > 0
+                && record_unrecorded(security, operator, unrecorded)
+                    .await
+                    .is_err()
+            {
                 return audit_failed();
             }
             match record(

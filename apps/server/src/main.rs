@@ -627,10 +627,17 @@ fn security(secured: &Config, listen: SocketAddr) -> Result<Security, String> {
             let from = if opened.file_id_line == 1 {
                 String::new()
             } else {
-                format!(" (from line {}, appended to a trail written before file ids)", opened.file_id_line)
+                format!(
+                    " (from line {}, appended to a trail written before file ids)",
+                    opened.file_id_line
+                )
             };
             if configured {
-                eprintln!("audit log {}: file id {}{from}, as audit_file_id names", path.display(), opened.file_id);
+                eprintln!(
+                    "audit log {}: file id {}{from}, as audit_file_id names",
+                    path.display(),
+                    opened.file_id
+                );
             } else {
                 eprintln!(
                     "audit log {}: file id {}{from}; add \"audit_file_id\": \"{}\" to the configuration so that no other file is taken for this trail",

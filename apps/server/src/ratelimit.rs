@@ -208,20 +208,35 @@ mod tests {
         let limit = RefusalLimit::new(2);
         let start = Instant::now();
         let at = |secs: u64| start + Duration::from_secs(secs);
-        assert_eq!(limit.check("carol", at(0)), Refusal::Record { unrecorded: 0 });
-        assert_eq!(limit.check("carol", at(1)), Refusal::Record { unrecorded: 0 });
+        assert_eq!(
+            limit.check("carol", at(0)),
+            Refusal::Record { unrecorded: 0 }
+        );
+        assert_eq!(
+            limit.check("carol", at(1)),
+            Refusal::Record { unrecorded: 0 }
+        );
         assert_eq!(limit.check("carol", at(2)), Refusal::ThrottleAndRecord);
         for second in 3..50 {
             assert_eq!(limit.check("carol", at(second)), Refusal::Throttle);
         }
         // Another operator is not throttled by carol's refusals.
-        assert_eq!(limit.check("alice", at(10)), Refusal::Record { unrecorded: 0 });
+        assert_eq!(
+            limit.check("alice", at(10)),
+            Refusal::Record { unrecorded: 0 }
+        );
         // A minute after her first recorded refusal, one more is recorded, after the count.
-        assert_eq!(limit.check("carol", at(60)), Refusal::Record { unrecorded: 47 });
+        assert_eq!(
+            limit.check("carol", at(60)),
+            Refusal::Record { unrecorded: 47 }
+        );
         assert_eq!(limit.check("carol", at(60)), Refusal::ThrottleAndRecord);
         assert_eq!(limit.check("carol", at(60)), Refusal::Throttle);
         assert_eq!(limit.take_unrecorded(), [(String::from("carol"), 1)]);
         assert_eq!(limit.take_unrecorded(), []);
-        assert_eq!(limit.check("carol", at(200)), Refusal::Record { unrecorded: 0 });
+        assert_eq!(
+            limit.check("carol", at(200)),
+            Refusal::Record { unrecorded: 0 }
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The request registry: which requests exist, for which smart card and card, whose they are,
 //! and whether they are open. SQLite (`rusqlite` with its bundled SQLite: nothing to install),
-//! one file named by the configuration's `"registry"`, created on first use.
+//! one file named by the configuration's `"registry"`, created on first use, readable and
+//! writable by its owner only (0600; SQLite gives its `-wal` and `-shm` files the same mode).
 //!
 //! MIM CM answers only for a card that belongs to an approved request of the caller; this is
 //! the example server's stand-in for MIM CM's request database, managed with
@@ -9,9 +10,11 @@
 //! GUIDs are stored as their 16 bytes (the Windows GUID layout that `cm::Guid` and `CardId`
 //! read), so `{A9B4...}`, `a9b4...` and bare hex are one request: they are compared as GUIDs,
 //! never as text. The server reads the file on every request (no cache): a request closed from
-//! the command line is closed for the next request. SQLite's write-ahead log lets the command
-//! line write while the server reads, and a server killed at any moment leaves the file
-//! consistent (SQLite's transactions).
+//! the command line is closed for the next request, and for one whose audit line is being
+//! written ([`Registry::while_authorized`]: the check is made again, in the transaction the
+//! key is used in). SQLite's write-ahead log lets the command line write while the server
+//! reads, and a server killed at any moment leaves the file consistent (SQLite's
+//! transactions).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -426,7 +429,13 @@ mod tests {
     fn every_rule_in_order() {
         let (registry, dir) = registry("rules");
         registry
-            .add(g(REQ), g(SCID), CardId::parse(CARD).unwrap(), "alice", unrecorded)
+            .add(
+                g(REQ),
+                g(SCID),
+                CardId::parse(CARD).unwrap(),
+                "alice",
+                unrecorded,
+            )
             .unwrap();
         let card = Some(CardId::parse(CARD).unwrap());
         let other = Some(CardId::parse("00000000-0000-0000-0000-000000000001").unwrap());
@@ -493,7 +502,13 @@ mod tests {
     fn survives_reopening_and_refuses_duplicates() {
         let (registry, dir) = registry("reopen");
         registry
-            .add(g(REQ), g(SCID), CardId::parse(CARD).unwrap(), "alice", unrecorded)
+            .add(
+                g(REQ),
+                g(SCID),
+                CardId::parse(CARD).unwrap(),
+                "alice",
+                unrecorded,
+            )
             .unwrap();
         let again = registry.add(
             g(&REQ.to_uppercase()),
@@ -504,7 +519,13 @@ mod tests {
         );
         assert!(again.unwrap_err().contains("registered already"));
         assert!(registry
-            .add(g(SCID), g(SCID), CardId::parse(CARD).unwrap(), "", unrecorded)
+            .add(
+                g(SCID),
+                g(SCID),
+                CardId::parse(CARD).unwrap(),
+                "",
+                unrecorded
+            )
             .is_err());
         drop(registry);
         let registry = Registry::open(&dir.join("registry.sqlite")).unwrap();
@@ -556,9 +577,19 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let (registry, dir) = registry("mode");
         registry
-            .add(g(REQ), g(SCID), CardId::parse(CARD).unwrap(), "alice", unrecorded)
+            .add(
+                g(REQ),
+                g(SCID),
+                CardId::parse(CARD).unwrap(),
+                "alice",
+                unrecorded,
+            )
             .unwrap();
-        for name in ["registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm"] {
+        for name in [
+            "registry.sqlite",
+            "registry.sqlite-wal",
+            "registry.sqlite-shm",
+        ] {
             let mode = std::fs::metadata(dir.join(name))
                 .unwrap()
                 .permissions()
@@ -613,18 +644,20 @@ mod tests {
                 other.close(g(REQ), unrecorded).unwrap();
                 events.lock().unwrap().push("closed");
             });
-            let used = registry.while_authorized(Some("alice"), Some(g(REQ)), g(SCID), Some(card), || {
-                started.send(()).unwrap();
-                // However long the use takes, the close waits for it.
-                std::thread::sleep(Duration::from_millis(300));
-                events.lock().unwrap().push("used");
-            });
+            let used =
+                registry.while_authorized(Some("alice"), Some(g(REQ)), g(SCID), Some(card), || {
+                    started.send(()).unwrap();
+                    // However long the use takes, the close waits for it.
+                    std::thread::sleep(Duration::from_millis(300));
+                    events.lock().unwrap().push("used");
+                });
             assert_eq!(used, Ok(()));
         });
         assert_eq!(*events.lock().unwrap(), ["used", "closed"]);
-        let used = registry.while_authorized(Some("alice"), Some(g(REQ)), g(SCID), Some(card), || {
-            panic!("a key used for a closed request")
-        });
+        let used =
+            registry.while_authorized(Some("alice"), Some(g(REQ)), g(SCID), Some(card), || {
+                panic!("a key used for a closed request")
+            });
         assert_eq!(used, Err(CLOSED));
         std::fs::remove_dir_all(dir).unwrap();
     }
