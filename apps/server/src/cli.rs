@@ -5,12 +5,16 @@
 //! cardadmin-server requests add --config CONFIG --reqid R --scid S --cardid C --operator NAME
 //! cardadmin-server requests close --config CONFIG --reqid R
 //! cardadmin-server requests list --config CONFIG
-//! cardadmin-server verify-audit PATH
+//! cardadmin-server verify-audit PATH [--file-id ID]
 //! ```
 //!
-//! `requests` reads only the configuration's `"registry"` (it needs no key, so a key store
-//! is never opened to manage requests). Exit status: 0 done, 1 refused (with a message on
-//! stderr), 2 bad arguments.
+//! `requests` reads only the configuration's `"registry"`, `"audit_log"` and
+//! `"audit_file_id"` (it needs no key, so a key store is never opened to manage requests).
+//! With an `"audit_log"`, `add` and `close` write a line to the audit trail inside the
+//! registry's transaction, before the change commits (a change that cannot be recorded is not
+//! made), beside a running server ([`crate::audit::Trail::open_for_command`]); refused
+//! changes (an ID registered already, a request closed already) change nothing and write
+//! nothing. Exit status: 0 done, 1 refused (with a message on stderr), 2 bad arguments.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,12 +23,15 @@ use cardadmin::CardId;
 use cardadmin_mimcm::Guid;
 use serde::Deserialize;
 
-use crate::registry::{format_request, Registry};
+use crate::audit::{self, Record, RegistryAction, RegistryChange, Trail};
+use crate::registry::{format_request, Registry, Request};
 
-/// The one field `requests` reads; the rest of the file is the server's.
+/// The fields `requests` reads; the rest of the file is the server's.
 #[derive(Deserialize)]
-struct RegistryField {
+struct RequestsFields {
     registry: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
+    audit_file_id: Option<String>,
 }
 
 const REQUESTS_USAGE: &str = "usage: cardadmin-server requests add --config <config.json> --reqid <GUID> --scid <GUID> --cardid <GUID> --operator <NAME>
@@ -44,18 +51,28 @@ pub fn requests(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let registry = match options.registry() {
-        Ok(registry) => registry,
+    let (registry, fields) = match options.registry() {
+        Ok(opened) => opened,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::FAILURE;
         }
     };
     let done = match action.as_str() {
-        "add" => add(&registry, &options),
-        "close" => options
-            .guid("reqid")
-            .and_then(|reqid| registry.close(reqid).map(|()| format!("closed {reqid}"))),
+        "add" => {
+            let mut recorder = Recorder::new(&fields);
+            let added = add(&registry, &options, &mut recorder);
+            recorder.report();
+            added
+        }
+        "close" => options.guid("reqid").and_then(|reqid| {
+            let mut recorder = Recorder::new(&fields);
+            let closed = registry
+                .close(reqid, |action, request| recorder.record(action, request))
+                .map(|_| format!("closed {reqid}"));
+            recorder.report();
+            closed
+        }),
         "list" => registry.list().map(|requests| {
             let mut out = String::from("reqid\tscid\tcardid\toperator\tstate");
             for request in &requests {
@@ -81,16 +98,96 @@ pub fn requests(args: &[String]) -> ExitCode {
     }
 }
 
-fn add(registry: &Registry, options: &Options) -> Result<String, String> {
+fn add(
+    registry: &Registry,
+    options: &Options,
+    recorder: &mut Recorder<'_>,
+) -> Result<String, String> {
     let reqid = options.guid("reqid")?;
     let scid = options.guid("scid")?;
     let cardid = options.value("cardid")?;
     let cardid = CardId::parse(cardid).map_err(|err| format!("--cardid: {err}"))?;
     let operator = options.value("operator")?;
-    registry.add(reqid, scid, cardid, operator)?;
+    registry.add(reqid, scid, cardid, operator, |action, request| {
+        recorder.record(action, request)
+    })?;
     Ok(format!(
         "added {reqid}: smart card {scid}, card {cardid}, operator {operator:?}, open"
     ))
+}
+
+/// Writes the registry's changes to the configuration's audit trail, if it names one. The
+/// trail is opened when the first line is due: inside the registry's transaction, so that a
+/// server using a key for the request waits for the change, or the change for the key use
+/// (see `Registry::while_authorized`).
+struct Recorder<'a> {
+    fields: &'a RequestsFields,
+    trail: Option<Trail>,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(fields: &'a RequestsFields) -> Self {
+        Self {
+            fields,
+            trail: None,
+        }
+    }
+
+    fn record(&mut self, action: RegistryAction, request: &Request) -> Result<(), String> {
+        let Some(path) = &self.fields.audit_log else {
+            return Ok(());
+        };
+        let trail = match &mut self.trail {
+            Some(trail) => trail,
+            None => {
+                let expected_id = self
+                    .fields
+                    .audit_file_id
+                    .as_deref()
+                    .map(audit::parse_file_id)
+                    .transpose()
+                    .map_err(|err| format!("audit_file_id: {err}"))?;
+                let options = audit::Options {
+                    expected_id,
+                    anchor_every: None,
+                };
+                self.trail.insert(Trail::open_for_command(path, &options)?)
+            }
+        };
+        trail.append(&[Record::Registry(&RegistryChange {
+            action,
+            reqid: request.reqid,
+            scid: request.scid,
+            cardid: request.cardid,
+            operator: request.operator.clone(),
+            uid: uid(),
+        })])
+    }
+
+    /// The trail's head after a change, on stderr: one more copy of it outside the file.
+    fn report(&self) {
+        if let Some(trail) = &self.trail {
+            eprintln!(
+                "audit log {}: {} lines, head {}",
+                trail.path().display(),
+                trail.lines(),
+                trail.head()
+            );
+        }
+    }
+}
+
+/// The real user id of this process.
+#[cfg(unix)]
+fn uid() -> Option<u32> {
+    // SAFETY: getuid has no preconditions, cannot fail and touches no memory of ours.
+    Some(unsafe { libc::getuid() })
+}
+
+/// No user ids here.
+#[cfg(not(unix))]
+fn uid() -> Option<u32> {
+    None
 }
 
 /// `--name value` pairs.
@@ -128,33 +225,66 @@ impl Options {
         Guid::parse(self.value(name)?).map_err(|err| format!("--{name}: {err}"))
     }
 
-    fn registry(&self) -> Result<Registry, String> {
+    fn registry(&self) -> Result<(Registry, RequestsFields), String> {
         let config = self.value("config")?;
         let text =
             std::fs::read_to_string(config).map_err(|err| format!("reading {config}: {err}"))?;
-        let field: RegistryField =
+        let fields: RequestsFields =
             serde_json::from_str(&text).map_err(|err| format!("{config}: {err}"))?;
-        let path = field.registry.ok_or_else(|| {
+        let path = fields.registry.as_ref().ok_or_else(|| {
             format!(
                 "{config} names no \"registry\": add \"registry\": \"PATH\" (created on first use)"
             )
         })?;
-        Registry::open(&path)
+        Ok((Registry::open(path)?, fields))
     }
 }
 
-/// `verify-audit PATH`: 0 when the chain holds (prints the line count and the head hash), 1
-/// naming the first broken line otherwise, 2 for bad arguments.
+/// `verify-audit PATH [--file-id ID]`: 0 when the chain holds (prints the file id, the line
+/// count and the head hash), 1 naming the first broken line otherwise, or when `--file-id`
+/// names another trail than the file's; 2 for bad arguments.
+///
+/// A trail written before file ids verifies as before and is said to have none (or, once a
+/// server of this version continued it, the line its id was appended on).
 pub fn verify_audit(args: &[String]) -> ExitCode {
-    let [path] = args else {
-        eprintln!("usage: cardadmin-server verify-audit <audit log>");
-        return ExitCode::from(2);
+    const USAGE: &str =
+        "usage: cardadmin-server verify-audit <audit log> [--file-id <32 hex digits>]";
+    let (path, expected) = match args {
+        [path] => (path, None),
+        [path, flag, id] | [flag, id, path] if flag == "--file-id" => (path, Some(id)),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let expected = match expected.map(|id| audit::parse_file_id(id)).transpose() {
+        Ok(expected) => expected,
+        Err(err) => {
+            eprintln!("--file-id: {err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
     };
     let path = Path::new(path);
     match crate::audit::verify(path) {
         Ok(verified) => {
+            let id = match (&verified.file_id, verified.file_id_line) {
+                (Some(id), Some(1) | None) => format!("file id {id}"),
+                (Some(id), Some(line)) => format!(
+                    "file id {id} (from line {line}; the lines before it were written before file ids)"
+                ),
+                (None, _) => String::from("no file id (written before file ids)"),
+            };
+            if let Some(expected) = &expected {
+                if verified.file_id.as_ref() != Some(expected) {
+                    eprintln!(
+                        "{}: the chain holds, but it is not the trail {expected}: {id}",
+                        path.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
             println!(
-                "{}: {} lines, chain intact; head {}",
+                "{}: {id}; {} lines, chain intact; head {}",
                 path.display(),
                 verified.lines,
                 verified.head

@@ -6,19 +6,26 @@
 //!
 //! 1. `cm::parse_request` reads the target without using a key; a malformed request is
 //!    answered (400, 404, 414) and recorded.
-//! 2. With a registry: the request must exist, belong to the caller, be open, and name the
-//!    registered smart card and card ([`crate::registry::Registry::authorize`]); otherwise 403
-//!    naming the rule, recorded.
+//! 2. With a registry: the request must exist and belong to the caller (someone else's request
+//!    is refused with the words an unknown one gets), be open, and name the registered smart
+//!    card and card ([`crate::registry::Registry::authorize`]); otherwise 403 naming the rule,
+//!    recorded.
 //! 3. `ParsedRequest::audit` says which key will answer. If one will and the caller is over
 //!    `rate_limit_per_minute`: 429, recorded.
 //! 4. If a key will answer, its record (key role, check value, status) is written and flushed
-//!    to the audit trail; if that fails: 500, and no key is used. Then `cm::answer` uses the
-//!    key. (Should the answer differ from the record, a key store that failed, a second line
-//!    records what was answered.)
+//!    to the audit trail; if that fails: 503, and no key is used. Then, in one registry
+//!    transaction, the request is checked again (it may have been closed while its line was
+//!    being written: then 403, recorded, and no key is used) and `cm::answer` uses the key
+//!    ([`crate::registry::Registry::while_authorized`]). (Should the answer differ from the
+//!    record, a key store that failed, a second line records what was answered.)
 //! 5. If no key answers (a proposed PIN, a 204, a challenge no key can take), `cm::answer`
-//!    answers first and the line records what was answered; if it cannot be written, 500.
+//!    answers first and the line records what was answered; if it cannot be written, 503.
 //!
 //! Other methods are 405 (MIM CM's endpoints answer GET), recorded too.
+//!
+//! Every refusal (a 4xx answer that used no key) goes through the caller's refusal limit
+//! ([`crate::ratelimit::RefusalLimit`]): past it, 429, recorded once per run, then counted (a
+//! summary line) and left out of the trail and of the stdout log.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -37,7 +44,7 @@ use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditLog, Entry};
-use crate::ratelimit::RateLimit;
+use crate::ratelimit::{RateLimit, Refusal, RefusalLimit};
 use crate::registry::Registry;
 
 /// Who is asking: the client certificate's common name; `None` over plain HTTP.
@@ -54,6 +61,8 @@ pub struct Security {
     pub audit: Option<AuditLog>,
     /// Key uses per operator per minute (`"rate_limit_per_minute"`).
     pub rate_limit: Option<RateLimit>,
+    /// Recorded refusals per operator per minute (`"refusals_per_minute"`).
+    pub refusals: Option<RefusalLimit>,
 }
 
 /// The server state the handler needs: the keys (as a `cm::Profile`) and the security parts.
@@ -66,9 +75,14 @@ pub trait Answerer: Send + Sync + 'static {
     fn security(&self) -> &Security;
 }
 
-/// The message of a 500 when the audit trail could not be written.
+/// The message of a 503 when the audit trail could not be written.
 const AUDIT_FAILED: &str =
-    "audit: the audit trail could not be written, so no key was used; the server's log says why";
+    "audit: the audit trail could not be written, so no key was used; try again later (the server's log says why)";
+
+/// The 503 for a line that could not be written.
+fn audit_failed() -> Outcome {
+    Outcome::json_error(503, AUDIT_FAILED.into())
+}
 
 /// A reply before it becomes an HTTP response.
 struct Outcome {
@@ -77,6 +91,8 @@ struct Outcome {
     body: Zeroizing<String>,
     /// For the stdout log and the audit line: what the caller was told, for an error.
     message: Option<String>,
+    /// A refusal past the caller's refusal limit: neither the trail nor stdout has a line.
+    unlogged: bool,
 }
 
 impl Outcome {
@@ -87,6 +103,7 @@ impl Outcome {
             content_type: reply.content_type(),
             body: reply.into_body(),
             message,
+            unlogged: false,
         }
     }
 
@@ -97,6 +114,7 @@ impl Outcome {
             content_type: Some(cm::CONTENT_TYPE),
             body: Zeroizing::new(body),
             message: Some(message),
+            unlogged: false,
         }
     }
 }
@@ -122,7 +140,7 @@ async fn record(
         .await
 }
 
-/// Records a refusal and answers it (500 instead when the record cannot be written).
+/// Records a refusal and answers it: see [`refusal`].
 async fn refuse(
     security: &Security,
     operator: &Option<String>,
@@ -130,18 +148,99 @@ async fn refuse(
     error: RequestError,
 ) -> Outcome {
     let outcome = Outcome::from_reply(cm::Reply::from_error(error));
-    let entry = cm::AuditRecord::refused(parsed, error);
-    match record(
+    refusal(
         security,
         operator,
-        Some(entry),
-        outcome.status,
-        outcome.message.as_deref(),
+        Some(cm::AuditRecord::refused(parsed, error)),
+        outcome,
     )
     .await
-    {
-        Ok(()) => outcome,
-        Err(()) => Outcome::json_error(500, AUDIT_FAILED.into()),
+}
+
+/// A refusal (a 4xx answer, no key used), through the caller's refusal limit: recorded and
+/// answered under it; past it, answered 429 instead, and recorded only the first time of a
+/// run (the rest are counted, and the count is recorded with the next recorded refusal). 503
+/// when a line cannot be written.
+async fn refusal(
+    security: &Security,
+    operator: &Option<String>,
+    entry: Option<cm::AuditRecord>,
+    outcome: Outcome,
+) -> Outcome {
+    let verdict = match &security.refusals {
+        Some(limit) => limit.check(operator.as_deref().unwrap_or(""), Instant::now()),
+        None => Refusal::Record { unrecorded: 0 },
+    };
+    let throttled = |per_minute: u32| {
+        Outcome::json_error(
+            429,
+            format!(
+                "rate limited: more than {per_minute} refused requests in a minute by this caller; try again later"
+            ),
+        )
+    };
+    let per_minute = security
+        .refusals
+        .as_ref()
+        .map_or(0, RefusalLimit::per_minute);
+    match verdict {
+        Refusal::Record { unrecorded } => {
+            if unrecorded > 0
+                && record_unrecorded(security, operator, unrecorded)
+                    .await
+                    .is_err()
+            {
+                return audit_failed();
+            }
+            match record(
+                security,
+                operator,
+                entry,
+                outcome.status,
+                outcome.message.as_deref(),
+            )
+            .await
+            {
+                Ok(()) => outcome,
+                Err(()) => audit_failed(),
+            }
+        }
+        Refusal::ThrottleAndRecord => {
+            let limited = throttled(per_minute);
+            match record(security, operator, entry, 429, limited.message.as_deref()).await {
+                Ok(()) => limited,
+                Err(()) => audit_failed(),
+            }
+        }
+        Refusal::Throttle => Outcome {
+            unlogged: true,
+            ..throttled(per_minute)
+        },
+    }
+}
+
+/// The summary line for `count` refusals of `operator` answered 429 without a line each.
+async fn record_unrecorded(
+    security: &Security,
+    operator: &Option<String>,
+    count: u64,
+) -> Result<(), ()> {
+    let message = format!(
+        "rate limited: {count} more refused requests by this caller were answered 429 and not recorded one by one"
+    );
+    record(security, operator, None, 429, Some(&message)).await
+}
+
+/// Records the refusal counts not recorded yet: for the server's shutdown.
+pub async fn record_all_unrecorded(security: &Security) {
+    let Some(limit) = &security.refusals else {
+        return;
+    };
+    for (operator, count) in limit.take_unrecorded() {
+        let operator = (!operator.is_empty()).then_some(operator);
+        if record_unrecorded(security, &operator, count).await.is_err() {
+            eprintln!("error: audit log: {count} refusals not recorded one by one could not be counted in it");
+        }
     }
 }
 
@@ -155,13 +254,7 @@ async fn decide<S: Answerer>(
     if method != Method::GET && method != Method::HEAD {
         let message = format!("method {method} is not allowed: the MIM CM endpoints answer GET");
         let outcome = Outcome::json_error(405, message);
-        if record(security, operator, None, 405, outcome.message.as_deref())
-            .await
-            .is_err()
-        {
-            return Outcome::json_error(500, AUDIT_FAILED.into());
-        }
-        return outcome;
+        return refusal(security, operator, None, outcome).await;
     }
     let target = uri.path_and_query().map_or("/", |target| target.as_str());
     let parsed = match cm::parse_request(target) {
@@ -199,6 +292,9 @@ async fn decide<S: Answerer>(
         // record what was answered.
         let (reply, done) = cm::answer(&parsed, &profile, &mut OsRng);
         let outcome = Outcome::from_reply(reply);
+        if (400..500).contains(&outcome.status) {
+            return refusal(security, operator, Some(done), outcome).await;
+        }
         return match record(
             security,
             operator,
@@ -209,7 +305,7 @@ async fn decide<S: Answerer>(
         .await
         {
             Ok(()) => outcome,
-            Err(()) => Outcome::json_error(500, AUDIT_FAILED.into()),
+            Err(()) => audit_failed(),
         };
     }
     // A key will answer: the record of it is on disk before the key is used.
@@ -217,9 +313,41 @@ async fn decide<S: Answerer>(
         .await
         .is_err()
     {
-        return Outcome::json_error(500, AUDIT_FAILED.into());
+        return audit_failed();
     }
-    let (reply, done) = cm::answer(&parsed, &profile, &mut OsRng);
+    let use_key = || cm::answer(&parsed, &profile, &mut OsRng);
+    let used = match &security.registry {
+        // The request may have been closed while its line was written: checked again, and
+        // the key used, before any close can commit.
+        Some(registry) => registry.while_authorized(
+            operator.as_deref(),
+            parsed.request_id(),
+            parsed.smart_card_id(),
+            parsed.card_id(),
+            use_key,
+        ),
+        None => Ok(use_key()),
+    };
+    let (reply, done) = match used {
+        Ok(answered) => answered,
+        Err(rule) => {
+            // No key was used: a second line says what was answered instead.
+            let error = RequestError::Forbidden { rule };
+            let outcome = Outcome::from_reply(cm::Reply::from_error(error));
+            return match record(
+                security,
+                operator,
+                Some(cm::AuditRecord::refused(Some(&parsed), error)),
+                outcome.status,
+                outcome.message.as_deref(),
+            )
+            .await
+            {
+                Ok(()) => outcome,
+                Err(()) => audit_failed(),
+            };
+        }
+    };
     let outcome = Outcome::from_reply(reply);
     if done != intent {
         // The answer is not the one recorded (a key store that failed): record what was.
@@ -233,7 +361,7 @@ async fn decide<S: Answerer>(
         .await
         .is_err()
         {
-            return Outcome::json_error(500, AUDIT_FAILED.into());
+            return audit_failed();
         }
     }
     outcome
@@ -271,7 +399,9 @@ pub async fn handle<S: Answerer>(
             elapsed.as_micros()
         ),
     };
-    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    if !outcome.unlogged {
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
 
     // A HEAD answer carries the headers the GET would, Content-Length included (RFC 9110
     // 9.3.2 and 8.6), and no body: the body is computed as for GET (a proposed PIN is drawn and
@@ -302,6 +432,9 @@ pub async fn handle<S: Answerer>(
         }
         429 => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
+        503 => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         _ => {}
     }

@@ -21,9 +21,11 @@
 //!   only the operator of an open request for that smart card and card, else 403. Managed
 //!   with `cardadmin-server requests add|close|list --config CONFIG`.
 //! - `"audit_log": PATH`: the hash-chained audit trail ([`audit`]), written and flushed before
-//!   a key is used; `cardadmin-server verify-audit PATH` checks it.
+//!   a key is used; `cardadmin-server verify-audit PATH` checks it. `"audit_file_id"` names
+//!   the trail the server must find there, `"audit_anchor_every"` how often the chain head is
+//!   written to stderr (issue #24).
 //! - `"rate_limit_per_minute": N`: key uses per operator per minute, beyond which 429
-//!   ([`ratelimit`]).
+//!   ([`ratelimit`]); `"refusals_per_minute"`: recorded refusals per operator per minute.
 //!
 //! The order in which a request meets them is in [`handler`].
 
@@ -84,7 +86,20 @@ struct Config {
     /// Key uses per operator per minute, beyond which 429 (issue #16).
     #[serde(default)]
     rate_limit_per_minute: Option<u32>,
+    /// Recorded refusals per operator per minute, beyond which 429 without a line each
+    /// (issue #24); default: `rate_limit_per_minute` when set, else 60.
+    #[serde(default)]
+    refusals_per_minute: Option<u32>,
+    /// The file id the audit trail must carry (issue #24): 32 hex digits, printed at start-up.
+    #[serde(default)]
+    audit_file_id: Option<String>,
+    /// The chain head goes to stderr every this many audit lines (issue #24); default 1000.
+    #[serde(default)]
+    audit_anchor_every: Option<u64>,
 }
+
+/// `"refusals_per_minute"` when neither it nor `"rate_limit_per_minute"` is set.
+const DEFAULT_REFUSALS_PER_MINUTE: u32 = 60;
 
 /// Fields of the old, one-key configuration, refused with a message that names the new ones.
 const OLD_FIELDS: [&str; 2] = ["admin_key", "diversify_keys"];
@@ -512,7 +527,7 @@ async fn serve(args: Vec<String>) -> ExitCode {
     let server = Arc::new(Server { profile, security });
     let app = Router::new()
         .fallback(handler::handle::<Server>)
-        .with_state(server);
+        .with_state(server.clone());
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -525,6 +540,7 @@ async fn serve(args: Vec<String>) -> ExitCode {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown())
             .await;
+        stopping(&server.security).await;
         return match served {
             Ok(()) => {
                 eprintln!("stopped");
@@ -547,8 +563,18 @@ async fn serve(args: Vec<String>) -> ExitCode {
         shutdown(),
     )
     .await;
+    stopping(&server.security).await;
     eprintln!("stopped");
     ExitCode::SUCCESS
+}
+
+/// What the audit trail gets when the server stops: the refusal counts not recorded yet, then
+/// the chain head on stderr (an anchor).
+async fn stopping(security: &Security) {
+    handler::record_all_unrecorded(security).await;
+    if let Some(audit) = &security.audit {
+        audit.anchor_at_shutdown().await;
+    }
 }
 
 /// Opens what the configuration names (registry, audit trail, rate limit), checks that plain
@@ -581,16 +607,62 @@ fn security(secured: &Config, listen: SocketAddr) -> Result<Security, String> {
     };
     let audit = match &secured.audit_log {
         Some(path) => {
-            let opened = audit::AuditLog::open(path)?;
+            let expected_id = secured
+                .audit_file_id
+                .as_deref()
+                .map(audit::parse_file_id)
+                .transpose()
+                .map_err(|err| format!("audit_file_id: {err}"))?;
+            let anchor_every = match secured.audit_anchor_every {
+                Some(0) => {
+                    return Err("audit_anchor_every must be at least 1: the chain head is written to stderr every this many audit lines (default 1000)".into())
+                }
+                Some(every) => every,
+                None => audit::DEFAULT_ANCHOR_EVERY,
+            };
+            let configured = expected_id.is_some();
+            let opened = audit::AuditLog::open(
+                path,
+                &audit::Options {
+                    expected_id,
+                    anchor_every: Some(anchor_every),
+                },
+            )?;
             eprintln!(
                 "audit log {}: {} lines, chain verified, head {}",
                 path.display(),
                 opened.lines,
                 opened.head
             );
+            let from = if opened.file_id_line == 1 {
+                String::new()
+            } else {
+                format!(
+                    " (from line {}, appended to a trail written before file ids)",
+                    opened.file_id_line
+                )
+            };
+            if configured {
+                eprintln!(
+                    "audit log {}: file id {}{from}, as audit_file_id names",
+                    path.display(),
+                    opened.file_id
+                );
+            } else {
+                eprintln!(
+                    "audit log {}: file id {}{from}; add \"audit_file_id\": \"{}\" to the configuration so that no other file is taken for this trail",
+                    path.display(),
+                    opened.file_id,
+                    opened.file_id
+                );
+            }
+            eprintln!("audit log {}: the chain head goes to stderr every {anchor_every} lines and at shutdown (\"audit anchor: ...\"); keep those lines outside this machine", path.display());
             Some(opened.log)
         }
         None => {
+            if secured.audit_file_id.is_some() || secured.audit_anchor_every.is_some() {
+                return Err("\"audit_file_id\" and \"audit_anchor_every\" are about the audit trail: add \"audit_log\": PATH, or remove them".into());
+            }
             eprintln!("warning: no \"audit_log\" in the configuration: key uses are not recorded");
             None
         }
@@ -599,10 +671,18 @@ fn security(secured: &Config, listen: SocketAddr) -> Result<Security, String> {
         eprintln!("rate limit: {limit} key uses per operator per minute, then 429");
         ratelimit::RateLimit::new(limit)
     });
+    let refusals_per_minute = secured
+        .refusals_per_minute
+        .or(secured.rate_limit_per_minute)
+        .unwrap_or(DEFAULT_REFUSALS_PER_MINUTE);
+    eprintln!(
+        "refusal limit: {refusals_per_minute} recorded refusals per operator per minute, then 429 (counted, not recorded one by one)"
+    );
     Ok(Security {
         registry,
         audit,
         rate_limit,
+        refusals: Some(ratelimit::RefusalLimit::new(refusals_per_minute)),
     })
 }
 
