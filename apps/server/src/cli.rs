@@ -31,8 +31,17 @@ const REQUESTS_USAGE: &str = "usage: cardadmin-server requests add --config <con
        cardadmin-server requests close --config <config.json> --reqid <GUID>
        cardadmin-server requests list --config <config.json>";
 
+/// True when the arguments ask for help: `--help` or `-h` anywhere among them.
+fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|arg| arg == "--help" || arg == "-h")
+}
+
 /// `requests add|close|list`.
 pub fn requests(args: &[String]) -> ExitCode {
+    if wants_help(args) {
+        println!("{REQUESTS_USAGE}\n\nThe registry is the configuration's \"registry\" (apps/server/README.md).");
+        return ExitCode::SUCCESS;
+    }
     let Some((action, options)) = args.split_first() else {
         eprintln!("{REQUESTS_USAGE}");
         return ExitCode::from(2);
@@ -143,12 +152,26 @@ impl Options {
     }
 }
 
+const VERIFY_AUDIT_USAGE: &str = "usage: cardadmin-server verify-audit [--] <audit log>
+
+Checks the audit trail's hash chain from the first line to the last. Exit status: 0 the chain
+holds (prints the line count and the head hash), 1 broken (names the first line that does not
+verify), 2 bad arguments. `--` before a path that starts with '-'.";
+
 /// `verify-audit PATH`: 0 when the chain holds (prints the line count and the head hash), 1
 /// naming the first broken line otherwise, 2 for bad arguments.
 pub fn verify_audit(args: &[String]) -> ExitCode {
-    let [path] = args else {
-        eprintln!("usage: cardadmin-server verify-audit <audit log>");
-        return ExitCode::from(2);
+    let path = match args {
+        [flag] if flag == "--help" || flag == "-h" => {
+            println!("{VERIFY_AUDIT_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        [dashes, path] if dashes == "--" => path,
+        [path] if !path.starts_with('-') => path,
+        _ => {
+            eprintln!("{VERIFY_AUDIT_USAGE}");
+            return ExitCode::from(2);
+        }
     };
     let path = Path::new(path);
     match crate::audit::verify(path) {
