@@ -8,8 +8,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -352,7 +350,7 @@ fn certificates_registry_rate_limit_and_the_audit_trail() {
 fn sigkill_under_load_then_a_restart_continues_the_chain() {
     let dir = temp_dir();
     let pki = Pki::new(dir.path(), "ca");
-    let alice = Arc::new(pki.issue("alice"));
+    let alice = pki.issue("alice");
     let mut config = secured(dir.path(), &pki);
     config
         .as_object_mut()
@@ -361,51 +359,37 @@ fn sigkill_under_load_then_a_restart_continues_the_chain() {
     let config_path = write_config(dir.path(), "config.json", &config);
     let before = register(&config_path);
     let mut server = Server::launch(Launch::new(config_path.clone())).unwrap();
-    let pki = Arc::new(pki);
-    let stop = Arc::new(AtomicBool::new(false));
-    let answered = Arc::new(AtomicUsize::new(0));
-    let target = Arc::new(target(
-        REQ,
-        SCID,
-        &format!(
-            "authenticationresponse?cardid={CARD}&challenge=1hFD%2Bcz%2F0so%3D&diversified=true"
-        ),
-    ));
-    let addr = server.addr;
-    let load: Vec<_> = (0..8)
-        .map(|_| {
-            let (pki, alice, stop, answered, target) = (
-                Arc::clone(&pki),
-                Arc::clone(&alice),
-                Arc::clone(&stop),
-                Arc::clone(&answered),
-                Arc::clone(&target),
-            );
-            std::thread::spawn(move || {
-                let client = Client::new(&pki, Some(&alice));
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok(mut stream) = client.connect(addr) else {
-                        return;
-                    };
-                    let host = format!("127.0.0.1:{}", addr.port());
-                    match exchange(&mut stream, &request_bytes("GET", &target, &host), false) {
-                        Ok(got) if got.status == 200 => {
-                            answered.fetch_add(1, Ordering::Relaxed);
-                        }
-                        _ => return,
-                    }
-                }
-            })
-        })
-        .collect();
+    // The load client of benches/tls_load.sh (this package's other binary), 8 connections.
+    let url = format!(
+        "https://{}{}",
+        server.addr,
+        target(REQ, SCID, &format!("authenticationresponse?cardid={CARD}&challenge=1hFD%2Bcz%2F0so%3D&diversified=true"))
+    );
+    let load = std::process::Command::new(env!("CARGO_BIN_EXE_tls_load"))
+        .args(["--url", &url, "--ca", pki.ca_path.to_str().unwrap()])
+        .args(["--cert", alice.cert_path.to_str().unwrap()])
+        .args(["--key", alice.key_path.to_str().unwrap()])
+        .args(["--connections", "8", "--seconds", "4"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     server.kill();
-    stop.store(true, Ordering::Relaxed);
-    for thread in load {
-        let _ = thread.join();
-    }
-    let answered = answered.load(Ordering::Relaxed);
-    assert!(answered > 0, "no request answered under load");
+    let load = load.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&load.stdout).into_owned();
+    assert!(
+        load.status.success(),
+        "{report} {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    // "statuses {200: N}": what was answered before the kill.
+    let answered: usize = report
+        .split_once("200: ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no 200 under load: {report}"));
+    assert!(answered > 0, "{report}");
     let (_, after, _) = requests(&config_path, &["list"]);
     assert_eq!(after, before, "the registry after SIGKILL");
     let audit = dir.path().join("audit.jsonl");
@@ -417,7 +401,7 @@ fn sigkill_under_load_then_a_restart_continues_the_chain() {
     }
     let lines = std::fs::read_to_string(&audit).unwrap().lines().count();
     assert!(lines >= answered, "{lines} lines for {answered} answers");
-    eprintln!("SIGKILL under load: {answered} answers in 2 s, {lines} lines on the trail, {out}");
+    eprintln!("SIGKILL under load: {report}; {lines} lines on the trail, {out}");
     let head = out.rsplit_once("head ").unwrap().1.to_string();
     let mut server = Server::launch(Launch::new(config_path)).unwrap();
     assert!(

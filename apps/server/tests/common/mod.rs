@@ -122,13 +122,29 @@ pub fn refused(config: &Value, listen: &str) -> (i32, String) {
 
 /// As [`refused`], for a configuration file that is already written.
 pub fn refused_file(path: &Path, listen: &str) -> (i32, String) {
-    let output = run(&["--config", path.to_str().unwrap(), "--listen", listen]);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        !stderr.contains("listening on"),
-        "the server started instead of refusing: {stderr}"
-    );
-    (output.status.code().unwrap_or(-1), stderr)
+    let mut child = Command::new(binary())
+        .args(["--config", path.to_str().unwrap(), "--listen", listen])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server binary runs");
+    let stderr = reader(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        let text = String::from_utf8_lossy(&stderr.bytes()).into_owned();
+        if text.contains("listening on") || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server started instead of refusing: {text}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = String::from_utf8_lossy(&take(stderr)).into_owned();
+    (status.code().unwrap_or(-1), stderr)
 }
 
 fn wait_at_most(child: &mut Child, limit: Duration) -> ExitStatus {
