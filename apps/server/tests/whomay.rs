@@ -191,7 +191,7 @@ fn certificates_registry_rate_limit_and_the_audit_trail() {
     expect(
         get(&bob, &target(REQ, SCID, &auth)),
         403,
-        &forbidden("the caller is not the request's operator"),
+        &forbidden("no request with this ID is registered for the caller"),
     );
     expect(
         get(&alice, &target(REQ3, SCID, &auth)),
@@ -228,7 +228,7 @@ fn certificates_registry_rate_limit_and_the_audit_trail() {
             ),
         ),
         403,
-        &forbidden("the request is not registered"),
+        &forbidden("no request with this ID is registered for the caller"),
     );
     // GUIDs compared as GUIDs: upper case and braces.
     let got = get(
@@ -286,20 +286,33 @@ fn certificates_registry_rate_limit_and_the_audit_trail() {
     let audit = dir.path().join("audit.jsonl");
     let (code, verified) = verify_audit(&audit);
     assert_eq!(code, 0, "{verified}");
-    assert!(
-        verified.contains(&format!(": {answered} lines, chain intact; head ")),
-        "{verified}"
-    );
     let text = std::fs::read_to_string(&audit).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), answered, "one audit line per request");
-    let first_tail = format!(
-        r#""operator":"alice","endpoint":"authenticationresponse","reqid":"{REQ}","scid":"{SCID}","cardid":"{CARD}","diversified":false,"key_role":"initial_key","key_check_value":"8CA64D","status":200,"message":null,"prev":"{GENESIS}"}}"#
+    assert!(
+        verified.contains(&format!("; {} lines, chain intact; head ", lines.len())),
+        "{verified}"
     );
-    assert!(lines[0].ends_with(&first_tail), "{}", lines[0]);
+    // The file id line and the registry's lines (`requests add|close`), then one line per
+    // request.
+    assert!(
+        lines[0].contains(r#""audit_trail":"cardadmin-server""#),
+        "{}",
+        lines[0]
+    );
+    let requests: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|line| !line.contains(r#""registry":"#) && !line.contains(r#""audit_trail":"#))
+        .collect();
+    assert_eq!(requests.len(), answered, "one audit line per request");
+    let first_request = r#""operator":"alice","endpoint":"authenticationresponse","reqid":"REQ","scid":"SCID","cardid":"CARD","diversified":false,"key_role":"initial_key","key_check_value":"8CA64D","status":200,"message":null,"prev":""#
+        .replace("REQ", REQ)
+        .replace("SCID", SCID)
+        .replace("CARD", CARD);
+    assert!(requests[0].contains(&first_request), "{}", requests[0]);
     assert!(lines.iter().any(|line| line.contains(r#""operator":"bob""#)
         && line.contains(
-            r#""status":403,"message":"forbidden: the caller is not the request's operator""#
+            r#""status":403,"message":"forbidden: no request with this ID is registered for the caller""#
         )));
     assert!(text.contains(r#""status":429"#) && text.contains(r#""status":400"#));
     for secret in ["F0Zudm4wPLY", "1hFD", &pin.text()[1..9]] {
@@ -330,7 +343,7 @@ fn certificates_registry_rate_limit_and_the_audit_trail() {
     std::fs::write(&torn, &text.as_bytes()[..text.len() - 40]).unwrap();
     let (code, out) = verify_audit(&torn);
     assert!(
-        code != 0 && out.contains(&format!("broken at line {answered}: torn")),
+        code != 0 && out.contains(&format!("broken at line {}: torn", lines.len())),
         "{out}"
     );
     // A server never continues a torn trail: it names the line and stops.
@@ -339,7 +352,7 @@ fn certificates_registry_rate_limit_and_the_audit_trail() {
     let (code, stderr) = refused(&config, "127.0.0.1:0");
     assert_eq!(code, 1);
     assert!(
-        stderr.contains(&format!("line {answered}: torn")),
+        stderr.contains(&format!("line {}: torn", lines.len())),
         "{stderr}"
     );
 }
@@ -425,8 +438,10 @@ fn sigkill_under_load_then_a_restart_continues_the_chain() {
 }
 
 /// An audit trail that cannot be written (a 2 KiB file size limit, SIGXFSZ ignored, so a
-/// write past it fails): from the first failure on, no answer carries a key; the answers
-/// that did are each a line on disk, and the trail ends in the torn line of the failed write.
+/// write past it fails): from the first failure on, no answer carries a key (503); the answers
+/// that did are each a line on disk after the file id line, and the writer cut the failed
+/// write back, so the trail still verifies (issue #24 item 7; recovery once writes succeed
+/// again is `audit_trail.rs`'s test).
 #[test]
 fn an_audit_trail_that_cannot_be_written_stops_key_use() {
     let dir = temp_dir();
@@ -450,7 +465,7 @@ fn an_audit_trail_that_cannot_be_written_stops_key_use() {
             .get_with_cert(&pki, &alice, &documented_target(REQ))
             .unwrap();
         statuses.push(got.status);
-        if got.status >= 500 {
+        if got.status == 503 {
             first_failure.get_or_insert(i);
             assert!(
                 got.message()
@@ -475,10 +490,11 @@ fn an_audit_trail_that_cannot_be_written_stops_key_use() {
     assert!(first_failure > 0, "{statuses:?}");
     let lines = std::fs::read_to_string(&full).unwrap().lines().count();
     let answered = statuses.iter().filter(|status| **status == 200).count();
-    // The lines that fit, then the torn one that did not.
+    // The file id line, then one line per answer that used a key; the failed writes were cut
+    // back to the last whole line.
     assert_eq!(lines, answered + 1, "{statuses:?}");
     let (code, out) = verify_audit(&full);
-    assert!(code != 0 && out.contains(": torn:"), "{out}");
+    assert_eq!(code, 0, "{out}");
     eprintln!("audit trail full: statuses {statuses:?}; {out}");
 }
 
