@@ -1,12 +1,12 @@
 #![cfg(feature = "serde")]
 //! The example server's configuration (`apps/server/config.example.json`) and the answers
-//! `.ci/run`'s server stage expects from it: derived here from the file with the library, so
-//! the values the CI checks over HTTP are not typed in by hand only.
+//! the server stage of CI (`.ci/stages/server.sh`) expects from it: derived here from the file
+//! with the library, so the values the CI checks over HTTP are not typed in by hand only.
 
 use cardadmin::{cm, AdminKey, MasterKey, PinPolicy};
 
 const CONFIG: &str = include_str!("../apps/server/config.example.json");
-const CI: &str = include_str!("../.ci/run");
+const CI: &str = include_str!("../.ci/stages/server.sh");
 const REQ: &str = "/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099/smartcards/17cf063d-e337-4aa9-a822-346554ddd3c9";
 
 #[test]
@@ -50,7 +50,10 @@ fn the_ci_expectations_follow_from_the_example_configuration() {
     // The CI stage checks exactly these bodies (quoted in single quotes in the script).
     for (name, body) in [("diversified=True", &diversified), ("diversifiedkey", &key)] {
         let expected = format!("check \"{name}\" 200 \"$json\" '{body}'");
-        assert!(CI.contains(&expected), "{expected} is not in .ci/run");
+        assert!(
+            CI.contains(&expected),
+            "{expected} is not in .ci/stages/server.sh"
+        );
     }
     // And they are the master's derivation, not the initial key's.
     let card = "bc88f13f-83ba-4037-8262-46eba1291c6e".parse().unwrap();
