@@ -17,7 +17,6 @@ const REQ2: &str = "0b7a4c2e-1111-4c9b-89d1-bbc0bcd5a099";
 const SCID2: &str = "2c1d0e3f-2222-4aa9-a822-346554ddd3c9";
 const REQ3: &str = "3d2e1f40-3333-4c9b-89d1-bbc0bcd5a099";
 const LIMIT: u32 = 6;
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The secured configuration: TLS, registry, audit trail, rate limit.
 fn secured(dir: &Path, pki: &Pki) -> Value {
