@@ -189,8 +189,7 @@ impl<'a> Recorder<'a> {
 /// The real user id of this process.
 #[cfg(unix)]
 fn uid() -> Option<u32> {
-    // SAFETY: getuid has no preconditions, cannot fail and touches no memory of ours.
-    Some(unsafe { libc::getuid() })
+    Some(nix::unistd::getuid().as_raw())
 }
 
 /// No user ids here.
