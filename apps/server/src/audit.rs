@@ -97,7 +97,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub const DEFAULT_ANCHOR_EVERY: u64 = 1000;
 
 /// The fields every request line must have (besides `prev`), for [`verify`].
-const REQUEST_FIELDS: [&str; 11] = [
+pub const REQUEST_FIELDS: [&str; 11] = [
     "time",
     "operator",
     "endpoint",
@@ -112,7 +112,7 @@ const REQUEST_FIELDS: [&str; 11] = [
 ];
 
 /// The fields of a registry change line (besides `prev`).
-const REGISTRY_FIELDS: [&str; 7] = [
+pub const REGISTRY_FIELDS: [&str; 7] = [
     "time", "registry", "reqid", "scid", "cardid", "operator", "uid",
 ];
 
@@ -188,11 +188,54 @@ pub enum Record<'a> {
     Request(&'a Entry),
     /// A registry change.
     Registry(&'a RegistryChange),
+    /// A checkpoint of the database trail: the heads of the other nodes' chains.
+    Checkpoint(&'a Checkpoint),
+}
+
+/// A checkpoint record (database trail only, issue #23): when it was written and the latest
+/// record (sequence number, hash) of every other node's chain this node could see, so that a
+/// node's chain cut short after it is caught.
+#[derive(Clone, Debug, Default)]
+pub struct Checkpoint {
+    /// `start`, `every` (every `audit_anchor_every` records) or `shutdown`.
+    pub event: &'static str,
+    /// Node name to (sequence number, hash) of its latest record.
+    pub nodes: std::collections::BTreeMap<String, (u64, String)>,
+}
+
+/// Where a database trail's record sits: its node's chain and its sequence number in it. The
+/// file trail's lines have none (and so keep their form).
+#[derive(Clone, Copy, Debug)]
+pub struct Position<'a> {
+    /// The node's name (`"node_id"`).
+    pub node: &'a str,
+    /// 1 for the chain's first record.
+    pub seq: u64,
+}
+
+#[derive(Serialize)]
+struct NodeHead<'a> {
+    seq: u64,
+    hash: &'a str,
+}
+
+#[derive(Serialize)]
+struct CheckpointLine<'a> {
+    time: &'a str,
+    node: &'a str,
+    seq: u64,
+    checkpoint: &'static str,
+    nodes: std::collections::BTreeMap<&'a str, NodeHead<'a>>,
+    prev: &'a str,
 }
 
 #[derive(Serialize)]
 struct RequestLine<'a> {
     time: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
     operator: Option<&'a str>,
     endpoint: Option<&'static str>,
     reqid: Option<String>,
@@ -209,6 +252,10 @@ struct RequestLine<'a> {
 #[derive(Serialize)]
 struct RegistryLine<'a> {
     time: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
     registry: &'static str,
     reqid: String,
     scid: String,
@@ -228,8 +275,33 @@ struct FileIdLine<'a> {
 
 /// The line's bytes (no newline) for `record` at `time`, chained to `prev`.
 fn render(record: Record<'_>, time: &str, prev: &str) -> Vec<u8> {
+    render_at(record, time, None, prev)
+}
+
+/// As [`render`], for a record at `position` in a database trail's node chain (the line
+/// names its node and sequence number, so a record moved to another place no longer fits).
+pub fn render_at(
+    record: Record<'_>,
+    time: &str,
+    position: Option<Position<'_>>,
+    prev: &str,
+) -> Vec<u8> {
+    let node = position.map(|position| position.node);
+    let seq = position.map(|position| position.seq);
     // Structs of strings, numbers and options always serialize.
     match record {
+        Record::Checkpoint(checkpoint) => serde_json::to_vec(&CheckpointLine {
+            time,
+            node: node.unwrap_or_default(),
+            seq: seq.unwrap_or_default(),
+            checkpoint: checkpoint.event,
+            nodes: checkpoint
+                .nodes
+                .iter()
+                .map(|(name, (seq, hash))| (name.as_str(), NodeHead { seq: *seq, hash }))
+                .collect(),
+            prev,
+        }),
         Record::FileId(file_id) => serde_json::to_vec(&FileIdLine {
             time,
             audit_trail: TRAIL_NAME,
@@ -238,6 +310,8 @@ fn render(record: Record<'_>, time: &str, prev: &str) -> Vec<u8> {
         }),
         Record::Registry(change) => serde_json::to_vec(&RegistryLine {
             time,
+            node,
+            seq,
             registry: change.action.as_str(),
             reqid: change.reqid.to_string(),
             scid: change.scid.to_string(),
@@ -250,6 +324,8 @@ fn render(record: Record<'_>, time: &str, prev: &str) -> Vec<u8> {
             let record = entry.record.as_ref();
             serde_json::to_vec(&RequestLine {
                 time,
+                node,
+                seq,
                 operator: entry.operator.as_deref(),
                 endpoint: record
                     .and_then(cm::AuditRecord::endpoint)
@@ -293,7 +369,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Whether `text` is `len` lower-case hex digits.
-fn is_lower_hex(text: &str, len: usize) -> bool {
+pub fn is_lower_hex(text: &str, len: usize) -> bool {
     text.len() == len
         && text
             .bytes()

@@ -6,7 +6,13 @@
 //! cardadmin-server requests close --config CONFIG --reqid R
 //! cardadmin-server requests list --config CONFIG
 //! cardadmin-server verify-audit PATH [--file-id ID]
+//! cardadmin-server verify-audit --config CONFIG
 //! ```
+//!
+//! With `"database"` (and `"node_id"`) in the configuration, `requests` works on the
+//! database's registry, and each change's audit record goes to the chain `NODE/requests` in the
+//! same transaction as the change ([`crate::pg`]); `verify-audit --config` checks every
+//! node's chain and the checkpoints.
 //!
 //! `requests` reads only the configuration's `"registry"`, `"audit_log"` and
 //! `"audit_file_id"` (it needs no key, so a key store is never opened to manage requests).
@@ -22,9 +28,11 @@ use std::process::ExitCode;
 use cardadmin::CardId;
 use cardadmin_mimcm::Guid;
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
 use crate::audit::{self, Record, RegistryAction, RegistryChange, Trail};
-use crate::registry::{format_request, Registry, Request};
+use crate::pg;
+use crate::registry::{format_request, Registry, Request, State};
 
 /// The fields `requests` reads; the rest of the file is the server's.
 #[derive(Deserialize)]
@@ -32,6 +40,91 @@ struct RequestsFields {
     registry: Option<PathBuf>,
     audit_log: Option<PathBuf>,
     audit_file_id: Option<String>,
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    node_id: Option<String>,
+}
+
+impl RequestsFields {
+    /// With `"database"`: the URL and the node, the other storage fields refused.
+    fn database(&self) -> Result<Option<(&str, &str)>, String> {
+        let Some(url) = self.database.as_deref() else {
+            return Ok(None);
+        };
+        for (field, given) in [
+            ("registry", self.registry.is_some()),
+            ("audit_log", self.audit_log.is_some()),
+            ("audit_file_id", self.audit_file_id.is_some()),
+        ] {
+            if given {
+                return Err(format!("\"{field}\" and \"database\" cannot be used together: with \"database\" the request registry and the audit trail are in the database; remove \"{field}\""));
+            }
+        }
+        let node = self.node_id.as_deref().ok_or(
+            "\"database\" needs \"node_id\": this instance's name in the audit trail (each instance its own, e.g. \"node_id\": \"a\")",
+        )?;
+        pg::check_node_id(node)?;
+        Ok(Some((url, node)))
+    }
+}
+
+/// A runtime for the database's asynchronous client, for one command.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the database client: {err}"))
+}
+
+/// `requests add|close|list` against the database.
+fn requests_in_database(
+    action: &str,
+    options: &Options,
+    url: &str,
+    node: &str,
+    password: Option<Zeroizing<String>>,
+) -> Result<String, String> {
+    let target = pg::parse_url(url, password.as_deref().map(String::as_str))?;
+    drop(password);
+    let chain = pg::command_chain(node);
+    runtime()?.block_on(async {
+        let database = pg::Database::open(target).await?;
+        match action {
+            "add" => {
+                let request = Request {
+                    reqid: options.guid("reqid")?,
+                    scid: options.guid("scid")?,
+                    cardid: CardId::parse(options.value("cardid")?)
+                        .map_err(|err| format!("--cardid: {err}"))?,
+                    operator: options.value("operator")?.to_string(),
+                    state: State::Open,
+                };
+                let (seq, head) = database.add(&request, &chain, uid()).await?;
+                eprintln!("audit chain {chain}: record {seq}, head {head}");
+                Ok(format!(
+                    "added {}: smart card {}, card {}, operator {:?}, open",
+                    request.reqid, request.scid, request.cardid, request.operator
+                ))
+            }
+            "close" => {
+                let reqid = options.guid("reqid")?;
+                let (_, seq, head) = database.close(reqid, &chain, uid()).await?;
+                eprintln!("audit chain {chain}: record {seq}, head {head}");
+                Ok(format!("closed {reqid}"))
+            }
+            _ => database.list().await.map(|requests| list_text(&requests)),
+        }
+    })
+}
+
+fn list_text(requests: &[Request]) -> String {
+    let mut out = String::from("reqid\tscid\tcardid\toperator\tstate");
+    for request in requests {
+        out.push('\n');
+        out.push_str(&format_request(request));
+    }
+    out
 }
 
 const REQUESTS_USAGE: &str = "usage: cardadmin-server requests add --config <config.json> --reqid <GUID> --scid <GUID> --cardid <GUID> --operator <NAME>
@@ -43,10 +136,10 @@ fn wants_help(args: &[String]) -> bool {
     args.iter().any(|arg| arg == "--help" || arg == "-h")
 }
 
-/// `requests add|close|list`.
-pub fn requests(args: &[String]) -> ExitCode {
+/// `requests add|close|list`; `password` is `PGPASSWORD`'s, for `"database"`.
+pub fn requests(args: &[String], password: Option<Zeroizing<String>>) -> ExitCode {
     if wants_help(args) {
-        println!("{REQUESTS_USAGE}\n\nThe registry is the configuration's \"registry\" (apps/server/README.md).");
+        println!("{REQUESTS_USAGE}\n\nThe registry is the configuration's \"registry\", or its \"database\" (apps/server/README.md).");
         return ExitCode::SUCCESS;
     }
     let Some((action, options)) = args.split_first() else {
@@ -60,6 +153,35 @@ pub fn requests(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !["add", "close", "list"].contains(&action.as_str()) {
+        eprintln!("unknown action {action:?}\n{REQUESTS_USAGE}");
+        return ExitCode::from(2);
+    }
+    let in_database = options.fields().and_then(|fields| {
+        fields
+            .database()
+            .map(|found| found.map(|(url, node)| (url.to_string(), node.to_string())))
+    });
+    match in_database {
+        Ok(Some((url, node))) => {
+            return match requests_in_database(action, &options, &url, &node, password) {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
+    drop(password);
     let (registry, fields) = match options.registry() {
         Ok(opened) => opened,
         Err(message) => {
@@ -82,14 +204,7 @@ pub fn requests(args: &[String]) -> ExitCode {
             recorder.report();
             closed
         }),
-        "list" => registry.list().map(|requests| {
-            let mut out = String::from("reqid\tscid\tcardid\toperator\tstate");
-            for request in &requests {
-                out.push('\n');
-                out.push_str(&format_request(request));
-            }
-            out
-        }),
+        "list" => registry.list().map(|requests| list_text(&requests)),
         other => {
             eprintln!("unknown action {other:?}\n{REQUESTS_USAGE}");
             return ExitCode::from(2);
@@ -233,12 +348,16 @@ impl Options {
         Guid::parse(self.value(name)?).map_err(|err| format!("--{name}: {err}"))
     }
 
-    fn registry(&self) -> Result<(Registry, RequestsFields), String> {
+    fn fields(&self) -> Result<RequestsFields, String> {
         let config = self.value("config")?;
         let text =
             std::fs::read_to_string(config).map_err(|err| format!("reading {config}: {err}"))?;
-        let fields: RequestsFields =
-            serde_json::from_str(&text).map_err(|err| format!("{config}: {err}"))?;
+        serde_json::from_str(&text).map_err(|err| format!("{config}: {err}"))
+    }
+
+    fn registry(&self) -> Result<(Registry, RequestsFields), String> {
+        let config = self.value("config")?;
+        let fields = self.fields()?;
         let path = fields.registry.as_ref().ok_or_else(|| {
             format!(
                 "{config} names no \"registry\": add \"registry\": \"PATH\" (created on first use)"
@@ -263,11 +382,19 @@ is said to have none.";
 ///
 /// A trail written before file ids verifies as before and is said to have none (or, once a
 /// server of this version continued it, the line its id was appended on).
-pub fn verify_audit(args: &[String]) -> ExitCode {
+///
+/// `verify-audit --config C` checks the trail in the configuration's `"database"` instead.
+pub fn verify_audit(args: &[String], password: Option<Zeroizing<String>>) -> ExitCode {
     if matches!(args, [flag] if flag == "--help" || flag == "-h") {
         println!("{VERIFY_AUDIT_USAGE}");
         return ExitCode::SUCCESS;
     }
+    if let [flag, config] = args {
+        if flag == "--config" {
+            return verify_database(config, password);
+        }
+    }
+    drop(password);
     let (path, expected) = match args {
         [dashes, path] if dashes == "--" => (path, None),
         [path] if !path.starts_with('-') => (path, None),
@@ -283,10 +410,7 @@ pub fn verify_audit(args: &[String]) -> ExitCode {
     let expected = match expected.map(|id| audit::parse_file_id(id)).transpose() {
         Ok(expected) => expected,
         Err(err) => {
-            eprintln!(
-                "--file-id: {err}
-{VERIFY_AUDIT_USAGE}"
-            );
+            eprintln!("--file-id: {err}\n{VERIFY_AUDIT_USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -319,6 +443,58 @@ pub fn verify_audit(args: &[String]) -> ExitCode {
         }
         Err(message) => {
             eprintln!("{}: broken at {message}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `verify-audit --config CONFIG`: every node's chain in the configuration's database, and the
+/// checkpoints. 0 printing what was checked; 1 naming the node and seq of the first break (or
+/// when the database cannot be read); 2 for a configuration without `"database"`.
+fn verify_database(config: &str, password: Option<Zeroizing<String>>) -> ExitCode {
+    let fields = match std::fs::read_to_string(config)
+        .map_err(|err| format!("reading {config}: {err}"))
+        .and_then(|text| {
+            serde_json::from_str::<RequestsFields>(&text).map_err(|err| format!("{config}: {err}"))
+        }) {
+        Ok(fields) => fields,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(url) = fields.database.as_deref() else {
+        eprintln!("{config} names no \"database\": `verify-audit --config` checks a database's trail; give a file trail's path instead: cardadmin-server verify-audit <audit log>");
+        return ExitCode::from(2);
+    };
+    let checked = pg::parse_url(url, password.as_deref().map(String::as_str)).and_then(|target| {
+        drop(password);
+        runtime()?.block_on(async {
+            let database = pg::Database::open(target).await?;
+            let verified = pg::verify(&database).await?;
+            Ok((database.description().to_string(), verified))
+        })
+    });
+    match checked {
+        Ok((description, Ok(verified))) => {
+            println!(
+                "database {description}: {} records in {} nodes checked, every chain intact; {} checkpoints, their {} references to other nodes' records hold",
+                verified.records,
+                verified.chains.len(),
+                verified.checkpoints,
+                verified.references
+            );
+            for (node, (seq, head)) in &verified.chains {
+                println!("node {node}: records 1 to {seq}, head {head}");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok((description, Err(broken))) => {
+            eprintln!("database {description}: broken at {broken}");
+            ExitCode::FAILURE
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

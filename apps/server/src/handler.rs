@@ -70,9 +70,9 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
-use crate::audit::{AuditLog, Entry};
-use crate::ratelimit::{RateLimit, Refusal, RefusalLimit};
-use crate::registry::Registry;
+use crate::audit::Entry;
+use crate::ratelimit::Refusal;
+use crate::store::{Audit, Denied, KeyUseLimit, RefusalLimit, Registry};
 
 /// Who is asking: the client certificate's common name; `None` over plain HTTP.
 #[derive(Clone, Debug)]
@@ -85,12 +85,12 @@ pub struct Security {
     pub loopback_hosts_only: bool,
     /// The request log (stdout).
     pub log: RequestLog,
-    /// The request registry (`"registry"`).
+    /// The request registry (`"registry"`, or `"database"`).
     pub registry: Option<Registry>,
-    /// The audit trail (`"audit_log"`).
-    pub audit: Option<AuditLog>,
+    /// The audit trail (`"audit_log"`, or `"database"`).
+    pub audit: Option<Audit>,
     /// Key uses per operator per minute (`"rate_limit_per_minute"`).
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<KeyUseLimit>,
     /// Recorded refusals per operator per minute (`"refusals_per_minute"`).
     pub refusals: Option<RefusalLimit>,
 }
@@ -212,6 +212,16 @@ fn check_host(uri: &Uri, headers: &HeaderMap) -> Result<(), Outcome> {
     }
 }
 
+/// The message of a 503 when the database (`"database"`) did not answer.
+const DATABASE_FAILED: &str =
+    "database: the database did not answer, so no key was used; try again later (the server's log says why)";
+
+/// The 503 for a database that did not answer: nothing can be checked or recorded, so
+/// nothing is (the server's stderr says why, once per outage).
+fn database_failed() -> Outcome {
+    Outcome::json_error(503, DATABASE_FAILED.into())
+}
+
 /// A reply before it becomes an HTTP response.
 struct Outcome {
     status: u16,
@@ -296,7 +306,7 @@ async fn refusal(
     outcome: Outcome,
 ) -> Outcome {
     let verdict = match &security.refusals {
-        Some(limit) => limit.check(operator.as_deref().unwrap_or(""), Instant::now()),
+        Some(limit) => limit.check(operator.as_deref().unwrap_or("")).await,
         None => Refusal::Record { unrecorded: 0 },
     };
     let throttled = |per_minute: u32| {
@@ -364,7 +374,7 @@ pub async fn record_all_unrecorded(security: &Security) {
     let Some(limit) = &security.refusals else {
         return;
     };
-    for (operator, count) in limit.take_unrecorded() {
+    for (operator, count) in limit.take_unrecorded().await {
         let operator = (!operator.is_empty()).then_some(operator);
         if record_unrecorded(security, &operator, count).await.is_err() {
             eprintln!("error: audit log: {count} refusals not recorded one by one could not be counted in it");
@@ -390,7 +400,7 @@ async fn refuse_early(security: &Security, operator: &Option<String>, outcome: O
 }
 
 async fn decide<S: Answerer>(
-    server: &S,
+    server: &Arc<S>,
     operator: &Option<String>,
     method: &Method,
     uri: &Uri,
@@ -426,31 +436,40 @@ async fn decide<S: Answerer>(
         return refuse_early(security, operator, Outcome::json_error(405, message)).await;
     }
     if let Some(registry) = &security.registry {
-        if let Err(rule) = blocking(|| {
-            registry.authorize(
+        match registry
+            .authorize(
                 operator.as_deref(),
                 parsed.request_id(),
                 parsed.smart_card_id(),
                 parsed.card_id(),
             )
-        }) {
-            return refuse(
-                security,
-                operator,
-                Some(&parsed),
-                RequestError::Forbidden { rule },
-            )
-            .await;
+            .await
+        {
+            Ok(()) => {}
+            Err(Denied::Rule(rule)) => {
+                return refuse(
+                    security,
+                    operator,
+                    Some(&parsed),
+                    RequestError::Forbidden { rule },
+                )
+                .await;
+            }
+            Err(Denied::Unavailable) => return database_failed(),
         }
     }
     let profile = server.profile();
     let intent = parsed.audit(&profile);
     if let (Some(limit), Some(_)) = (&security.rate_limit, intent.key_role()) {
-        if !limit.allow(operator.as_deref().unwrap_or(""), Instant::now()) {
-            let error = RequestError::RateLimited {
-                per_minute: limit.per_minute(),
-            };
-            return refuse(security, operator, Some(&parsed), error).await;
+        match limit.allow(operator.as_deref().unwrap_or("")).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let error = RequestError::RateLimited {
+                    per_minute: limit.per_minute(),
+                };
+                return refuse(security, operator, Some(&parsed), error).await;
+            }
+            Err(()) => return database_failed(),
         }
     }
     if intent.key_role().is_none() {
@@ -481,23 +500,46 @@ async fn decide<S: Answerer>(
     {
         return audit_failed();
     }
-    let use_key = || cm::answer(&parsed, &profile, &mut OsRng);
-    // SQLite and the key store block: off the async workers (`block_in_place`).
-    let used = blocking(|| match &security.registry {
+    // Owned, so that the SQLite registry's check and the key use can run on a blocking
+    // thread together.
+    let use_key = {
+        let (server, parsed) = (Arc::clone(server), parsed.clone());
+        move || cm::answer(&parsed, &server.profile(), &mut OsRng)
+    };
+    let used = match &security.registry {
         // The request may have been closed while its line was written: checked again, and
         // the key used, before any close can commit.
-        Some(registry) => registry.while_authorized(
-            operator.as_deref(),
-            parsed.request_id(),
-            parsed.smart_card_id(),
-            parsed.card_id(),
-            use_key,
-        ),
-        None => Ok(use_key()),
-    });
+        Some(registry) => {
+            registry
+                .while_authorized(
+                    operator.as_deref(),
+                    parsed.request_id(),
+                    parsed.smart_card_id(),
+                    parsed.card_id(),
+                    use_key,
+                )
+                .await
+        }
+        // The key store may block: off the async workers.
+        None => Ok(blocking(use_key)),
+    };
     let (reply, done) = match used {
         Ok(answered) => answered,
-        Err(rule) => {
+        Err(Denied::Unavailable) => {
+            // No key was used; the record of the intent is committed, and one more saying
+            // what was answered is tried (the database may be back).
+            let outcome = database_failed();
+            let _ = record(
+                security,
+                operator,
+                Some(intent),
+                503,
+                outcome.message.as_deref(),
+            )
+            .await;
+            return outcome;
+        }
+        Err(Denied::Rule(rule)) => {
             // No key was used: a second line says what was answered instead.
             let error = RequestError::Forbidden { rule };
             let outcome = Outcome::from_reply(cm::Reply::from_error(error));
@@ -544,7 +586,7 @@ pub async fn handle<S: Answerer>(
 ) -> Response {
     let started = Instant::now();
     let operator = operator.and_then(|Extension(Operator(name))| name);
-    let outcome = decide(&*server, &operator, &method, &uri, &headers).await;
+    let outcome = decide(&server, &operator, &method, &uri, &headers).await;
 
     // One line per request on stdout; the query (card ID, challenge) and the body (a key, a
     // PIN) are left out.

@@ -33,14 +33,20 @@
 //!   ([`ratelimit`]); `"refusals_per_minute"`: recorded refusals per operator per minute.
 //! - `"max_connections": N` and `"header_read_timeout_seconds": S`: connections served at once
 //!   and the time a client has to send a request's headers ([`handler::serve`]).
+//! - `"database": "postgresql://USER@HOST:PORT/DBNAME"` and `"node_id": NAME` (issue #23):
+//!   the registry, the audit trail (one hash chain per node) and both limits in PostgreSQL,
+//!   shared by several instances ([`pg`]), in place of `"registry"` and `"audit_log"`. The
+//!   two backends meet the handler through [`store`].
 //!
 //! The order in which a request meets them is in [`handler`].
 
 mod audit;
 mod cli;
 mod handler;
+mod pg;
 mod ratelimit;
 mod registry;
+mod store;
 mod tls;
 
 use std::borrow::Cow;
@@ -101,6 +107,7 @@ struct Config {
     #[serde(default)]
     audit_file_id: Option<String>,
     /// The chain head goes to stderr every this many audit lines (issue #24); default 1000.
+    /// With `"database"`: a checkpoint (and its anchor) every this many records.
     #[serde(default)]
     audit_anchor_every: Option<u64>,
     /// Connections served at once (default `handler::DEFAULT_MAX_CONNECTIONS`).
@@ -110,6 +117,13 @@ struct Config {
     /// `handler::DEFAULT_HEADER_READ_TIMEOUT`).
     #[serde(default)]
     header_read_timeout_seconds: Option<u64>,
+    /// PostgreSQL for the registry, the audit trail and the limits, shared by several
+    /// instances (issue #23): a `postgresql://` URL; the password from `PGPASSWORD`.
+    #[serde(default)]
+    database: Option<String>,
+    /// This instance's name in the database's audit trail; required with `"database"`.
+    #[serde(default)]
+    node_id: Option<String>,
 }
 
 /// `"refusals_per_minute"` when neither it nor `"rate_limit_per_minute"` is set.
@@ -457,6 +471,7 @@ usage: cardadmin-server --config <config.json> [--listen <address:port>]   serve
        cardadmin-server requests close --config <config.json> --reqid <GUID>
        cardadmin-server requests list --config <config.json>
        cardadmin-server verify-audit <audit log>
+       cardadmin-server verify-audit --config <config.json>   (the trail in its \"database\")
        cardadmin-server --help | --version       (and `<command> --help` for each command)
 
 Configuration fields: every field, with an example, in apps/server/README.md (cardadmin's source tree).
@@ -527,10 +542,12 @@ fn warn_weak(role: &str, check_value: impl fmt::Display, audit: &cardadmin::KeyA
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: the environment is changed here only.
+    let password = pg::take_password_from_env();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("requests") => cli::requests(&args[1..]),
-        Some("verify-audit") => cli::verify_audit(&args[1..]),
+        Some("requests") => cli::requests(&args[1..], password),
+        Some("verify-audit") => cli::verify_audit(&args[1..], password),
         _ => match parse_args(args) {
             Ok(Command::Help) => {
                 println!("{USAGE}");
@@ -540,7 +557,7 @@ fn main() -> ExitCode {
                 println!("cardadmin-server {}", env!("CARGO_PKG_VERSION"));
                 ExitCode::SUCCESS
             }
-            Ok(Command::Serve { config, listen }) => serve(config, listen),
+            Ok(Command::Serve { config, listen }) => serve(config, listen, password),
             Err(message) => {
                 eprintln!("error: {message}");
                 ExitCode::from(2)
@@ -584,7 +601,11 @@ fn warn_if_readable(path: &str, config: &Config) {
 fn warn_if_readable(_: &str, _: &Config) {}
 
 #[tokio::main]
-async fn serve(config_path: String, listen: SocketAddr) -> ExitCode {
+async fn serve(
+    config_path: String,
+    listen: SocketAddr,
+    password: Option<Zeroizing<String>>,
+) -> ExitCode {
     let config = match load_config(&config_path) {
         Ok(config) => config,
         Err(message) => {
@@ -607,7 +628,7 @@ async fn serve(config_path: String, listen: SocketAddr) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let security = match security(&config, listen, log.clone()) {
+    let security = match security(&config, listen, log.clone(), password).await {
         Ok(security) => security,
         Err(message) => {
             eprintln!("error: {message}");
@@ -740,7 +761,7 @@ async fn serve(config_path: String, listen: SocketAddr) -> ExitCode {
 async fn stopping(security: &Security) {
     handler::record_all_unrecorded(security).await;
     if let Some(audit) = &security.audit {
-        audit.anchor_at_shutdown().await;
+        audit.at_shutdown().await;
     }
 }
 
@@ -770,18 +791,109 @@ fn limits(config: &Config) -> Result<handler::Limits, String> {
     })
 }
 
+/// Checks the `"database"` and `"node_id"` fields against the rest: `Some((url, node))` with
+/// a database, `None` without.
+fn database_fields(config: &Config) -> Result<Option<(&str, &str)>, String> {
+    let Some(url) = config.database.as_deref() else {
+        if config.node_id.is_some() {
+            return Err("\"node_id\" names this instance in the database's audit trail: add \"database\": \"postgresql://USER@HOST:PORT/DBNAME\", or remove it".into());
+        }
+        return Ok(None);
+    };
+    for (field, given) in [
+        ("registry", config.registry.is_some()),
+        ("audit_log", config.audit_log.is_some()),
+        ("audit_file_id", config.audit_file_id.is_some()),
+    ] {
+        if given {
+            return Err(format!("\"{field}\" and \"database\" cannot be used together: with \"database\" the request registry and the audit trail are in the database; remove \"{field}\""));
+        }
+    }
+    let Some(node) = config.node_id.as_deref() else {
+        return Err("\"database\" needs \"node_id\": this instance's name in the audit trail (each instance its own, e.g. \"node_id\": \"a\")".into());
+    };
+    pg::check_node_id(node)?;
+    if config.tls.is_none() {
+        return Err("\"database\" needs \"tls\": the registry names each request's operator, and the operator is the client certificate's common name, which plain HTTP does not have".into());
+    }
+    Ok(Some((url, node)))
+}
+
+/// The PostgreSQL parts: the registry, this node's audit chain, the limits in the database.
+async fn database_security(
+    secured: &Config,
+    url: &str,
+    node: &str,
+    password: Option<Zeroizing<String>>,
+    log: handler::RequestLog,
+) -> Result<Security, String> {
+    let target = pg::parse_url(url, password.as_deref().map(String::as_str))?;
+    drop(password);
+    let database = pg::Database::open(target).await?;
+    let anchor_every = match secured.audit_anchor_every {
+        Some(0) => {
+            return Err("audit_anchor_every must be at least 1: a checkpoint is written every this many records (default 1000)".into())
+        }
+        Some(every) => every,
+        None => audit::DEFAULT_ANCHOR_EVERY,
+    };
+    let opened = pg::Trail::open(database.clone(), node, anchor_every).await?;
+    eprintln!(
+        "database {}: schema version {}; node {node}: {} records before this start, the start-up checkpoint is record {}, head {}",
+        database.description(),
+        pg::SCHEMA_VERSION,
+        opened.before,
+        opened.seq,
+        opened.head
+    );
+    eprintln!(
+        "database: the request registry, the audit trail (node {node}'s chain, a checkpoint every {anchor_every} records and at shutdown) and the limits are shared with every instance on this database"
+    );
+    let rate_limit = secured.rate_limit_per_minute.map(|per_minute| {
+        eprintln!("rate limit: {per_minute} key uses per operator per minute across every instance on this database, then 429");
+        store::KeyUseLimit::Postgres {
+            database: database.clone(),
+            per_minute,
+        }
+    });
+    let refusals_per_minute = secured
+        .refusals_per_minute
+        .or(secured.rate_limit_per_minute)
+        .unwrap_or(DEFAULT_REFUSALS_PER_MINUTE);
+    eprintln!(
+        "refusal limit: {refusals_per_minute} recorded refusals per operator per minute across every instance, then 429 (counted, not recorded one by one)"
+    );
+    Ok(Security {
+        // "database" needs "tls" (checked above): the client certificate decides, not `Host`.
+        loopback_hosts_only: false,
+        log,
+        registry: Some(store::Registry::Postgres(database.clone())),
+        audit: Some(store::Audit::Postgres(opened.trail)),
+        rate_limit,
+        refusals: Some(store::RefusalLimit::Postgres {
+            database,
+            per_minute: refusals_per_minute,
+        }),
+    })
+}
+
 /// Opens what the configuration names (registry, audit trail, rate limit), checks that plain
 /// HTTP stays on loopback, and says on stderr what is on and what is not.
-fn security(
+async fn security(
     secured: &Config,
     listen: SocketAddr,
     log: handler::RequestLog,
+    password: Option<Zeroizing<String>>,
 ) -> Result<Security, String> {
     if secured.tls.is_none() && !listen.ip().is_loopback() {
         return Err(format!(
             "refusing to serve plain HTTP on {listen}: without \"tls\" in the configuration callers are not authenticated and keys would cross the network in clear, so the server listens only on a loopback address (127.0.0.1 or ::1); add \"tls\": {{\"cert\", \"key\", \"client_ca\"}} to listen elsewhere"
         ));
     }
+    if let Some((url, node)) = database_fields(secured)? {
+        return database_security(secured, url, node, password, log).await;
+    }
+    drop(password);
     if secured.registry.is_some() && secured.tls.is_none() {
         return Err("\"registry\" needs \"tls\": the registry names each request's operator, and the operator is the client certificate's common name, which plain HTTP does not have".into());
     }
@@ -793,7 +905,7 @@ fn security(
                 "registry {}: {count} requests; every endpoint answers only the operator of an open request",
                 path.display()
             );
-            Some(registry)
+            Some(store::Registry::Sqlite(Arc::new(registry)))
         }
         None => {
             eprintln!(
@@ -854,7 +966,7 @@ fn security(
                 );
             }
             eprintln!("audit log {}: the chain head goes to stderr every {anchor_every} lines and at shutdown (\"audit anchor: ...\"); keep those lines outside this machine", path.display());
-            Some(opened.log)
+            Some(store::Audit::File(opened.log))
         }
         None => {
             if secured.audit_file_id.is_some() || secured.audit_anchor_every.is_some() {
@@ -866,7 +978,7 @@ fn security(
     };
     let rate_limit = secured.rate_limit_per_minute.map(|limit| {
         eprintln!("rate limit: {limit} key uses per operator per minute, then 429");
-        ratelimit::RateLimit::new(limit)
+        store::KeyUseLimit::Memory(ratelimit::RateLimit::new(limit))
     });
     let refusals_per_minute = secured
         .refusals_per_minute
@@ -881,7 +993,9 @@ fn security(
         registry,
         audit,
         rate_limit,
-        refusals: Some(ratelimit::RefusalLimit::new(refusals_per_minute)),
+        refusals: Some(store::RefusalLimit::Memory(ratelimit::RefusalLimit::new(
+            refusals_per_minute,
+        ))),
     })
 }
 

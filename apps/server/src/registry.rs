@@ -36,7 +36,8 @@ pub enum State {
 }
 
 impl State {
-    fn as_str(self) -> &'static str {
+    /// `open` or `closed`, as the registry stores it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
             Self::Closed => "closed",
@@ -325,41 +326,56 @@ fn authorize_in(
     };
     match reqid {
         Some(reqid) => {
-            let request = get_in(connection, reqid)
-                .map_err(|err| {
-                    eprintln!("error: {err}");
-                    UNAVAILABLE
-                })?
-                .ok_or(NOT_REGISTERED)?;
-            if request.operator != operator {
-                return Err(NOT_REGISTERED);
-            }
-            if request.state != State::Open {
-                return Err(CLOSED);
-            }
-            if request.scid != scid {
-                return Err(WRONG_SCID);
-            }
-            if cardid.is_some_and(|cardid| cardid != request.cardid) {
-                return Err(WRONG_CARDID);
-            }
-            Ok(())
+            let request = get_in(connection, reqid).map_err(|err| {
+                eprintln!("error: {err}");
+                UNAVAILABLE
+            })?;
+            rule_for_request(operator, request.as_ref(), scid, cardid)
         }
         None => {
             let open = open_for_card_in(connection, operator, scid).map_err(|err| {
                 eprintln!("error: {err}");
                 UNAVAILABLE
             })?;
-            if open.is_empty() {
-                return Err(NO_OPEN_REQUEST);
-            }
-            match cardid {
-                Some(cardid) if !open.iter().any(|request| request.cardid == cardid) => {
-                    Err(WRONG_CARDID)
-                }
-                _ => Ok(()),
-            }
+            rule_for_open(&open, cardid)
         }
+    }
+}
+
+/// The rules for a request named by its ID (`request` as the registry has it, `None` when it
+/// is not registered): the caller's, open, for this smart card and card. Shared by both
+/// registry backends, so they refuse with the same words.
+pub fn rule_for_request(
+    operator: &str,
+    request: Option<&Request>,
+    scid: Guid,
+    cardid: Option<CardId>,
+) -> Result<(), Rule> {
+    let request = request.ok_or(NOT_REGISTERED)?;
+    if request.operator != operator {
+        return Err(NOT_REGISTERED);
+    }
+    if request.state != State::Open {
+        return Err(CLOSED);
+    }
+    if request.scid != scid {
+        return Err(WRONG_SCID);
+    }
+    if cardid.is_some_and(|cardid| cardid != request.cardid) {
+        return Err(WRONG_CARDID);
+    }
+    Ok(())
+}
+
+/// The rules without a request ID (`serverproposedpin`): `open` are the caller's open
+/// requests for the smart card.
+pub fn rule_for_open(open: &[Request], cardid: Option<CardId>) -> Result<(), Rule> {
+    if open.is_empty() {
+        return Err(NO_OPEN_REQUEST);
+    }
+    match cardid {
+        Some(cardid) if !open.iter().any(|request| request.cardid == cardid) => Err(WRONG_CARDID),
+        _ => Ok(()),
     }
 }
 
