@@ -48,6 +48,7 @@ mod pin;
 mod plural;
 mod primitive;
 pub mod rng;
+mod signer;
 pub mod unblock;
 
 pub use algorithm::Algorithm;

@@ -45,13 +45,13 @@
 //! # Written once, whoever computes the CMAC
 //!
 //! A master key lives either in memory ([`MasterKey`](crate::MasterKey)) or in a key store
-//! that computes CMAC for the crate ([`CmacSigner`](crate::master::CmacSigner): an HSM over
+//! that computes CMAC for the crate ([`CmacSigner`](crate::signer::CmacSigner): an HSM over
 //! PKCS#11). Both derivations go through this file: the input check ([`check_input`]), the
 //! constants per algorithm ([`constants`]) and the fold of the tags into a key ([`fold`]) are
 //! written once; only the CMACs differ. In memory, all CMACs of one derivation run as lanes of
 //! one chain (they differ only in the first byte), so the cipher can interleave them; through a
-//! key store, each is one call to [`CmacSigner::cmac`](crate::master::CmacSigner::cmac) over a
-//! [`CmacMessage`](crate::master::CmacMessage) built here. Everything derived from the key stays
+//! key store, each is one call to [`CmacSigner::cmac`](crate::signer::CmacSigner::cmac) over a
+//! [`CmacMessage`](crate::signer::CmacMessage) built here. Everything derived from the key stays
 //! in wiped buffers.
 //!
 //! A key store computes plain SP 800-38B CMAC, which agrees with AN10922's padding only when
@@ -65,8 +65,8 @@ use zeroize::Zeroizing;
 use crate::algorithm::Algorithm;
 use crate::error::KeyError;
 use crate::key::AdminKey;
-use crate::master::{CmacMessage, CmacSigner, DiversifyError};
 use crate::primitive::{cmac_lanes, des_key, BlockCipher, Cipher, Padding, Subkeys};
+use crate::signer::{CmacMessage, CmacSigner, DiversifyError};
 
 /// AN10922's diversification constants for the three 8-byte parts of a 3TDEA key.
 const TDEA3_CONSTANTS: [u8; 3] = [0x31, 0x32, 0x33];
@@ -79,9 +79,6 @@ const AES256_CONSTANTS: [u8; 2] = [0x41, 0x42];
 
 /// The accepted lengths of a diversification input, in bytes.
 const INPUT_LEN: core::ops::RangeInclusive<usize> = 1..=64;
-
-/// The longest CMAC message the derivation builds: a constant and the longest input.
-pub(crate) const MAX_MESSAGE_LEN: usize = 1 + 64;
 
 /// Room for the CMAC tags of one derivation, one after the other: 3 × 8 bytes for 3DES,
 /// 1 or 2 × 16 for AES.

@@ -5,12 +5,22 @@
 //! cardadmin-server requests add --config CONFIG --reqid R --scid S --cardid C --operator NAME
 //! cardadmin-server requests close --config CONFIG --reqid R
 //! cardadmin-server requests list --config CONFIG
-//! cardadmin-server verify-audit PATH
+//! cardadmin-server verify-audit PATH [--file-id ID]
+//! cardadmin-server verify-audit --config CONFIG
 //! ```
 //!
-//! `requests` reads only the configuration's `"registry"` (it needs no key, so a key store
-//! is never opened to manage requests). Exit status: 0 done, 1 refused (with a message on
-//! stderr), 2 bad arguments.
+//! With `"database"` (and `"node_id"`) in the configuration, `requests` works on the
+//! database's registry, and each change's audit record goes to the chain `NODE/requests` in the
+//! same transaction as the change ([`crate::pg`]); `verify-audit --config` checks every
+//! node's chain and the checkpoints.
+//!
+//! `requests` reads only the configuration's `"registry"`, `"audit_log"` and
+//! `"audit_file_id"` (it needs no key, so a key store is never opened to manage requests).
+//! With an `"audit_log"`, `add` and `close` write a line to the audit trail inside the
+//! registry's transaction, before the change commits (a change that cannot be recorded is not
+//! made), beside a running server ([`crate::audit::Trail::open_for_command`]); refused
+//! changes (an ID registered already, a request closed already) change nothing and write
+//! nothing. Exit status: 0 done, 1 refused (with a message on stderr), 2 bad arguments.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,21 +28,120 @@ use std::process::ExitCode;
 use cardadmin::CardId;
 use cardadmin_mimcm::Guid;
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
-use crate::registry::{format_request, Registry};
+use crate::audit::{self, Record, RegistryAction, RegistryChange, Trail};
+use crate::pg;
+use crate::registry::{format_request, Registry, Request, State};
 
-/// The one field `requests` reads; the rest of the file is the server's.
+/// The fields `requests` reads; the rest of the file is the server's.
 #[derive(Deserialize)]
-struct RegistryField {
+struct RequestsFields {
     registry: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
+    audit_file_id: Option<String>,
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    node_id: Option<String>,
+}
+
+impl RequestsFields {
+    /// With `"database"`: the URL and the node, the other storage fields refused.
+    fn database(&self) -> Result<Option<(&str, &str)>, String> {
+        let Some(url) = self.database.as_deref() else {
+            return Ok(None);
+        };
+        for (field, given) in [
+            ("registry", self.registry.is_some()),
+            ("audit_log", self.audit_log.is_some()),
+            ("audit_file_id", self.audit_file_id.is_some()),
+        ] {
+            if given {
+                return Err(format!("\"{field}\" and \"database\" cannot be used together: with \"database\" the request registry and the audit trail are in the database; remove \"{field}\""));
+            }
+        }
+        let node = self.node_id.as_deref().ok_or(
+            "\"database\" needs \"node_id\": this instance's name in the audit trail (each instance its own, e.g. \"node_id\": \"a\")",
+        )?;
+        pg::check_node_id(node)?;
+        Ok(Some((url, node)))
+    }
+}
+
+/// A runtime for the database's asynchronous client, for one command.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the database client: {err}"))
+}
+
+/// `requests add|close|list` against the database.
+fn requests_in_database(
+    action: &str,
+    options: &Options,
+    url: &str,
+    node: &str,
+    password: Option<Zeroizing<String>>,
+) -> Result<String, String> {
+    let target = pg::parse_url(url, password.as_deref().map(String::as_str))?;
+    drop(password);
+    let chain = pg::command_chain(node);
+    runtime()?.block_on(async {
+        let database = pg::Database::open(target).await?;
+        match action {
+            "add" => {
+                let request = Request {
+                    reqid: options.guid("reqid")?,
+                    scid: options.guid("scid")?,
+                    cardid: CardId::parse(options.value("cardid")?)
+                        .map_err(|err| format!("--cardid: {err}"))?,
+                    operator: options.value("operator")?.to_string(),
+                    state: State::Open,
+                };
+                let (seq, head) = database.add(&request, &chain, uid()).await?;
+                eprintln!("audit chain {chain}: record {seq}, head {head}");
+                Ok(format!(
+                    "added {}: smart card {}, card {}, operator {:?}, open",
+                    request.reqid, request.scid, request.cardid, request.operator
+                ))
+            }
+            "close" => {
+                let reqid = options.guid("reqid")?;
+                let (_, seq, head) = database.close(reqid, &chain, uid()).await?;
+                eprintln!("audit chain {chain}: record {seq}, head {head}");
+                Ok(format!("closed {reqid}"))
+            }
+            _ => database.list().await.map(|requests| list_text(&requests)),
+        }
+    })
+}
+
+fn list_text(requests: &[Request]) -> String {
+    let mut out = String::from("reqid\tscid\tcardid\toperator\tstate");
+    for request in requests {
+        out.push('\n');
+        out.push_str(&format_request(request));
+    }
+    out
 }
 
 const REQUESTS_USAGE: &str = "usage: cardadmin-server requests add --config <config.json> --reqid <GUID> --scid <GUID> --cardid <GUID> --operator <NAME>
        cardadmin-server requests close --config <config.json> --reqid <GUID>
        cardadmin-server requests list --config <config.json>";
 
-/// `requests add|close|list`.
-pub fn requests(args: &[String]) -> ExitCode {
+/// True when the arguments ask for help: `--help` or `-h` anywhere among them.
+fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|arg| arg == "--help" || arg == "-h")
+}
+
+/// `requests add|close|list`; `password` is `PGPASSWORD`'s, for `"database"`.
+pub fn requests(args: &[String], password: Option<Zeroizing<String>>) -> ExitCode {
+    if wants_help(args) {
+        println!("{REQUESTS_USAGE}\n\nThe registry is the configuration's \"registry\", or its \"database\" (apps/server/README.md).");
+        return ExitCode::SUCCESS;
+    }
     let Some((action, options)) = args.split_first() else {
         eprintln!("{REQUESTS_USAGE}");
         return ExitCode::from(2);
@@ -44,26 +153,58 @@ pub fn requests(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let registry = match options.registry() {
-        Ok(registry) => registry,
+    if !["add", "close", "list"].contains(&action.as_str()) {
+        eprintln!("unknown action {action:?}\n{REQUESTS_USAGE}");
+        return ExitCode::from(2);
+    }
+    let in_database = options.fields().and_then(|fields| {
+        fields
+            .database()
+            .map(|found| found.map(|(url, node)| (url.to_string(), node.to_string())))
+    });
+    match in_database {
+        Ok(Some((url, node))) => {
+            return match requests_in_database(action, &options, &url, &node, password) {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
+    drop(password);
+    let (registry, fields) = match options.registry() {
+        Ok(opened) => opened,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::FAILURE;
         }
     };
     let done = match action.as_str() {
-        "add" => add(&registry, &options),
-        "close" => options
-            .guid("reqid")
-            .and_then(|reqid| registry.close(reqid).map(|()| format!("closed {reqid}"))),
-        "list" => registry.list().map(|requests| {
-            let mut out = String::from("reqid\tscid\tcardid\toperator\tstate");
-            for request in &requests {
-                out.push('\n');
-                out.push_str(&format_request(request));
-            }
-            out
+        "add" => {
+            let mut recorder = Recorder::new(&fields);
+            let added = add(&registry, &options, &mut recorder);
+            recorder.report();
+            added
+        }
+        "close" => options.guid("reqid").and_then(|reqid| {
+            let mut recorder = Recorder::new(&fields);
+            let closed = registry
+                .close(reqid, |action, request| recorder.record(action, request))
+                .map(|_| format!("closed {reqid}"));
+            recorder.report();
+            closed
         }),
+        "list" => registry.list().map(|requests| list_text(&requests)),
         other => {
             eprintln!("unknown action {other:?}\n{REQUESTS_USAGE}");
             return ExitCode::from(2);
@@ -81,16 +222,95 @@ pub fn requests(args: &[String]) -> ExitCode {
     }
 }
 
-fn add(registry: &Registry, options: &Options) -> Result<String, String> {
+fn add(
+    registry: &Registry,
+    options: &Options,
+    recorder: &mut Recorder<'_>,
+) -> Result<String, String> {
     let reqid = options.guid("reqid")?;
     let scid = options.guid("scid")?;
     let cardid = options.value("cardid")?;
     let cardid = CardId::parse(cardid).map_err(|err| format!("--cardid: {err}"))?;
     let operator = options.value("operator")?;
-    registry.add(reqid, scid, cardid, operator)?;
+    registry.add(reqid, scid, cardid, operator, |action, request| {
+        recorder.record(action, request)
+    })?;
     Ok(format!(
         "added {reqid}: smart card {scid}, card {cardid}, operator {operator:?}, open"
     ))
+}
+
+/// Writes the registry's changes to the configuration's audit trail, if it names one. The
+/// trail is opened when the first line is due: inside the registry's transaction, so that a
+/// server using a key for the request waits for the change, or the change for the key use
+/// (see `Registry::while_authorized`).
+struct Recorder<'a> {
+    fields: &'a RequestsFields,
+    trail: Option<Trail>,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(fields: &'a RequestsFields) -> Self {
+        Self {
+            fields,
+            trail: None,
+        }
+    }
+
+    fn record(&mut self, action: RegistryAction, request: &Request) -> Result<(), String> {
+        let Some(path) = &self.fields.audit_log else {
+            return Ok(());
+        };
+        let trail = match &mut self.trail {
+            Some(trail) => trail,
+            None => {
+                let expected_id = self
+                    .fields
+                    .audit_file_id
+                    .as_deref()
+                    .map(audit::parse_file_id)
+                    .transpose()
+                    .map_err(|err| format!("audit_file_id: {err}"))?;
+                let options = audit::Options {
+                    expected_id,
+                    anchor_every: None,
+                };
+                self.trail.insert(Trail::open_for_command(path, &options)?)
+            }
+        };
+        trail.append(&[Record::Registry(&RegistryChange {
+            action,
+            reqid: request.reqid,
+            scid: request.scid,
+            cardid: request.cardid,
+            operator: request.operator.clone(),
+            uid: uid(),
+        })])
+    }
+
+    /// The trail's head after a change, on stderr: one more copy of it outside the file.
+    fn report(&self) {
+        if let Some(trail) = &self.trail {
+            eprintln!(
+                "audit log {}: {} lines, head {}",
+                trail.path().display(),
+                trail.lines(),
+                trail.head()
+            );
+        }
+    }
+}
+
+/// The real user id of this process.
+#[cfg(unix)]
+fn uid() -> Option<u32> {
+    Some(nix::unistd::getuid().as_raw())
+}
+
+/// No user ids here.
+#[cfg(not(unix))]
+fn uid() -> Option<u32> {
+    None
 }
 
 /// `--name value` pairs.
@@ -128,33 +348,93 @@ impl Options {
         Guid::parse(self.value(name)?).map_err(|err| format!("--{name}: {err}"))
     }
 
-    fn registry(&self) -> Result<Registry, String> {
+    fn fields(&self) -> Result<RequestsFields, String> {
         let config = self.value("config")?;
         let text =
             std::fs::read_to_string(config).map_err(|err| format!("reading {config}: {err}"))?;
-        let field: RegistryField =
-            serde_json::from_str(&text).map_err(|err| format!("{config}: {err}"))?;
-        let path = field.registry.ok_or_else(|| {
+        serde_json::from_str(&text).map_err(|err| format!("{config}: {err}"))
+    }
+
+    fn registry(&self) -> Result<(Registry, RequestsFields), String> {
+        let config = self.value("config")?;
+        let fields = self.fields()?;
+        let path = fields.registry.as_ref().ok_or_else(|| {
             format!(
                 "{config} names no \"registry\": add \"registry\": \"PATH\" (created on first use)"
             )
         })?;
-        Registry::open(&path)
+        Ok((Registry::open(path)?, fields))
     }
 }
 
-/// `verify-audit PATH`: 0 when the chain holds (prints the line count and the head hash), 1
-/// naming the first broken line otherwise, 2 for bad arguments.
-pub fn verify_audit(args: &[String]) -> ExitCode {
-    let [path] = args else {
-        eprintln!("usage: cardadmin-server verify-audit <audit log>");
-        return ExitCode::from(2);
+const VERIFY_AUDIT_USAGE: &str =
+    "usage: cardadmin-server verify-audit [--file-id <32 hex digits>] [--] <audit log>
+
+Checks the audit trail's hash chain from the first line to the last. Exit status: 0 the chain
+holds (prints the file id, the line count and the head hash), 1 broken (names the first line
+that does not verify) or, with --file-id, another trail than the one named; 2 bad arguments.
+`--` before a path that starts with '-'. A trail written before file ids verifies as before and
+is said to have none.";
+
+/// `verify-audit [--file-id ID] PATH`: 0 when the chain holds (prints the file id, the line
+/// count and the head hash), 1 naming the first broken line otherwise, or when `--file-id`
+/// names another trail than the file's; 2 for bad arguments.
+///
+/// A trail written before file ids verifies as before and is said to have none (or, once a
+/// server of this version continued it, the line its id was appended on).
+///
+/// `verify-audit --config C` checks the trail in the configuration's `"database"` instead.
+pub fn verify_audit(args: &[String], password: Option<Zeroizing<String>>) -> ExitCode {
+    if matches!(args, [flag] if flag == "--help" || flag == "-h") {
+        println!("{VERIFY_AUDIT_USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if let [flag, config] = args {
+        if flag == "--config" {
+            return verify_database(config, password);
+        }
+    }
+    drop(password);
+    let (path, expected) = match args {
+        [dashes, path] if dashes == "--" => (path, None),
+        [path] if !path.starts_with('-') => (path, None),
+        [flag, id, dashes, path] if flag == "--file-id" && dashes == "--" => (path, Some(id)),
+        [path, flag, id] | [flag, id, path] if flag == "--file-id" && !path.starts_with('-') => {
+            (path, Some(id))
+        }
+        _ => {
+            eprintln!("{VERIFY_AUDIT_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let expected = match expected.map(|id| audit::parse_file_id(id)).transpose() {
+        Ok(expected) => expected,
+        Err(err) => {
+            eprintln!("--file-id: {err}\n{VERIFY_AUDIT_USAGE}");
+            return ExitCode::from(2);
+        }
     };
     let path = Path::new(path);
     match crate::audit::verify(path) {
         Ok(verified) => {
+            let id = match (&verified.file_id, verified.file_id_line) {
+                (Some(id), Some(1) | None) => format!("file id {id}"),
+                (Some(id), Some(line)) => format!(
+                    "file id {id} (from line {line}; the lines before it were written before file ids)"
+                ),
+                (None, _) => String::from("no file id (written before file ids)"),
+            };
+            if let Some(expected) = &expected {
+                if verified.file_id.as_ref() != Some(expected) {
+                    eprintln!(
+                        "{}: the chain holds, but it is not the trail {expected}: {id}",
+                        path.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
             println!(
-                "{}: {} lines, chain intact; head {}",
+                "{}: {id}; {} lines, chain intact; head {}",
                 path.display(),
                 verified.lines,
                 verified.head
@@ -163,6 +443,58 @@ pub fn verify_audit(args: &[String]) -> ExitCode {
         }
         Err(message) => {
             eprintln!("{}: broken at {message}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `verify-audit --config CONFIG`: every node's chain in the configuration's database, and the
+/// checkpoints. 0 printing what was checked; 1 naming the node and seq of the first break (or
+/// when the database cannot be read); 2 for a configuration without `"database"`.
+fn verify_database(config: &str, password: Option<Zeroizing<String>>) -> ExitCode {
+    let fields = match std::fs::read_to_string(config)
+        .map_err(|err| format!("reading {config}: {err}"))
+        .and_then(|text| {
+            serde_json::from_str::<RequestsFields>(&text).map_err(|err| format!("{config}: {err}"))
+        }) {
+        Ok(fields) => fields,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(url) = fields.database.as_deref() else {
+        eprintln!("{config} names no \"database\": `verify-audit --config` checks a database's trail; give a file trail's path instead: cardadmin-server verify-audit <audit log>");
+        return ExitCode::from(2);
+    };
+    let checked = pg::parse_url(url, password.as_deref().map(String::as_str)).and_then(|target| {
+        drop(password);
+        runtime()?.block_on(async {
+            let database = pg::Database::open(target).await?;
+            let verified = pg::verify(&database).await?;
+            Ok((database.description().to_string(), verified))
+        })
+    });
+    match checked {
+        Ok((description, Ok(verified))) => {
+            println!(
+                "database {description}: {} records in {} nodes checked, every chain intact; {} checkpoints, their {} references to other nodes' records hold",
+                verified.records,
+                verified.chains.len(),
+                verified.checkpoints,
+                verified.references
+            );
+            for (node, (seq, head)) in &verified.chains {
+                println!("node {node}: records 1 to {seq}, head {head}");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok((description, Err(broken))) => {
+            eprintln!("database {description}: broken at {broken}");
+            ExitCode::FAILURE
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

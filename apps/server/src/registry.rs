@@ -1,6 +1,7 @@
 //! The request registry: which requests exist, for which smart card and card, whose they are,
 //! and whether they are open. SQLite (`rusqlite` with its bundled SQLite: nothing to install),
-//! one file named by the configuration's `"registry"`, created on first use.
+//! one file named by the configuration's `"registry"`, created on first use, readable and
+//! writable by its owner only (0600; SQLite gives its `-wal` and `-shm` files the same mode).
 //!
 //! MIM CM answers only for a card that belongs to an approved request of the caller; this is
 //! the example server's stand-in for MIM CM's request database, managed with
@@ -9,9 +10,11 @@
 //! GUIDs are stored as their 16 bytes (the Windows GUID layout that `cm::Guid` and `CardId`
 //! read), so `{A9B4...}`, `a9b4...` and bare hex are one request: they are compared as GUIDs,
 //! never as text. The server reads the file on every request (no cache): a request closed from
-//! the command line is closed for the next request. SQLite's write-ahead log lets the command
-//! line write while the server reads, and a server killed at any moment leaves the file
-//! consistent (SQLite's transactions).
+//! the command line is closed for the next request, and for one whose audit line is being
+//! written ([`Registry::while_authorized`]: the check is made again, in the transaction the
+//! key is used in). SQLite's write-ahead log lets the command line write while the server
+//! reads, and a server killed at any moment leaves the file consistent (SQLite's
+//! transactions).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -19,7 +22,9 @@ use std::time::Duration;
 
 use cardadmin::CardId;
 use cardadmin_mimcm::Guid;
-use rusqlite::{params, Connection, OptionalExtension as _};
+use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
+
+use crate::audit::RegistryAction;
 
 /// A request's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +36,8 @@ pub enum State {
 }
 
 impl State {
-    fn as_str(self) -> &'static str {
+    /// `open` or `closed`, as the registry stores it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
             Self::Closed => "closed",
@@ -63,10 +69,10 @@ pub struct Registry {
 /// Why a request was refused: the rule that failed, as the 403's message says it.
 pub type Rule = &'static str;
 
-/// The rules, in the order they are checked.
-pub const NOT_REGISTERED: Rule = "the request is not registered";
-/// See [`NOT_REGISTERED`].
-pub const NOT_OPERATOR: Rule = "the caller is not the request's operator";
+/// The rules, in the order they are checked. Someone else's request is refused with the same
+/// words as an unknown one, so that a caller cannot learn which request IDs exist (the audit
+/// trail has the caller and the request ID, and the registry whose request it is).
+pub const NOT_REGISTERED: Rule = "no request with this ID is registered for the caller";
 /// See [`NOT_REGISTERED`].
 pub const CLOSED: Rule = "the request is closed";
 /// See [`NOT_REGISTERED`].
@@ -80,9 +86,24 @@ pub const NO_OPERATOR: Rule = "the caller is not identified (no client certifica
 /// See [`NOT_REGISTERED`].
 pub const UNAVAILABLE: Rule = "the request registry could not be read";
 
+/// Creates `path` empty, readable and writable by its owner only (0600), if it does not exist:
+/// SQLite then uses it as a new database, and gives its `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(format!("registry {}: cannot create: {err}", path.display())),
+    }
+}
+
 impl Registry {
-    /// Opens the registry at `path`, creating the file and its table on first use.
+    /// Opens the registry at `path`, creating the file (0600) and its table on first use.
     pub fn open(path: &Path) -> Result<Self, String> {
+        create_private(path)?;
         let context = |err: rusqlite::Error| format!("registry {}: {err}", path.display());
         let connection = Connection::open(path).map_err(context)?;
         connection
@@ -121,49 +142,89 @@ impl Registry {
     }
 
     /// Registers an open request. An ID that exists already is an error.
+    ///
+    /// `record` is called inside the transaction, after the row is written and before it
+    /// commits (`requests add` writes its audit line there): if it fails, nothing is added.
+    /// Should the commit fail after it, it is called again with
+    /// [`RegistryAction::AddNotCommitted`].
     pub fn add(
         &self,
         reqid: Guid,
         scid: Guid,
         cardid: CardId,
         operator: &str,
-    ) -> Result<(), String> {
+        mut record: impl FnMut(RegistryAction, &Request) -> Result<(), String>,
+    ) -> Result<Request, String> {
         if operator.is_empty() {
             return Err("the operator is empty: give the client certificate's common name".into());
         }
-        let connection = self.lock();
-        let inserted = connection.execute(
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|err| format!("registry: {err}"))?;
+        let inserted = transaction.execute(
             "INSERT INTO requests (reqid, scid, cardid, operator, state) VALUES (?1, ?2, ?3, ?4, 'open')",
             params![&reqid.as_bytes()[..], &scid.as_bytes()[..], &cardid.as_bytes()[..], operator],
         );
         match inserted {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(rusqlite::Error::SqliteFailure(err, _))
                 if err.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
-                Err(format!("request {reqid} is registered already"))
+                return Err(format!("request {reqid} is registered already"));
             }
-            Err(err) => Err(format!("registry: {err}")),
+            Err(err) => return Err(format!("registry: {err}")),
         }
+        let request = Request {
+            reqid,
+            scid,
+            cardid,
+            operator: operator.to_string(),
+            state: State::Open,
+        };
+        record(RegistryAction::Add, &request)
+            .map_err(|err| format!("{err}; request {reqid} was not added"))?;
+        if let Err(err) = transaction.commit() {
+            let _ = record(RegistryAction::AddNotCommitted, &request);
+            return Err(format!("registry: {err}; request {reqid} was not added"));
+        }
+        Ok(request)
     }
 
-    /// Closes a request. Unknown or already closed is an error.
-    pub fn close(&self, reqid: Guid) -> Result<(), String> {
-        let connection = self.lock();
-        let changed = connection
+    /// Closes a request. Unknown or already closed is an error. `record` as for
+    /// [`Registry::add`] (with [`RegistryAction::Close`]).
+    pub fn close(
+        &self,
+        reqid: Guid,
+        mut record: impl FnMut(RegistryAction, &Request) -> Result<(), String>,
+    ) -> Result<Request, String> {
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|err| format!("registry: {err}"))?;
+        let request = match get_in(&transaction, reqid)? {
+            None => return Err(format!("request {reqid} is not registered")),
+            Some(request) if request.state == State::Closed => {
+                return Err(format!("request {reqid} is closed already"))
+            }
+            Some(request) => request,
+        };
+        transaction
             .execute(
-                "UPDATE requests SET state = 'closed' WHERE reqid = ?1 AND state = 'open'",
+                "UPDATE requests SET state = 'closed' WHERE reqid = ?1",
                 params![&reqid.as_bytes()[..]],
             )
             .map_err(|err| format!("registry: {err}"))?;
-        if changed == 1 {
-            return Ok(());
+        record(RegistryAction::Close, &request)
+            .map_err(|err| format!("{err}; request {reqid} was not closed"))?;
+        if let Err(err) = transaction.commit() {
+            let _ = record(RegistryAction::CloseNotCommitted, &request);
+            return Err(format!("registry: {err}; request {reqid} was not closed"));
         }
-        drop(connection);
-        match self.get(reqid)? {
-            Some(_) => Err(format!("request {reqid} is closed already")),
-            None => Err(format!("request {reqid} is not registered")),
-        }
+        Ok(Request {
+            state: State::Closed,
+            ..request
+        })
     }
 
     /// Every request, in the order they were added.
@@ -179,41 +240,13 @@ impl Registry {
             .collect()
     }
 
-    /// One request by ID.
-    pub fn get(&self, reqid: Guid) -> Result<Option<Request>, String> {
-        let connection = self.lock();
-        connection
-            .query_row(
-                "SELECT reqid, scid, cardid, operator, state FROM requests WHERE reqid = ?1",
-                params![&reqid.as_bytes()[..]],
-                row_to_request,
-            )
-            .optional()
-            .map_err(|err| format!("registry: {err}"))
-    }
-
-    /// The open requests of `operator` for the smart card `scid`.
-    pub fn open_for_card(&self, operator: &str, scid: Guid) -> Result<Vec<Request>, String> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare_cached(
-                "SELECT reqid, scid, cardid, operator, state FROM requests
-                 WHERE scid = ?1 AND operator = ?2 AND state = 'open'",
-            )
-            .map_err(|err| format!("registry: {err}"))?;
-        let rows = statement
-            .query_map(params![&scid.as_bytes()[..], operator], row_to_request)
-            .map_err(|err| format!("registry: {err}"))?;
-        rows.map(|row| row.map_err(|err| format!("registry: {err}")))
-            .collect()
-    }
-
     /// Whether `operator` may ask this: `Ok(())`, or the rule that failed.
     ///
     /// With a request ID in the path (`authenticationresponse`, `diversifiedkey`): the request
-    /// exists, the caller is its operator, it is open, and the path's smart card ID and the
-    /// query's card ID are the registered ones. Without (`serverproposedpin`): the caller has an
-    /// open request for that smart card (and, when the query names a card ID, for that card).
+    /// exists and the caller is its operator (else [`NOT_REGISTERED`] either way), it is open,
+    /// and the path's smart card ID and the query's card ID are the registered ones. Without
+    /// (`serverproposedpin`): the caller has an open request for that smart card (and, when the
+    /// query names a card ID, for that card).
     pub fn authorize(
         &self,
         operator: Option<&str>,
@@ -221,48 +254,128 @@ impl Registry {
         scid: Guid,
         cardid: Option<CardId>,
     ) -> Result<(), Rule> {
-        let Some(operator) = operator else {
-            return Err(NO_OPERATOR);
-        };
-        match reqid {
-            Some(reqid) => {
-                let request = self
-                    .get(reqid)
-                    .map_err(|err| {
-                        eprintln!("error: {err}");
-                        UNAVAILABLE
-                    })?
-                    .ok_or(NOT_REGISTERED)?;
-                if request.operator != operator {
-                    return Err(NOT_OPERATOR);
-                }
-                if request.state != State::Open {
-                    return Err(CLOSED);
-                }
-                if request.scid != scid {
-                    return Err(WRONG_SCID);
-                }
-                if cardid.is_some_and(|cardid| cardid != request.cardid) {
-                    return Err(WRONG_CARDID);
-                }
-                Ok(())
-            }
-            None => {
-                let open = self.open_for_card(operator, scid).map_err(|err| {
-                    eprintln!("error: {err}");
-                    UNAVAILABLE
-                })?;
-                if open.is_empty() {
-                    return Err(NO_OPEN_REQUEST);
-                }
-                match cardid {
-                    Some(cardid) if !open.iter().any(|request| request.cardid == cardid) => {
-                        Err(WRONG_CARDID)
-                    }
-                    _ => Ok(()),
-                }
-            }
+        authorize_in(&self.lock(), operator, reqid, scid, cardid)
+    }
+
+    /// Checks [`Registry::authorize`] again and, if it still holds, runs `use_key` before
+    /// anything can change the registry: the check and the use are one SQLite write
+    /// transaction (nothing is written; it holds the write lock), so a `requests close` that
+    /// comes while the key is being used commits after it, and one that committed before
+    /// is seen. The server calls it between the audit line and the key use.
+    pub fn while_authorized<T>(
+        &self,
+        operator: Option<&str>,
+        reqid: Option<Guid>,
+        scid: Guid,
+        cardid: Option<CardId>,
+        use_key: impl FnOnce() -> T,
+    ) -> Result<T, Rule> {
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|err| {
+                eprintln!("error: registry: {err}");
+                UNAVAILABLE
+            })?;
+        authorize_in(&transaction, operator, reqid, scid, cardid)?;
+        let used = use_key();
+        // Nothing was written: the rollback only lets go of the lock.
+        drop(transaction);
+        Ok(used)
+    }
+}
+
+fn get_in(connection: &Connection, reqid: Guid) -> Result<Option<Request>, String> {
+    connection
+        .query_row(
+            "SELECT reqid, scid, cardid, operator, state FROM requests WHERE reqid = ?1",
+            params![&reqid.as_bytes()[..]],
+            row_to_request,
+        )
+        .optional()
+        .map_err(|err| format!("registry: {err}"))
+}
+
+fn open_for_card_in(
+    connection: &Connection,
+    operator: &str,
+    scid: Guid,
+) -> Result<Vec<Request>, String> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT reqid, scid, cardid, operator, state FROM requests
+             WHERE scid = ?1 AND operator = ?2 AND state = 'open'",
+        )
+        .map_err(|err| format!("registry: {err}"))?;
+    let rows = statement
+        .query_map(params![&scid.as_bytes()[..], operator], row_to_request)
+        .map_err(|err| format!("registry: {err}"))?;
+    rows.map(|row| row.map_err(|err| format!("registry: {err}")))
+        .collect()
+}
+
+fn authorize_in(
+    connection: &Connection,
+    operator: Option<&str>,
+    reqid: Option<Guid>,
+    scid: Guid,
+    cardid: Option<CardId>,
+) -> Result<(), Rule> {
+    let Some(operator) = operator else {
+        return Err(NO_OPERATOR);
+    };
+    match reqid {
+        Some(reqid) => {
+            let request = get_in(connection, reqid).map_err(|err| {
+                eprintln!("error: {err}");
+                UNAVAILABLE
+            })?;
+            rule_for_request(operator, request.as_ref(), scid, cardid)
         }
+        None => {
+            let open = open_for_card_in(connection, operator, scid).map_err(|err| {
+                eprintln!("error: {err}");
+                UNAVAILABLE
+            })?;
+            rule_for_open(&open, cardid)
+        }
+    }
+}
+
+/// The rules for a request named by its ID (`request` as the registry has it, `None` when it
+/// is not registered): the caller's, open, for this smart card and card. Shared by both
+/// registry backends, so they refuse with the same words.
+pub fn rule_for_request(
+    operator: &str,
+    request: Option<&Request>,
+    scid: Guid,
+    cardid: Option<CardId>,
+) -> Result<(), Rule> {
+    let request = request.ok_or(NOT_REGISTERED)?;
+    if request.operator != operator {
+        return Err(NOT_REGISTERED);
+    }
+    if request.state != State::Open {
+        return Err(CLOSED);
+    }
+    if request.scid != scid {
+        return Err(WRONG_SCID);
+    }
+    if cardid.is_some_and(|cardid| cardid != request.cardid) {
+        return Err(WRONG_CARDID);
+    }
+    Ok(())
+}
+
+/// The rules without a request ID (`serverproposedpin`): `open` are the caller's open
+/// requests for the smart card.
+pub fn rule_for_open(open: &[Request], cardid: Option<CardId>) -> Result<(), Rule> {
+    if open.is_empty() {
+        return Err(NO_OPEN_REQUEST);
+    }
+    match cardid {
+        Some(cardid) if !open.iter().any(|request| request.cardid == cardid) => Err(WRONG_CARDID),
+        _ => Ok(()),
     }
 }
 
@@ -324,11 +437,21 @@ mod tests {
         Guid::parse(text).unwrap()
     }
 
+    fn unrecorded(_: RegistryAction, _: &Request) -> Result<(), String> {
+        Ok(())
+    }
+
     #[test]
     fn every_rule_in_order() {
         let (registry, dir) = registry("rules");
         registry
-            .add(g(REQ), g(SCID), CardId::parse(CARD).unwrap(), "alice")
+            .add(
+                g(REQ),
+                g(SCID),
+                CardId::parse(CARD).unwrap(),
+                "alice",
+                unrecorded,
+            )
             .unwrap();
         let card = Some(CardId::parse(CARD).unwrap());
         let other = Some(CardId::parse("00000000-0000-0000-0000-000000000001").unwrap());
@@ -347,8 +470,8 @@ mod tests {
             Ok(())
         );
         assert_eq!(auth(None, REQ, SCID, card), Err(NO_OPERATOR));
-        assert_eq!(auth(Some("bob"), REQ, SCID, card), Err(NOT_OPERATOR));
-        assert_eq!(auth(Some("Alice"), REQ, SCID, card), Err(NOT_OPERATOR));
+        assert_eq!(auth(Some("bob"), REQ, SCID, card), Err(NOT_REGISTERED));
+        assert_eq!(auth(Some("Alice"), REQ, SCID, card), Err(NOT_REGISTERED));
         assert_eq!(
             auth(
                 Some("alice"),
@@ -377,15 +500,15 @@ mod tests {
             registry.authorize(Some("bob"), None, g(SCID), None),
             Err(NO_OPEN_REQUEST)
         );
-        registry.close(g(REQ)).unwrap();
+        registry.close(g(REQ), unrecorded).unwrap();
         assert_eq!(auth(Some("alice"), REQ, SCID, card), Err(CLOSED));
-        assert_eq!(auth(Some("bob"), REQ, SCID, card), Err(NOT_OPERATOR));
+        assert_eq!(auth(Some("bob"), REQ, SCID, card), Err(NOT_REGISTERED));
         assert_eq!(
             registry.authorize(Some("alice"), None, g(SCID), None),
             Err(NO_OPEN_REQUEST)
         );
         assert!(registry
-            .close(g(REQ))
+            .close(g(REQ), unrecorded)
             .unwrap_err()
             .contains("closed already"));
         std::fs::remove_dir_all(dir).unwrap();
@@ -395,17 +518,30 @@ mod tests {
     fn survives_reopening_and_refuses_duplicates() {
         let (registry, dir) = registry("reopen");
         registry
-            .add(g(REQ), g(SCID), CardId::parse(CARD).unwrap(), "alice")
+            .add(
+                g(REQ),
+                g(SCID),
+                CardId::parse(CARD).unwrap(),
+                "alice",
+                unrecorded,
+            )
             .unwrap();
         let again = registry.add(
             g(&REQ.to_uppercase()),
             g(SCID),
             CardId::parse(CARD).unwrap(),
             "bob",
+            unrecorded,
         );
         assert!(again.unwrap_err().contains("registered already"));
         assert!(registry
-            .add(g(SCID), g(SCID), CardId::parse(CARD).unwrap(), "")
+            .add(
+                g(SCID),
+                g(SCID),
+                CardId::parse(CARD).unwrap(),
+                "",
+                unrecorded
+            )
             .is_err());
         drop(registry);
         let registry = Registry::open(&dir.join("registry.sqlite")).unwrap();
@@ -415,6 +551,130 @@ mod tests {
             format_request(&listed[0]),
             format!("{REQ}\t{SCID}\t{CARD}\talice\topen")
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Issue #24 item 11: someone else's request, open or closed, is refused with the rule
+    /// an unknown request gets, so a caller cannot tell that it exists.
+    #[test]
+    fn someone_elses_request_is_refused_like_an_unknown_one() {
+        let (registry, dir) = registry("disclosure");
+        let card = CardId::parse(CARD).unwrap();
+        registry
+            .add(g(REQ), g(SCID), card, "alice", unrecorded)
+            .unwrap();
+        let unknown = registry.authorize(
+            Some("bob"),
+            Some(g("00000000-0000-0000-0000-00000000beef")),
+            g(SCID),
+            Some(card),
+        );
+        let alices = registry.authorize(Some("bob"), Some(g(REQ)), g(SCID), Some(card));
+        assert_eq!(unknown, Err(NOT_REGISTERED));
+        assert_eq!(alices, unknown);
+        // Her request's smart card and card IDs are not checked for bob either.
+        assert_eq!(
+            registry.authorize(Some("bob"), Some(g(REQ)), g(CARD), None),
+            unknown
+        );
+        registry.close(g(REQ), unrecorded).unwrap();
+        assert_eq!(
+            registry.authorize(Some("bob"), Some(g(REQ)), g(SCID), Some(card)),
+            unknown
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Issue #24 item 14: the registry file, and the write-ahead log and shared memory files
+    /// SQLite makes beside it, are readable and writable by their owner only.
+    #[cfg(unix)]
+    #[test]
+    fn the_registry_is_created_0600() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (registry, dir) = registry("mode");
+        registry
+            .add(
+                g(REQ),
+                g(SCID),
+                CardId::parse(CARD).unwrap(),
+                "alice",
+                unrecorded,
+            )
+            .unwrap();
+        for name in [
+            "registry.sqlite",
+            "registry.sqlite-wal",
+            "registry.sqlite-shm",
+        ] {
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600, "{name}: {mode:o}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A change whose audit line cannot be written is not made.
+    #[test]
+    fn a_change_that_cannot_be_recorded_is_not_made() {
+        let (registry, dir) = registry("unrecorded");
+        let card = CardId::parse(CARD).unwrap();
+        let failing = |_: RegistryAction, _: &Request| Err(String::from("audit: disk full"));
+        let refused = registry
+            .add(g(REQ), g(SCID), card, "alice", failing)
+            .unwrap_err();
+        assert!(refused.contains("disk full; request"), "{refused}");
+        assert!(registry.list().unwrap().is_empty());
+        let mut seen = Vec::new();
+        registry
+            .add(g(REQ), g(SCID), card, "alice", |action, request| {
+                seen.push((action, request.operator.clone()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, [(RegistryAction::Add, String::from("alice"))]);
+        assert!(registry.close(g(REQ), failing).is_err());
+        assert_eq!(registry.list().unwrap()[0].state, State::Open);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Issue #24 item 11: a close that comes while a key is in use (checked and used in one
+    /// write transaction) commits only after the use; one that committed before is seen.
+    #[test]
+    fn a_close_waits_for_the_key_use_in_progress() {
+        let (registry, dir) = registry("race");
+        let card = CardId::parse(CARD).unwrap();
+        registry
+            .add(g(REQ), g(SCID), card, "alice", unrecorded)
+            .unwrap();
+        // The command line's connection: another process in real life.
+        let other = Registry::open(&dir.join("registry.sqlite")).unwrap();
+        let (started, in_use) = std::sync::mpsc::channel();
+        let events = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            let (other, events) = (&other, &events);
+            scope.spawn(move || {
+                in_use.recv().unwrap();
+                other.close(g(REQ), unrecorded).unwrap();
+                events.lock().unwrap().push("closed");
+            });
+            let used =
+                registry.while_authorized(Some("alice"), Some(g(REQ)), g(SCID), Some(card), || {
+                    started.send(()).unwrap();
+                    // However long the use takes, the close waits for it.
+                    std::thread::sleep(Duration::from_millis(300));
+                    events.lock().unwrap().push("used");
+                });
+            assert_eq!(used, Ok(()));
+        });
+        assert_eq!(*events.lock().unwrap(), ["used", "closed"]);
+        let used =
+            registry.while_authorized(Some("alice"), Some(g(REQ)), g(SCID), Some(card), || {
+                panic!("a key used for a closed request")
+            });
+        assert_eq!(used, Err(CLOSED));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

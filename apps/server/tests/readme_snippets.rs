@@ -3,13 +3,16 @@
 //!
 //! Every `README.md` of the repository (and `ARCHITECTURE.md`) is read, and:
 //!
-//! - every ```json block, and every `.json` file a shell block writes (a heredoc, `printf` or
-//!   `echo` into a file), is a server configuration: the built server is started with it on a
-//!   loopback port, its file paths pointed at files made here (a PKI from `rcgen`), and must
-//!   listen (or, for a master in a PKCS#11 token, get as far as opening the token). A block that
-//!   is not one says so on the line before its fence: `<!-- not a configuration -->`, or
-//!   `<!-- pin_policy -->` for a PIN policy, checked inside a configuration. So a new
-//!   configuration block is checked without anyone asking for it.
+//! - every ```json block, every `.json` file a shell block writes (a heredoc, `printf` or
+//!   `echo` into a file), and every `config*.example.json`, is a server configuration: the
+//!   built server is started with it on a loopback port, its file paths pointed at files made
+//!   here (a PKI from `rcgen`), and must listen (or, for a master in a PKCS#11 token, get as
+//!   far as opening the token). A block that is not one says so on the line before its fence:
+//!   `<!-- not a configuration -->`, or `<!-- pin_policy -->` for a PIN policy, checked inside
+//!   a configuration. So a new configuration block is checked without anyone asking for it.
+//!   A fragment (`"diversification_key": {...}`) is checked inside a configuration; a key, or
+//!   a check value, written as a placeholder (`"<...>"`, `"..."`, a command's output) gets a
+//!   random value.
 //! - every `cargo run|build|test|bench` line (in shell blocks and inline code) names packages,
 //!   targets and features `cargo metadata` knows, and every option it hands to one of the
 //!   workspace's binaries, or that a line running such a binary directly passes, is in that
@@ -63,8 +66,8 @@ fn relative(path: &Path) -> String {
         .to_string()
 }
 
-/// Every file of the repository whose name satisfies `keep`, outside build output, VCS data,
-/// hidden folders and fuzzing output.
+/// Every file of the repository whose name satisfies `keep`, outside build output, VCS data
+/// and fuzzing output.
 fn repo_files(keep: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
     fn walk(dir: &Path, keep: &dyn Fn(&str) -> bool, out: &mut Vec<PathBuf>) {
         let Ok(entries) = fs::read_dir(dir) else {
@@ -79,7 +82,7 @@ fn repo_files(keep: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
                 continue;
             };
             if kind.is_dir() {
-                let skip = name.starts_with('.')
+                let skip = matches!(name.as_str(), ".git" | ".hg" | ".svn")
                     || matches!(
                         name.as_str(),
                         "target" | "corpus" | "artifacts" | "coverage"
@@ -570,7 +573,8 @@ impl Shell {
         }
     }
 
-    /// `$(...)`: the two commands a configuration recipe uses.
+    /// `$(...)`: `openssl rand -hex N` and `cat FILE` (of a file the block wrote) are followed;
+    /// any other command's output is a placeholder.
     fn substitute(&self, command: &str) -> Result<String, String> {
         let words = lex(command)?
             .into_iter()
@@ -587,14 +591,13 @@ impl Shell {
                     .map_err(|_| format!("$({command}): not a byte count"))?;
                 Ok(random_hex(count))
             }
-            ["cat", file] => self
-                .files
-                .get(*file)
-                .map(|(_, text)| text.trim_end_matches('\n').to_owned())
-                .ok_or_else(|| format!("$({command}): the block wrote no {file} before")),
-            _ => Err(format!(
-                "$({command}): the snippet check follows only $(openssl rand -hex N) and $(cat FILE); write the configuration so, or extend apps/server/tests/readme_snippets.rs"
-            )),
+            ["cat", file] if self.files.contains_key(*file) => {
+                Ok(self.files[*file].1.trim_end_matches('\n').to_owned())
+            }
+            // Output this check cannot compute (a check value a command printed): a placeholder,
+            // which a configuration's key or check value field gets a random value for, and
+            // anywhere else makes the server say what it expected.
+            _ => Ok(format!("<output of {command}>")),
         }
     }
 
@@ -724,6 +727,14 @@ struct Snippet {
 fn configuration_snippets() -> (Vec<Snippet>, Vec<String>) {
     let mut snippets = Vec::new();
     let mut problems = Vec::new();
+    // The example configurations the READMEs name are documentation too.
+    for file in repo_files(&|name| name.starts_with("config") && name.ends_with(".example.json")) {
+        snippets.push(Snippet {
+            origin: relative(&file),
+            text: fs::read_to_string(&file).unwrap(),
+            pin_policy_only: false,
+        });
+    }
     for doc in documents() {
         let name = relative(&doc);
         let text = fs::read_to_string(&doc).unwrap();
@@ -868,6 +879,9 @@ fn localize(
             }
             if let Some(pkcs11) = map.get_mut("pkcs11").and_then(Value::as_object_mut) {
                 in_token = true;
+                if pkcs11.get("check_value").is_some_and(is_placeholder) {
+                    pkcs11.insert("check_value".into(), Value::from(random_hex(3)));
+                }
                 if let Some(var) = pkcs11.get("pin_env").and_then(Value::as_str) {
                     env.push((var.to_owned(), "123456".to_owned()));
                 }
@@ -985,6 +999,19 @@ fn server_starts(
     outcome
 }
 
+/// Writes a configuration readable by its owner only (as a configuration with key bytes is).
+fn write_config(path: &Path, config: &Value) -> Result<(), String> {
+    fs::write(path, serde_json::to_string_pretty(config).unwrap())
+        .map_err(|err| err.to_string())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(|err| err.to_string())?;
+    }
+    Ok(())
+}
+
 /// The configuration snippet for the check: a PIN policy goes into a configuration.
 fn configuration_text(snippet: &Snippet) -> Result<Value, String> {
     let value: Value = match serde_json::from_str(&snippet.text) {
@@ -1031,14 +1058,20 @@ fn every_readme_configuration_starts_the_server() {
         let checked = configuration_text(snippet).and_then(|mut config| {
             let (env, in_token) = localize(&mut config, &dir, &pki)?;
             let path = dir.join("config.json");
-            fs::write(&path, serde_json::to_string_pretty(&config).unwrap())
-                .map_err(|err| err.to_string())?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt as _;
-                fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
-                    .map_err(|err| err.to_string())?;
+            if config.get("audit_file_id").is_some() && !in_token {
+                // The file id names a trail that exists: a first start without it makes the
+                // trail, whose first line says its id.
+                let mut first = config.clone();
+                first.as_object_mut().unwrap().remove("audit_file_id");
+                write_config(&path, &first)?;
+                server_starts(&path, &dir, &env, false)?;
+                let trail = config["audit_log"].as_str().unwrap_or_default();
+                let head = fs::read_to_string(trail).map_err(|err| format!("{trail}: {err}"))?;
+                let line: Value = serde_json::from_str(head.lines().next().unwrap_or_default())
+                    .map_err(|err| format!("{trail}: first line: {err}"))?;
+                config["audit_file_id"] = line["file_id"].clone();
             }
+            write_config(&path, &config)?;
             server_starts(&path, &dir, &env, in_token)
         });
         match checked {
@@ -1200,6 +1233,12 @@ impl Usage {
             self.not_built.insert(format!("{kind} {name}"));
             return None;
         }
+        if !is_fresh(&binary) {
+            self.not_built.insert(format!(
+                "{kind} {name} (built before its sources last changed)"
+            ));
+            return None;
+        }
         let mut text = String::new();
         for count in 0..=words.len() {
             let key = (binary.clone(), words[..count].to_vec());
@@ -1217,6 +1256,34 @@ impl Usage {
         }
         Some(text)
     }
+}
+
+/// Whether the binary is newer than every source file cargo's dep-info (`NAME.d` beside it)
+/// lists, documentation aside (the core's docs are its README, and no README changes a usage
+/// text): a binary left from an older build would show an older usage.
+fn is_fresh(binary: &Path) -> bool {
+    let Ok(dep_info) = fs::read_to_string(binary.with_extension("d")) else {
+        return true;
+    };
+    let Ok(built) = fs::metadata(binary).and_then(|meta| meta.modified()) else {
+        return false;
+    };
+    let Some((_, sources)) = dep_info
+        .lines()
+        .next()
+        .and_then(|line| line.split_once(": "))
+    else {
+        return true;
+    };
+    sources
+        .replace("\\ ", "\u{0}")
+        .split(' ')
+        .filter(|source| !source.is_empty() && !source.ends_with(".md"))
+        .all(|source| {
+            fs::metadata(source.replace('\u{0}', " "))
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| modified <= built)
+        })
 }
 
 /// A program's stdout and stderr, with no input, stopped after 20 s.
@@ -1724,7 +1791,7 @@ fn every_readme_command_names_what_exists_and_options_the_binaries_take() {
     if !usage.not_built.is_empty() {
         let list: Vec<String> = usage.not_built.iter().cloned().collect();
         eprintln!(
-            "not checked (this run did not build them, so their usage text could not be read): {}",
+            "not checked (not built, or built before their sources last changed, so their usage text is unknown): {}",
             list.join(", ")
         );
         if std::env::var_os("CARDADMIN_README_REQUIRE_BINARIES").is_some_and(|v| v == "1") {

@@ -3,13 +3,14 @@
 use alloc::string::String;
 use core::fmt::Write as _;
 
+use crate::{
+    parse_request, AuditRecord, Endpoint, KeyRole, ParsedRequest, Profile, Reply, RequestError,
+};
 use cardadmin::cm::CmError;
 use cardadmin::master::CmacSigner;
 use cardadmin::{AdminKey, CardId};
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
-
-use crate::*;
 
 /// Answers one MIM CM request.
 ///

@@ -25,6 +25,7 @@ extern crate std;
 mod error;
 mod handle;
 mod parse;
+mod percent;
 mod profile;
 mod record;
 mod reply;

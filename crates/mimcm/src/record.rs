@@ -2,9 +2,8 @@
 
 use core::fmt;
 
+use crate::{Endpoint, Guid, ParsedRequest, RequestError};
 use cardadmin::{CardId, KeyCheckValue};
-
-use crate::*;
 
 /// Which key answered a request, by role.
 ///

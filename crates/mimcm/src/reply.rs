@@ -3,9 +3,8 @@
 use alloc::string::String;
 use core::fmt::{self, Write as _};
 
+use crate::{RequestError, CONTENT_TYPE};
 use zeroize::Zeroizing;
-
-use crate::*;
 
 /// The answer to a request: HTTP status, content type and body.
 ///

@@ -4,8 +4,8 @@ use core::fmt;
 
 use cardadmin::{CardId, ParseError};
 
-use crate::parse::{decode, Value};
-use crate::*;
+use crate::percent::{decode, Value};
+use crate::RequestError;
 
 /// A MIM CM endpoint: which of the three routes a request took.
 ///

@@ -245,3 +245,54 @@ fn a_profile_with_one_key_in_both_roles_is_refused() {
         Some(RequestError::Core(CmError::NoDiversificationKey))
     );
 }
+
+/// Issue #24 item 1: DES's complementation property (`E_~K(~x) = ~E_K(x)`, all three parts of
+/// a 3DES key complemented) turns an initial key equal to NOT master into the same oracle: the
+/// attack, run on complemented challenges and complemented answers, recovers the card key. So
+/// `Profile::new` refuses the complement too (by the CMAC check value of `~initial`, so it
+/// works for a master in a key store), with and without flipped parity bits; AES has no such
+/// property, so an AES initial key equal to NOT an AES master is an unrelated key.
+#[test]
+fn the_complement_of_the_master_as_initial_key_is_refused() {
+    let victim: CardId = VICTIM.parse().unwrap();
+    let master = MasterKey::from_hex(MASTER_KEY).unwrap();
+    let master_bytes: Vec<u8> = (0..24)
+        .map(|i| u8::from_str_radix(&MASTER_KEY[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let complement: Vec<u8> = master_bytes.iter().map(|b| !b).collect();
+
+    // The property, and the attack it enables when nothing refuses the pair.
+    let not_master = AdminKey::from_slice(&complement).unwrap();
+    let mut oracle = |block: &[u8]| -> Vec<u8> {
+        let flipped: Vec<u8> = block.iter().map(|b| !b).collect();
+        let answer = not_master
+            .respond(&Challenge::from_slice(&flipped).unwrap())
+            .unwrap();
+        answer.as_bytes().iter().map(|b| !b).collect()
+    };
+    assert_eq!(
+        recover_card_key(&mut oracle, Algorithm::Tdes, &victim),
+        master.diversify(&victim).expose_secret(),
+    );
+
+    // Refused, whatever the parity bits of the complement.
+    let policy = PinPolicy::default();
+    let parity_flipped: Vec<u8> = complement.iter().map(|b| b ^ 1).collect();
+    for bytes in [&complement, &parity_flipped] {
+        let initial = AdminKey::from_slice(bytes).unwrap();
+        let err = cardadmin_mimcm::Profile::new(&initial, Some(&master), &policy).unwrap_err();
+        assert_eq!(
+            err,
+            cm::RolesError::ComplementKey {
+                check_value: master.check_value()
+            }
+        );
+        assert!(err.to_string().contains("bitwise complement"), "{err}");
+        assert!(cm::check_roles(&initial, &master).is_err());
+    }
+
+    // AES: the complement is just another key.
+    let aes_master = MasterKey::new(Algorithm::Aes192, &master_bytes).unwrap();
+    let aes_not = AdminKey::new(Algorithm::Aes192, &complement).unwrap();
+    assert!(cardadmin_mimcm::Profile::new(&aes_not, Some(&aes_master), &policy).is_ok());
+}

@@ -23,13 +23,14 @@
 
 use std::fmt;
 
-use cardadmin::{master, AdminKey, Algorithm, KeyCheckValue, KeyError, MasterKey};
+use cardadmin::{master, AdminKey, Algorithm, KeyCheckValue, KeyError, KeyFinding, MasterKey};
+use cryptoki::error::{Error as Pkcs11Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::{key_algorithm, master_template, Module, SessionKey};
+use crate::{key_algorithm, master_template, ExpectedCheckValue, Module, SessionKey};
 
 /// What went wrong in a ceremony step.
 ///
@@ -59,10 +60,32 @@ pub enum CeremonyError {
         /// The parse error (it never shows the text).
         error: KeyError,
     },
-    /// The combined key is weak or well known (for example two equal components).
+    /// A component is all zeros (for 3DES, parity bits ignored): it adds nothing, so the other
+    /// custodians alone know the master.
+    ZeroComponent {
+        /// Which component, from 1.
+        index: usize,
+    },
+    /// Two components are equal (for 3DES, parity bits ignored): they cancel in the XOR, so
+    /// with two the master is all zeros and with three it is the third custodian's component.
+    EqualComponents {
+        /// The earlier component, from 1.
+        first: usize,
+        /// The later one.
+        second: usize,
+    },
+    /// The combined key is weak or well known.
     WeakKey {
-        /// The core's findings, as text.
-        findings: String,
+        /// The core's findings (their `Display` is the sentence the server prints).
+        findings: Vec<KeyFinding>,
+    },
+    /// The combined key's check value is not the one the custodians expected
+    /// (`--expect-check-value`): nothing is written.
+    UnexpectedCheckValue {
+        /// What the custodians expected.
+        expected: ExpectedCheckValue,
+        /// The combined key's, computed in memory.
+        computed: KeyCheckValue,
     },
     /// A PKCS#11 call failed.
     Pkcs11 {
@@ -95,10 +118,43 @@ impl fmt::Display for CeremonyError {
                 f,
                 "key components: {found} given, a master is made of 2 or 3"
             ),
-            Self::Component { index, error } => write!(f, "component {index}: {error}"),
-            Self::WeakKey { findings } => write!(
+            Self::Component { index, error } => {
+                write!(f, "component {index}: ")?;
+                // The core's KeyError speaks of an "admin key"; a component is not one.
+                match error {
+                    KeyError::ByteLength { expected, found } => {
+                        write!(f, "must be {expected} bytes, got {found}")
+                    }
+                    KeyError::HexLength { expected, found } => write!(
+                        f,
+                        "must be {expected} hex digits (spaces and dashes between groups allowed), got {found}"
+                    ),
+                    KeyError::NotHex { position } => write!(
+                        f,
+                        "has a character that is not a hex digit (0-9, a-f, A-F) at position {position}, counting hex digits only"
+                    ),
+                    other => write!(f, "{other}"),
+                }
+            }
+            Self::ZeroComponent { index } => write!(
                 f,
-                "the combined key is weak or well known ({findings}); nothing was written: generate new components"
+                "component {index} is all zeros (parity bits ignored): it adds nothing to the master, so the other custodians alone would know it; nothing was written: generate a new component"
+            ),
+            Self::EqualComponents { first, second } => write!(
+                f,
+                "components {first} and {second} are equal (parity bits ignored): equal components cancel in the XOR (with two the master is all zeros, with three it is the remaining custodian's component, known to one person); nothing was written: generate new components"
+            ),
+            Self::WeakKey { findings } => {
+                let sentences: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
+                write!(
+                    f,
+                    "the combined key is weak or well known: {}; nothing was written: generate new components",
+                    sentences.join("; ")
+                )
+            }
+            Self::UnexpectedCheckValue { expected, computed } => write!(
+                f,
+                "the combined key's check value is {computed}, not {expected} as --expect-check-value says; nothing was written: compare each component's check value with its custodian's form"
             ),
             Self::Pkcs11 { step, error } => write!(f, "PKCS#11: {step}: {error}"),
             Self::CheckValue(err) => write!(f, "check value of the new key: {err}"),
@@ -112,7 +168,7 @@ impl fmt::Display for CeremonyError {
                 if *destroyed {
                     "destroyed again"
                 } else {
-                    "NOT destroyed: remove it by hand"
+                    "NOT destroyed (it is not destroyable, or the token refused): do not use it; re-initializing the token removes it"
                 }
             ),
         }
@@ -151,9 +207,94 @@ fn check_value_of(
         .map_err(CeremonyError::CheckValue)
 }
 
+/// A master key the ceremony put into the token.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Written {
+    /// The key object.
+    pub handle: ObjectHandle,
+    /// Its check value (X9.24-1:2017 CMAC method), computed by the token.
+    pub check_value: KeyCheckValue,
+    /// Attributes of [`master_template`] the token would not take, so the key was made
+    /// without them (`CKA_ALLOWED_MECHANISMS`, `CKA_DESTROYABLE`): the ceremony says so.
+    pub not_set: Vec<&'static str>,
+}
+
+/// The attributes of [`master_template`] a token may not support, by name.
+const OPTIONAL: [(&str, AttributeType); 2] = [
+    ("CKA_ALLOWED_MECHANISMS", AttributeType::AllowedMechanisms),
+    ("CKA_DESTROYABLE", AttributeType::Destroyable),
+];
+
+/// Whether `attribute` is the optional attribute `kind` (the allowed mechanisms travel as a
+/// vendor-defined attribute: see [`crate::allowed_mechanisms`]).
+fn is_attribute(attribute: &Attribute, kind: AttributeType) -> bool {
+    match attribute {
+        Attribute::VendorDefined((AttributeType::VendorDefined(raw), _)) => {
+            *raw == cryptoki_sys::CKA_ALLOWED_MECHANISMS && kind == AttributeType::AllowedMechanisms
+        }
+        other => other.attribute_type() == kind,
+    }
+}
+
+/// Runs `make` with `template`; when the token refuses an attribute of the template, again
+/// without `CKA_ALLOWED_MECHANISMS`, then without `CKA_DESTROYABLE`, then without both.
+/// Returns what `make` made and the names left out. Every copy of the template made here is
+/// wiped (it may hold `CKA_VALUE`).
+fn with_optional<T>(
+    template: &[Attribute],
+    mut make: impl FnMut(&[Attribute]) -> Result<T, Pkcs11Error>,
+) -> Result<(T, Vec<&'static str>), Pkcs11Error> {
+    let left_out: [&[usize]; 4] = [&[], &[0], &[1], &[0, 1]];
+    let mut last = None;
+    for omit in left_out {
+        let mut attempt: Vec<Attribute> = template
+            .iter()
+            .filter(|a| {
+                !omit
+                    .iter()
+                    .filter_map(|i| OPTIONAL.get(*i))
+                    .any(|(_, kind)| is_attribute(a, *kind))
+            })
+            .cloned()
+            .collect();
+        let result = make(&attempt);
+        wipe(&mut attempt);
+        match result {
+            Ok(made) => {
+                let names = omit
+                    .iter()
+                    .filter_map(|i| OPTIONAL.get(*i))
+                    .map(|(name, _)| *name)
+                    .collect();
+                return Ok((made, names));
+            }
+            Err(Pkcs11Error::Pkcs11(
+                rv @ (RvError::AttributeTypeInvalid
+                | RvError::AttributeValueInvalid
+                | RvError::TemplateInconsistent),
+                function,
+            )) => last = Some(Pkcs11Error::Pkcs11(rv, function)),
+            Err(other) => return Err(other),
+        }
+    }
+    Err(last.unwrap_or(Pkcs11Error::NotSupported))
+}
+
+/// Zeroizes every `CKA_VALUE` of a template.
+fn wipe(template: &mut [Attribute]) {
+    for attribute in template {
+        if let Attribute::Value(value) = attribute {
+            value.zeroize();
+        }
+    }
+}
+
 /// Generates a master key in the token (`C_GenerateKey`, `CKM_DES3_KEY_GEN` or
-/// `CKM_AES_KEY_GEN`, with [`master_template`]) on a logged-in read-write session; returns its
-/// handle and its check value (X9.24-1:2017 CMAC method, computed by the token).
+/// `CKM_AES_KEY_GEN`, with [`master_template`], less what the token does not support) on a
+/// logged-in read-write session. The key can never leave the token: there is no copy and no
+/// backup, so losing or re-initializing the token loses every card key derived from it; for a
+/// master that can be recovered, [`import`] it from custodians' components.
 ///
 /// ```no_run
 /// use cardadmin::Algorithm;
@@ -163,8 +304,8 @@ fn check_value_of(
 /// let slot = module.find_token("cardadmin")?;
 /// let pin = PinSource::Env("CARDADMIN_TOKEN_PIN".into()).read()?;
 /// let session = module.login(slot, "cardadmin", &pin, true)?;
-/// let (_key, kcv) = ceremony::generate(&module, &session, Algorithm::Aes256, "master-aes256")?;
-/// println!("master check value {kcv}");
+/// let written = ceremony::generate(&module, &session, Algorithm::Aes256, "master-aes256")?;
+/// println!("master check value {}", written.check_value);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn generate(
@@ -172,22 +313,31 @@ pub fn generate(
     session: &Session,
     algorithm: Algorithm,
     label: &str,
-) -> Result<(ObjectHandle, KeyCheckValue), CeremonyError> {
+) -> Result<Written, CeremonyError> {
     refuse_taken_label(session, label)?;
     let mechanism = match algorithm {
         Algorithm::Tdes => Mechanism::Des3KeyGen,
         _ => Mechanism::AesKeyGen,
     };
-    let key = session
-        .generate_key(&mechanism, &master_template(algorithm, label))
-        .map_err(pkcs11("C_GenerateKey"))?;
-    Ok((key, check_value_of(module, session, key, algorithm)?))
+    let (handle, not_set) = with_optional(&master_template(algorithm, label), |template| {
+        session.generate_key(&mechanism, template)
+    })
+    .map_err(pkcs11("C_GenerateKey"))?;
+    Ok(Written {
+        handle,
+        check_value: check_value_of(module, session, handle, algorithm)?,
+        not_set,
+    })
 }
 
 /// Writes `key` (the combined components) to the token as a master key (`C_CreateObject` with
-/// [`master_template`] and `CKA_VALUE`), then wipes the template's copy; returns its handle
-/// and its check value, computed by the token and equal to the one computed in memory (if they
-/// differ, the object is destroyed again and [`CeremonyError::CheckValueMismatch`] returned).
+/// [`master_template`], less what the token does not support, and `CKA_VALUE`); returns it with
+/// its check value, computed by the token and equal to the one computed in memory.
+///
+/// As the stored key is not destroyable, the value is first tried as a session object (never
+/// stored, destroyed at once): if the token's check value differs from the one computed in
+/// memory, nothing is stored ([`CeremonyError::CheckValueMismatch`], destroyed). Every copy of
+/// the value in a template is wiped.
 ///
 /// ```no_run
 /// use cardadmin::Algorithm;
@@ -202,8 +352,8 @@ pub fn generate(
 ///     ceremony::Component::parse(Algorithm::Aes128, "0f1e2d3c4b5a69788796a5b4c3d2e1f0")?,
 /// ];
 /// let combined = ceremony::combine(Algorithm::Aes128, &parts)?;
-/// let (_key, kcv) = ceremony::import(&module, &session, Algorithm::Aes128, "master", &combined)?;
-/// assert_eq!(kcv, combined.check_value());
+/// let written = ceremony::import(&module, &session, Algorithm::Aes128, "master", &combined)?;
+/// assert_eq!(written.check_value, combined.check_value());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn import(
@@ -212,24 +362,68 @@ pub fn import(
     algorithm: Algorithm,
     label: &str,
     key: &CombinedKey,
-) -> Result<(ObjectHandle, KeyCheckValue), CeremonyError> {
+) -> Result<Written, CeremonyError> {
     refuse_taken_label(session, label)?;
     let mut template = master_template(algorithm, label);
     template.retain(|attribute| !matches!(attribute, Attribute::ValueLen(_)));
     template.push(Attribute::Value(key.bytes.to_vec()));
-    let created = session.create_object(&template);
-    for attribute in &mut template {
-        if let Attribute::Value(value) = attribute {
-            value.zeroize();
+    let in_memory = key.check_value();
+
+    // The trial: a session object, destroyable, with the same attributes otherwise.
+    let mut trial: Vec<Attribute> = template
+        .iter()
+        .filter(|a| {
+            !matches!(
+                a,
+                Attribute::Token(_) | Attribute::Destroyable(_) | Attribute::Modifiable(_)
+            )
+        })
+        .cloned()
+        .chain([Attribute::Token(false)])
+        .collect();
+    let created = with_optional(&trial, |template| session.create_object(template));
+    wipe(&mut trial);
+    let (handle, _) = match created {
+        Ok(created) => created,
+        Err(error) => {
+            wipe(&mut template);
+            return Err(CeremonyError::Pkcs11 {
+                step: "C_CreateObject (session object)",
+                error,
+            });
+        }
+    };
+    let tried = check_value_of(module, session, handle, algorithm);
+    let destroyed = session.destroy_object(handle).is_ok();
+    match tried {
+        Ok(token) if token == in_memory => {}
+        Ok(token) => {
+            wipe(&mut template);
+            return Err(CeremonyError::CheckValueMismatch {
+                in_memory,
+                token,
+                destroyed,
+            });
+        }
+        Err(err) => {
+            wipe(&mut template);
+            return Err(err);
         }
     }
-    let handle = created.map_err(pkcs11("C_CreateObject"))?;
-    let in_memory = key.check_value();
+
+    let created = with_optional(&template, |template| session.create_object(template));
+    wipe(&mut template);
+    let (handle, not_set) = created.map_err(pkcs11("C_CreateObject"))?;
     let written = check_value_of(module, session, handle, algorithm);
     match written {
-        Ok(kcv) if kcv == in_memory => Ok((handle, kcv)),
+        Ok(kcv) if kcv == in_memory => Ok(Written {
+            handle,
+            check_value: kcv,
+            not_set,
+        }),
         other => {
-            // Not the key the custodians meant (or not usable): take it out again.
+            // Not the key the custodians meant (or not usable): take it out again, if the
+            // token lets us (the template says it may not be destroyed).
             let destroyed = session.destroy_object(handle).is_ok();
             Err(match other {
                 Ok(token) => CeremonyError::CheckValueMismatch {
@@ -285,6 +479,54 @@ impl Component {
         })
     }
 
+    /// Refuses this component, the `index`-th (from 1), when it is all zeros or equal to one of
+    /// the `earlier` ones (for 3DES, parity bits ignored: DES ignores them). [`combine`] runs
+    /// the same checks; the ceremony runs them as each component is typed, before its
+    /// custodian confirms it. The comparison takes the same time whatever the bytes.
+    ///
+    /// ```
+    /// use cardadmin::Algorithm;
+    /// use cardadmin_pkcs11::ceremony::{CeremonyError, Component};
+    ///
+    /// let a = Component::parse(Algorithm::Aes128, "00112233445566778899aabbccddeeff")?;
+    /// let b = Component::parse(Algorithm::Aes128, "00112233445566778899AABBCCDDEEFF")?;
+    /// assert!(matches!(
+    ///     b.check_against(2, std::slice::from_ref(&a)),
+    ///     Err(CeremonyError::EqualComponents { first: 1, second: 2 })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_against(&self, index: usize, earlier: &[Component]) -> Result<(), CeremonyError> {
+        let mask = self.significant_bits();
+        if self.bytes.iter().fold(0u8, |acc, b| acc | (b & mask)) == 0 {
+            return Err(CeremonyError::ZeroComponent { index });
+        }
+        for (first, other) in (1..).zip(earlier) {
+            let differ = self.bytes.len() != other.bytes.len()
+                || self
+                    .bytes
+                    .iter()
+                    .zip(other.bytes.iter())
+                    .fold(0u8, |acc, (a, b)| acc | ((a ^ b) & mask))
+                    != 0;
+            if !differ {
+                return Err(CeremonyError::EqualComponents {
+                    first,
+                    second: index,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The bits of each byte that are key: all for AES, all but the parity bit for DES.
+    fn significant_bits(&self) -> u8 {
+        match self.algorithm {
+            Algorithm::Tdes => 0xfe,
+            _ => 0xff,
+        }
+    }
+
     /// The component's check values, computed in memory: (X9.24-1:2017 CMAC method, the
     /// traditional `E_K(0)`).
     pub fn check_values(&self) -> (KeyCheckValue, KeyCheckValue) {
@@ -318,6 +560,20 @@ impl fmt::Debug for CombinedKey {
 }
 
 impl CombinedKey {
+    /// Refuses the key unless its check value is `expected` (the ceremony's
+    /// `--expect-check-value`), before anything is written to the token.
+    pub fn expect_check_value(&self, expected: &ExpectedCheckValue) -> Result<(), CeremonyError> {
+        let computed = self.check_value();
+        if expected.matches(&computed) {
+            Ok(())
+        } else {
+            Err(CeremonyError::UnexpectedCheckValue {
+                expected: *expected,
+                computed,
+            })
+        }
+    }
+
     /// The X9.24-1:2017 CMAC check value, computed in memory by `cardadmin::MasterKey`: the
     /// token's value for the written key must equal it.
     pub fn check_value(&self) -> KeyCheckValue {
@@ -340,8 +596,9 @@ fn with_odd_parity(byte: u8) -> u8 {
 
 /// XORs 2 or 3 components into the master key value; for 3DES, sets odd parity on every byte
 /// (the XOR of an even number of odd-parity bytes has even parity; DES ignores the bit, some
-/// tokens refuse keys without it). Refuses a combined key the core's audit finds weak or well
-/// known (two equal components give the all-zero key).
+/// tokens refuse keys without it). Refuses an all-zero component and two equal components
+/// ([`Component::check_against`]), and a combined key the core's audit finds weak or well
+/// known ([`CeremonyError::WeakKey`], whose message gives the audit's sentences).
 ///
 /// ```
 /// use cardadmin::Algorithm;
@@ -349,7 +606,10 @@ fn with_odd_parity(byte: u8) -> u8 {
 ///
 /// let a = Component::parse(Algorithm::Aes128, "00112233445566778899aabbccddeeff")?;
 /// let b = Component::parse(Algorithm::Aes128, "00112233445566778899aabbccddeeff")?;
-/// assert!(matches!(combine(Algorithm::Aes128, &[a, b]), Err(CeremonyError::WeakKey { .. })));
+/// assert!(matches!(
+///     combine(Algorithm::Aes128, &[a, b]),
+///     Err(CeremonyError::EqualComponents { first: 1, second: 2 })
+/// ));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn combine(
@@ -372,6 +632,7 @@ pub fn combine(
                 },
             });
         }
+        component.check_against(index, components.get(..index - 1).unwrap_or_default())?;
         for (out, byte) in bytes.iter_mut().zip(component.bytes.iter()) {
             *out ^= byte;
         }
@@ -385,9 +646,8 @@ pub fn combine(
         .map_err(|error| CeremonyError::Component { index: 0, error })?
         .audit();
     if !audit.is_clean() {
-        let findings: Vec<String> = audit.findings().map(|f| format!("{f:?}")).collect();
         return Err(CeremonyError::WeakKey {
-            findings: findings.join(", "),
+            findings: audit.findings().collect(),
         });
     }
     Ok(CombinedKey { bytes, algorithm })

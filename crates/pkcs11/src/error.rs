@@ -72,7 +72,11 @@ impl std::error::Error for PinError {}
 /// ```
 /// use cardadmin_pkcs11::OpenError;
 ///
-/// let err = OpenError::TokenNotFound { token: "cardadmin".into(), present: vec!["other".into()] };
+/// let err = OpenError::TokenNotFound {
+///     token: "cardadmin".into(),
+///     present: vec!["other".into()],
+///     hint: None,
+/// };
 /// assert_eq!(
 ///     err.to_string(),
 ///     "PKCS#11 token \"cardadmin\" not found: no slot holds a token with that label (tokens present: \"other\")"
@@ -96,6 +100,9 @@ pub enum OpenError {
         token: String,
         /// The labels of the tokens that are present.
         present: Vec<String>,
+        /// Where the module looks for tokens, when it says so: for SoftHSMv2, the
+        /// configuration file `SOFTHSM2_CONF` names (or that it is not set).
+        hint: Option<String>,
     },
     /// More than one slot holds a token with this label.
     TokenAmbiguous {
@@ -157,6 +164,37 @@ pub enum OpenError {
         found: &'static str,
         /// The value required.
         expected: bool,
+        /// Why the value matters, as a sentence.
+        reason: &'static str,
+    },
+    /// `CKA_ALLOWED_MECHANISMS` lets the key sign with a mechanism other than the CMAC ones
+    /// (`CKM_DES3_MAC` or `CKM_AES_MAC` would make the signing key an encryption oracle on
+    /// one block).
+    KeyMechanisms {
+        /// The key's label.
+        label: String,
+        /// The other mechanisms, by name (or a description when the binding cannot name one).
+        found: Vec<String>,
+    },
+    /// The key's check value is not the configuration's `check_value`: another key carries the
+    /// label (a same-label replacement is never used silently).
+    CheckValueMismatch {
+        /// The key's label.
+        label: String,
+        /// The configuration's value.
+        expected: crate::ExpectedCheckValue,
+        /// The key's value, computed by the token.
+        found: cardadmin::KeyCheckValue,
+    },
+    /// After reconnecting, the key found under the label has another check value than at
+    /// start-up: it is not used.
+    KeyReplaced {
+        /// The key's label.
+        label: String,
+        /// The check value at start-up.
+        expected: cardadmin::KeyCheckValue,
+        /// The check value of the key found now.
+        found: cardadmin::KeyCheckValue,
     },
     /// The token does not offer the CMAC mechanism the algorithm needs.
     Mechanism {
@@ -185,16 +223,24 @@ impl fmt::Display for OpenError {
                 "PKCS#11 module {}: cannot be loaded or initialized: {detail}",
                 module.display()
             ),
-            Self::TokenNotFound { token, present } => {
+            Self::TokenNotFound {
+                token,
+                present,
+                hint,
+            } => {
                 write!(
                     f,
                     "PKCS#11 token {token:?} not found: no slot holds a token with that label"
                 )?;
                 if present.is_empty() {
-                    write!(f, " (no token is present)")
+                    write!(f, " (no token is present)")?;
                 } else {
                     let labels: Vec<String> = present.iter().map(|l| format!("{l:?}")).collect();
-                    write!(f, " (tokens present: {})", labels.join(", "))
+                    write!(f, " (tokens present: {})", labels.join(", "))?;
+                }
+                match hint {
+                    Some(hint) => write!(f, "; {hint}"),
+                    None => Ok(()),
                 }
             }
             Self::TokenAmbiguous { token, count } => write!(
@@ -239,9 +285,31 @@ impl fmt::Display for OpenError {
                 attribute,
                 found,
                 expected,
+                reason,
             } => write!(
                 f,
-                "PKCS#11 key {label:?}: {attribute} is {found}, expected {expected}: a master key may only sign (CMAC), must be sensitive and never extractable"
+                "PKCS#11 key {label:?}: {attribute} is {found}, expected {expected}: {reason}"
+            ),
+            Self::KeyMechanisms { label, found } => write!(
+                f,
+                "PKCS#11 key {label:?}: CKA_ALLOWED_MECHANISMS allows {}, expected only CKM_DES3_CMAC or CKM_AES_CMAC: a signing key that may use a plain MAC mechanism (CKM_DES3_MAC, CKM_AES_MAC) encrypts one block for whoever asks",
+                found.join(", ")
+            ),
+            Self::CheckValueMismatch {
+                label,
+                expected,
+                found,
+            } => write!(
+                f,
+                "PKCS#11 key {label:?} has check value {found}, but the configuration's check_value is {expected}: another key carries this label; it is not used (give the check value the ceremony printed for the intended key, or find out who replaced it)"
+            ),
+            Self::KeyReplaced {
+                label,
+                expected,
+                found,
+            } => write!(
+                f,
+                "PKCS#11 key {label:?} found again after reconnecting has check value {found}, not {expected} as at start-up: another key carries this label; it is not used"
             ),
             Self::Mechanism { token, mechanism } => write!(
                 f,
@@ -285,8 +353,27 @@ pub enum CmacError {
         /// What the token returned.
         got: usize,
     },
-    /// A session's lock was poisoned by a panic in another thread.
+    /// The session pool had no session to give. Not returned by a master from
+    /// `Pkcs11Master::open` (its pool holds at least one); a session whose lock a panic
+    /// poisoned is replaced, not reported.
     SessionPoisoned,
+    /// The CMAC failed, and the master could not reconnect to the token (new session, login,
+    /// the key found again with the same check value) to try once more.
+    Reconnect {
+        /// The error of the CMAC (`None`: the module had been re-initialized under it).
+        first: Option<Box<CmacError>>,
+        /// Why reconnecting failed.
+        reconnect: Box<OpenError>,
+    },
+    /// The module was re-initialized (by another master of this process) between reconnecting
+    /// and the retry; the next CMAC reconnects.
+    Reinitialized,
+    /// The token refused the PIN when the master logged in again after losing its login; the
+    /// PIN is not tried again (tokens lock after a few wrong PINs): restart once it is fixed.
+    LoginRefused {
+        /// The token's label.
+        token: String,
+    },
 }
 
 impl fmt::Display for CmacError {
@@ -301,6 +388,21 @@ impl fmt::Display for CmacError {
             Self::SessionPoisoned => write!(
                 f,
                 "PKCS#11 CMAC: a session was left unusable by a panic in another request"
+            ),
+            Self::Reconnect { first, reconnect } => match first {
+                Some(first) => write!(f, "{first}; reconnecting to the token failed: {reconnect}"),
+                None => write!(
+                    f,
+                    "PKCS#11 CMAC: the module was re-initialized; reconnecting to the token failed: {reconnect}"
+                ),
+            },
+            Self::Reinitialized => write!(
+                f,
+                "PKCS#11 CMAC: the module was re-initialized again while this CMAC was retried"
+            ),
+            Self::LoginRefused { token } => write!(
+                f,
+                "PKCS#11 CMAC: token {token:?} refused the PIN when the master logged in again; it is not tried again until a restart"
             ),
         }
     }

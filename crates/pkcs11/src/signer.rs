@@ -12,7 +12,7 @@ impl CmacSigner for Pkcs11Master {
     type Error = CmacError;
 
     fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        Pkcs11Master::algorithm(self)
     }
 
     fn cmac(&self, message: &CmacMessage, tag: &mut [u8]) -> Result<(), CmacError> {
@@ -45,7 +45,7 @@ pub struct SessionKey<'a> {
 
 impl<'a> SessionKey<'a> {
     /// The secret key labelled `label` (exactly one), refused unless it is of `algorithm` and
-    /// may only sign (the checks [`Pkcs11Master::open`] makes).
+    /// may only sign (the checks [`Pkcs11Master::open`] makes; its warnings are not kept here).
     pub fn find(
         module: &'a Module,
         session: &'a Session,
@@ -54,7 +54,7 @@ impl<'a> SessionKey<'a> {
         algorithm: Algorithm,
     ) -> Result<Self, OpenError> {
         let key = find_key(session, token, label)?;
-        check_key(session, key, label, algorithm)?;
+        check_key(module, session, key, label, algorithm)?;
         Ok(Self {
             module,
             session,

@@ -6,7 +6,7 @@ mod common;
 
 use cardadmin::{master, Algorithm, CardId, MasterKey};
 use cardadmin_pkcs11::ceremony::{self, CeremonyError, Component};
-use cardadmin_pkcs11::{PinSource, Pkcs11Master};
+use cardadmin_pkcs11::Pkcs11Master;
 
 fn hex_xor(parts: &[&str]) -> Vec<u8> {
     let bytes: Vec<Vec<u8>> = parts.iter().map(|p| hex::decode(p).unwrap()).collect();
@@ -30,7 +30,7 @@ fn imported_masters_equal_the_xor_of_their_components() {
     let Some(hsm) = common::softhsm() else { return };
     common::new_token(hsm, "import");
     let slot = hsm.module.find_token("import").unwrap();
-    let pin = PinSource::Env(common::PIN_ENV.into()).read().unwrap();
+    let pin = common::pin();
     let session = hsm.module.login(slot, "import", &pin, true).unwrap();
     let cases: [(Algorithm, &[&str]); 4] = [
         (
@@ -90,8 +90,10 @@ fn imported_masters_equal_the_xor_of_their_components() {
         let in_memory = MasterKey::new(algorithm, &expected).unwrap();
         assert_eq!(combined.check_value(), in_memory.check_value());
         let label = format!("imported-{}", algorithm.name());
-        let (_, kcv) =
+        let written =
             ceremony::import(&hsm.module, &session, algorithm, &label, &combined).expect("import");
+        assert!(written.not_set.is_empty(), "{:?}", written.not_set);
+        let kcv = written.check_value;
         assert_eq!(kcv, in_memory.check_value());
         // The server's master over that object derives what the in-memory master does.
         let token = Pkcs11Master::open(&common::config(hsm, "import", &label, algorithm))
@@ -113,12 +115,14 @@ fn generated_masters_are_sealed_sign_only_and_listed() {
     let Some(hsm) = common::softhsm() else { return };
     common::new_token(hsm, "generate");
     let slot = hsm.module.find_token("generate").unwrap();
-    let pin = PinSource::Env(common::PIN_ENV.into()).read().unwrap();
+    let pin = common::pin();
     let session = hsm.module.login(slot, "generate", &pin, true).unwrap();
     let mut generated = Vec::new();
     for algorithm in Algorithm::ALL {
         let label = format!("generated-{}", algorithm.name());
-        let (_, kcv) = ceremony::generate(&hsm.module, &session, algorithm, &label).unwrap();
+        let written = ceremony::generate(&hsm.module, &session, algorithm, &label).unwrap();
+        assert!(written.not_set.is_empty(), "{:?}", written.not_set);
+        let kcv = written.check_value;
         // Pkcs11Master::open refuses anything but a sealed, sign-only key of the algorithm.
         let token = Pkcs11Master::open(&common::config(hsm, "generate", &label, algorithm))
             .expect("a generated key passes the master checks");

@@ -4,7 +4,8 @@
 It puts master keys into the token with its own templates, so the server is shown to work with
 keys it did not create, and it checks the token from outside this crate:
 
-  write  TOKEN LABEL ALG HEX    C_CreateObject of a sign-only, sensitive, non-extractable key
+  write  TOKEN LABEL ALG HEX    C_CreateObject of a sign-only, sensitive, non-extractable,
+                                unmodifiable, uncopyable key
   generate TOKEN LABEL ALG      C_GenerateKey of the same
   kcv    TOKEN LABEL ALG        the X9.24-1:2017 check value, CMAC(K, 0^block)[:3], by the token
   read   TOKEN LABEL            tries to read CKA_VALUE; prints "refused: AttributeSensitive"
@@ -50,6 +51,10 @@ def template(label, key_type):
         Attribute.DERIVE: False,
         Attribute.SENSITIVE: True,
         Attribute.EXTRACTABLE: False,
+        # The crate refuses a key that can be widened or copied (issue #24); this client
+        # leaves CKA_ALLOWED_MECHANISMS unset, which the crate accepts with a warning.
+        Attribute.MODIFIABLE: False,
+        Attribute.COPYABLE: False,
     }
 
 

@@ -5,9 +5,11 @@
 
 mod common;
 
-use cardadmin::Algorithm;
-use cardadmin_pkcs11::{master_template, OpenError, PinError, PinSource, Pkcs11Master};
-use cryptoki::object::Attribute;
+use cardadmin::{Algorithm, MasterKey};
+use cardadmin_pkcs11::{
+    allowed_mechanisms, master_template, OpenError, PinError, PinSource, Pkcs11Master,
+};
+use cryptoki::object::{Attribute, AttributeType};
 
 const AES_KEY: [u8; 16] = *b"\x2b\x7e\x15\x16\x28\xae\xd2\xa6\xab\xf7\x15\x88\x09\xcf\x4f\x3c";
 
@@ -18,12 +20,21 @@ fn missing_token() {
     let config = common::config(hsm, "absent-token", "master", Algorithm::Aes128);
     let err = Pkcs11Master::open(&config).unwrap_err();
     assert!(
-        matches!(&err, OpenError::TokenNotFound { token, present } if token == "absent-token" && present.iter().any(|p| p == "present-token")),
+        matches!(&err, OpenError::TokenNotFound { token, present, .. } if token == "absent-token" && present.iter().any(|p| p == "present-token")),
         "{err:?}"
     );
     assert!(err.to_string().starts_with(
         "PKCS#11 token \"absent-token\" not found: no slot holds a token with that label"
     ));
+    // The module is SoftHSMv2: the message says where it looked (SOFTHSM2_CONF, set by the
+    // harness to this process's token directory).
+    let conf = std::env::var("SOFTHSM2_CONF").unwrap();
+    assert!(
+        err.to_string().contains(&format!(
+            "SoftHSMv2 reads its token directory from the configuration file SOFTHSM2_CONF names ({conf})"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -145,4 +156,248 @@ fn duplicate_label_is_refused() {
         matches!(err, OpenError::KeyAmbiguous { count: 2, .. }),
         "{err:?}"
     );
+}
+
+/// `key_template(algorithm, label, replace)`: the ceremony's template with `replace`'s
+/// attributes instead of those of the same kind.
+fn key_template(algorithm: Algorithm, label: &str, replace: Vec<Attribute>) -> Vec<Attribute> {
+    let mut template = master_template(algorithm, label);
+    for attribute in &replace {
+        let kind = attribute.attribute_type();
+        template.retain(|a| a.attribute_type() != kind);
+    }
+    template.extend(replace);
+    template
+}
+
+/// A public (`CKA_PRIVATE` false), modifiable or copyable key could be used without the PIN,
+/// widened with C_SetAttributeValue, or copied into an object with wider uses: each refused
+/// with its own message.
+#[test]
+fn public_modifiable_or_copyable_keys_are_refused() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "storage-policy");
+    for (label, attribute, message) in [
+        (
+            "public",
+            Attribute::Private(false),
+            "PKCS#11 key \"public\": CKA_PRIVATE is false, expected true: a public key object can be used by any session of the token, without the PIN",
+        ),
+        (
+            "modifiable",
+            Attribute::Modifiable(true),
+            "PKCS#11 key \"modifiable\": CKA_MODIFIABLE is true, expected false: a modifiable key's uses can be widened later with C_SetAttributeValue",
+        ),
+        (
+            "copyable",
+            Attribute::Copyable(true),
+            "PKCS#11 key \"copyable\": CKA_COPYABLE is true, expected false: a copyable key can be copied with C_CopyObject into an object with wider uses",
+        ),
+    ] {
+        let template = key_template(Algorithm::Aes128, label, vec![attribute]);
+        common::write_key(hsm, "storage-policy", template, &AES_KEY);
+        let err = Pkcs11Master::open(&common::config(
+            hsm,
+            "storage-policy",
+            label,
+            Algorithm::Aes128,
+        ))
+        .unwrap_err();
+        assert!(matches!(err, OpenError::KeyPolicy { .. }), "{label}: {err:?}");
+        assert_eq!(err.to_string(), message);
+    }
+}
+
+/// With `CKA_SIGN`, a key that may also use CKM_AES_ECB (or CKM_DES3_ECB) is refused, naming
+/// CKA_ALLOWED_MECHANISMS; the ceremony's own lists (the algorithm's CMAC alone) pass.
+#[test]
+fn keys_allowing_other_mechanisms_are_refused() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "mechanisms");
+    let tdes_key = hex::decode("0123456789abcdeffedcba987654321089abcdef01234567").unwrap();
+    // (label, algorithm, CKA_ALLOWED_MECHANISMS, key value, the refusal's message if refused)
+    type Case<'a> = (
+        &'a str,
+        Algorithm,
+        &'a [cryptoki_sys::CK_MECHANISM_TYPE],
+        &'a [u8],
+        Option<&'a str>,
+    );
+    let cases: [Case; 5] = [
+        (
+            "aes-ecb",
+            Algorithm::Aes128,
+            &[cryptoki_sys::CKM_AES_CMAC, cryptoki_sys::CKM_AES_ECB],
+            &AES_KEY,
+            Some("PKCS#11 key \"aes-ecb\": CKA_ALLOWED_MECHANISMS allows CKM_AES_ECB, expected only CKM_DES3_CMAC or CKM_AES_CMAC"),
+        ),
+        (
+            "des3-ecb",
+            Algorithm::Tdes,
+            &[cryptoki_sys::CKM_DES3_CMAC, cryptoki_sys::CKM_DES3_ECB],
+            &tdes_key,
+            Some("PKCS#11 key \"des3-ecb\": CKA_ALLOWED_MECHANISMS allows 2 mechanisms, not all of which can be named here"),
+        ),
+        (
+            "des3-ecb-only",
+            Algorithm::Tdes,
+            &[cryptoki_sys::CKM_DES3_MAC],
+            &tdes_key,
+            Some("PKCS#11 key \"des3-ecb-only\": CKA_ALLOWED_MECHANISMS allows a mechanism other than CKM_DES3_CMAC"),
+        ),
+        ("aes-cmac", Algorithm::Aes128, &[cryptoki_sys::CKM_AES_CMAC], &AES_KEY, None),
+        ("des3-cmac", Algorithm::Tdes, &[cryptoki_sys::CKM_DES3_CMAC], &tdes_key, None),
+    ];
+    for (label, algorithm, mechanisms, value, refusal) in cases {
+        let template = key_template(algorithm, label, vec![allowed_mechanisms(mechanisms)]);
+        common::write_key(hsm, "mechanisms", template, value);
+        let opened = Pkcs11Master::open(&common::config(hsm, "mechanisms", label, algorithm));
+        match refusal {
+            Some(message) => {
+                let err = opened.unwrap_err();
+                assert!(
+                    matches!(err, OpenError::KeyMechanisms { .. }),
+                    "{label}: {err:?}"
+                );
+                assert!(err.to_string().starts_with(message), "{label}: {err}");
+            }
+            None => {
+                let master = opened.unwrap_or_else(|err| panic!("{label}: {err}"));
+                assert!(
+                    master.warnings().is_empty(),
+                    "{label}: {:?}",
+                    master.warnings()
+                );
+            }
+        }
+    }
+}
+
+/// A key that does not restrict its mechanisms (SoftHSMv2 reports an empty list) is accepted,
+/// with a warning that names CKA_ALLOWED_MECHANISMS.
+#[test]
+fn a_key_without_allowed_mechanisms_is_accepted_with_a_warning() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "unrestricted");
+    let mut template = master_template(Algorithm::Aes128, "master");
+    template.retain(|a| !matches!(a, Attribute::VendorDefined(_)));
+    common::write_key(hsm, "unrestricted", template, &AES_KEY);
+    let master = Pkcs11Master::open(&common::config(
+        hsm,
+        "unrestricted",
+        "master",
+        Algorithm::Aes128,
+    ))
+    .expect("accepted");
+    assert_eq!(master.warnings().len(), 1, "{:?}", master.warnings());
+    assert!(
+        master.warnings()[0].contains("CKA_ALLOWED_MECHANISMS is empty"),
+        "{:?}",
+        master.warnings()
+    );
+}
+
+/// `check_value` names the key the ceremony printed: another key under the label is refused
+/// at start-up; the right value (in any case) is accepted.
+#[test]
+fn a_key_with_another_check_value_is_refused() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "check-value");
+    common::write_master(hsm, "check-value", "master", Algorithm::Aes128, &AES_KEY);
+    let right = MasterKey::new(Algorithm::Aes128, &AES_KEY)
+        .unwrap()
+        .check_value()
+        .to_string();
+    let mut config = common::config(hsm, "check-value", "master", Algorithm::Aes128);
+    config.check_value = Some(right.to_lowercase().parse().unwrap());
+    let master = Pkcs11Master::open(&config).expect("the right check value");
+    assert_eq!(master.check_value().to_string(), right);
+    let wrong = if right == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    config.check_value = Some(wrong.parse().unwrap());
+    let err = Pkcs11Master::open(&config).unwrap_err();
+    assert!(
+        matches!(err, OpenError::CheckValueMismatch { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("PKCS#11 key \"master\" has check value {right}, but the configuration's check_value is {wrong}: another key carries this label; it is not used (give the check value the ceremony printed for the intended key, or find out who replaced it)")
+    );
+}
+
+/// The ceremony's template: not destroyable, limited to the CMAC mechanism (SoftHSMv2 2.6
+/// enforces both).
+#[test]
+fn ceremony_keys_cannot_be_destroyed_or_used_with_another_mechanism() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "sealed-template");
+    common::write_master(
+        hsm,
+        "sealed-template",
+        "master",
+        Algorithm::Aes128,
+        &AES_KEY,
+    );
+    let slot = hsm.module.find_token("sealed-template").unwrap();
+    let session = hsm
+        .module
+        .login(slot, "sealed-template", &common::pin(), true)
+        .unwrap();
+    let key = session
+        .find_objects(&[Attribute::Label(b"master".to_vec())])
+        .unwrap()[0];
+    let info = session
+        .get_attributes(
+            key,
+            &[AttributeType::Destroyable, AttributeType::AllowedMechanisms],
+        )
+        .unwrap();
+    assert!(info.contains(&Attribute::Destroyable(false)), "{info:?}");
+    assert!(
+        info.contains(&Attribute::AllowedMechanisms(vec![
+            cryptoki::mechanism::MechanismType::AES_CMAC
+        ])),
+        "{info:?}"
+    );
+    assert!(matches!(
+        session.destroy_object(key),
+        Err(cryptoki::error::Error::Pkcs11(
+            cryptoki::error::RvError::ActionProhibited,
+            _
+        ))
+    ));
+    let ecb = session.sign(&cryptoki::mechanism::Mechanism::AesEcb, key, &[0; 16]);
+    assert!(
+        matches!(
+            ecb,
+            Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::MechanismInvalid,
+                _
+            ))
+        ),
+        "{ecb:?}"
+    );
+}
+
+/// The PIN variable is removed once read, whatever it held; a PIN file is read as before.
+#[test]
+fn the_pin_variable_is_removed_once_read() {
+    std::env::set_var("CARDADMIN_TEST_PIN_REMOVED", "135790");
+    let pin = PinSource::Env("CARDADMIN_TEST_PIN_REMOVED".into()).read();
+    assert!(pin.is_ok());
+    assert!(std::env::var_os("CARDADMIN_TEST_PIN_REMOVED").is_none());
+    std::env::set_var("CARDADMIN_TEST_PIN_EMPTY", "");
+    let err = PinSource::Env("CARDADMIN_TEST_PIN_EMPTY".into())
+        .read()
+        .unwrap_err();
+    assert!(matches!(err, PinError::Empty { .. }), "{err:?}");
+    assert!(std::env::var_os("CARDADMIN_TEST_PIN_EMPTY").is_none());
+    let err = PinSource::Env("CARDADMIN_TEST_PIN_REMOVED".into())
+        .read()
+        .unwrap_err();
+    assert!(matches!(err, PinError::EnvMissing { .. }), "{err:?}");
 }

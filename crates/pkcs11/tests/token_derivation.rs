@@ -214,9 +214,7 @@ fn the_key_value_cannot_be_read() {
         &random_key(Algorithm::Aes256),
     );
     let slot = hsm.module.find_token("sealed").unwrap();
-    let pin = cardadmin_pkcs11::PinSource::Env(common::PIN_ENV.into())
-        .read()
-        .unwrap();
+    let pin = common::pin();
     let session = hsm.module.login(slot, "sealed", &pin, false).unwrap();
     let key = SessionKey::find(&hsm.module, &session, "sealed", "master", Algorithm::Aes256)
         .expect("a sealed, sign-only key");

@@ -1,7 +1,9 @@
 //! SoftHSMv2 for the integration tests: a token store in a temporary directory (through
 //! `SOFTHSM2_CONF`, set before the module is first loaded), one fresh token per test (PKCS#11
 //! logs in per token and application, so tests on separate tokens do not see each other's
-//! login), keys written with known values.
+//! login), keys written with known values. The user PIN is in a file readable by its owner
+//! only ([`pin_file`]): a PIN variable is removed from the environment once read, so tests
+//! running side by side cannot share one.
 //!
 //! Without `libsofthsm2.so` the tests print why and pass, unless
 //! `CARDADMIN_REQUIRE_SOFTHSM=1` (CI's `hsm` stage sets it), which makes absence a failure.
@@ -19,7 +21,6 @@ use cryptoki::types::AuthPin;
 
 pub const USER_PIN: &str = "246810";
 pub const SO_PIN: &str = "13579111";
-pub const PIN_ENV: &str = "CARDADMIN_TEST_TOKEN_PIN";
 
 const CANDIDATES: [&str; 3] = [
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -30,6 +31,10 @@ const CANDIDATES: [&str; 3] = [
 pub struct SoftHsm {
     pub path: PathBuf,
     pub module: Arc<Module>,
+    /// The token directory of this test process (`directories.tokendir`).
+    pub tokens: PathBuf,
+    /// A file holding [`USER_PIN`], mode 0600.
+    pub pin_file: PathBuf,
 }
 
 /// The SoftHSMv2 module with a token directory of this test process, or `None` (after saying
@@ -70,17 +75,36 @@ pub fn softhsm() -> Option<&'static SoftHsm> {
             )
             .expect("softhsm2.conf");
             std::env::set_var("SOFTHSM2_CONF", &conf);
-            std::env::set_var(PIN_ENV, USER_PIN);
+            let pin_file = dir.join("user.pin");
+            std::fs::write(&pin_file, USER_PIN).expect("PIN file");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o600))
+                    .expect("PIN file mode");
+            }
             let module = Module::load(&path).expect("load SoftHSMv2");
-            Some(SoftHsm { path, module })
+            Some(SoftHsm {
+                path,
+                module,
+                tokens,
+                pin_file,
+            })
         })
         .as_ref()
 }
 
+static TOKENS: Mutex<()> = Mutex::new(());
+
+/// Held while a token is created, and by tests that run a process of their own on the token
+/// directory (SoftHSMv2 there would read a token half written).
+pub fn token_lock() -> std::sync::MutexGuard<'static, ()> {
+    TOKENS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Initializes a new token labelled `label` with the user PIN [`USER_PIN`].
 pub fn new_token(hsm: &SoftHsm, label: &str) {
-    static INIT: Mutex<()> = Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = token_lock();
     let pkcs11 = hsm.module.pkcs11();
     let free = pkcs11
         .get_all_slots()
@@ -140,7 +164,31 @@ pub fn config(hsm: &SoftHsm, token: &str, label: &str, algorithm: Algorithm) -> 
         token: token.into(),
         label: label.into(),
         algorithm,
-        pin: PinSource::Env(PIN_ENV.into()),
+        pin: PinSource::File(hsm.pin_file.clone()),
         sessions: Some(4),
+        check_value: None,
     }
+}
+
+/// The user PIN, for tests that log in themselves.
+pub fn pin() -> AuthPin {
+    AuthPin::from(USER_PIN)
+}
+
+/// The directory SoftHSMv2 keeps the token labelled `label` in (the one whose `token.object`
+/// holds the label).
+pub fn token_dir(hsm: &SoftHsm, label: &str) -> PathBuf {
+    std::fs::read_dir(&hsm.tokens)
+        .expect("token directory")
+        .map(|entry| entry.expect("entry").path())
+        .find(|dir| {
+            std::fs::read(dir.join("token.object"))
+                .map(|bytes| {
+                    let mut padded = label.as_bytes().to_vec();
+                    padded.resize(32, b' ');
+                    bytes.windows(32).any(|w| w == padded.as_slice())
+                })
+                .unwrap_or(false)
+        })
+        .expect("the token's directory")
 }

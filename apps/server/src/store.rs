@@ -1,0 +1,193 @@
+//! The storage seam (issue #23): the registry, the audit trail and the two per-operator
+//! limits, each over two backends, behind the same asynchronous calls, so that the handler
+//! ([`crate::handler`]) meets a request the same way whichever holds them.
+//!
+//! - Embedded (the default): the SQLite registry ([`crate::registry`]), the JSON-lines file
+//!   trail ([`crate::audit`]) and the limits in process memory ([`crate::ratelimit`]). SQLite
+//!   calls block, so they run on tokio's blocking threads (`spawn_blocking`), not on the
+//!   threads that serve connections.
+//! - `"database"`: PostgreSQL ([`crate::pg`]), shared by every instance.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cardadmin::CardId;
+use cardadmin_mimcm::Guid;
+
+use crate::audit::{AuditLog, Entry};
+pub use crate::pg::Denied;
+use crate::pg::{self, Database};
+use crate::ratelimit::{self, Refusal};
+use crate::registry::{self, UNAVAILABLE};
+
+/// The request registry.
+pub enum Registry {
+    /// `"registry"`: the SQLite file.
+    Sqlite(Arc<registry::Registry>),
+    /// `"database"`.
+    Postgres(Arc<Database>),
+}
+
+impl Registry {
+    /// Whether `operator` may ask this: see [`registry::Registry::authorize`]. The SQLite
+    /// registry that cannot be read refuses with [`UNAVAILABLE`] (403, as before); the
+    /// database that does not answer is [`Denied::Unavailable`] (503).
+    pub async fn authorize(
+        &self,
+        operator: Option<&str>,
+        reqid: Option<Guid>,
+        scid: Guid,
+        cardid: Option<CardId>,
+    ) -> Result<(), Denied> {
+        match self {
+            Self::Sqlite(registry) => {
+                let registry = registry.clone();
+                let operator = operator.map(str::to_string);
+                tokio::task::spawn_blocking(move || {
+                    registry.authorize(operator.as_deref(), reqid, scid, cardid)
+                })
+                .await
+                .unwrap_or(Err(UNAVAILABLE))
+                .map_err(Denied::Rule)
+            }
+            Self::Postgres(database) => database.authorize(operator, reqid, scid, cardid).await,
+        }
+    }
+
+    /// Checks again and runs `use_key` while no `requests close` can commit: see
+    /// [`registry::Registry::while_authorized`] and [`Database::while_authorized`].
+    pub async fn while_authorized<T: Send + 'static>(
+        &self,
+        operator: Option<&str>,
+        reqid: Option<Guid>,
+        scid: Guid,
+        cardid: Option<CardId>,
+        use_key: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Denied> {
+        match self {
+            Self::Sqlite(registry) => {
+                let registry = registry.clone();
+                let operator = operator.map(str::to_string);
+                tokio::task::spawn_blocking(move || {
+                    registry.while_authorized(operator.as_deref(), reqid, scid, cardid, use_key)
+                })
+                .await
+                .unwrap_or(Err(UNAVAILABLE))
+                .map_err(Denied::Rule)
+            }
+            Self::Postgres(database) => {
+                database
+                    .while_authorized(operator, reqid, scid, cardid, use_key)
+                    .await
+            }
+        }
+    }
+}
+
+/// The audit trail.
+pub enum Audit {
+    /// `"audit_log"`: the JSON-lines file.
+    File(AuditLog),
+    /// `"database"`: this node's chain.
+    Postgres(pg::Trail),
+}
+
+impl Audit {
+    /// Appends `entry`; returns once it is on disk (committed). `Err`: it is not, and no key
+    /// may be used.
+    pub async fn append(&self, entry: Entry) -> Result<(), ()> {
+        match self {
+            Self::File(log) => log.append(entry).await,
+            Self::Postgres(trail) => trail.append(entry).await,
+        }
+    }
+
+    /// The server is stopping: the file's anchor, or the database's shutdown checkpoint.
+    pub async fn at_shutdown(&self) {
+        match self {
+            Self::File(log) => log.anchor_at_shutdown().await,
+            Self::Postgres(trail) => trail.shutdown().await,
+        }
+    }
+}
+
+/// `"rate_limit_per_minute"`: key uses per operator per minute.
+pub enum KeyUseLimit {
+    /// Counted in this process.
+    Memory(ratelimit::RateLimit),
+    /// Counted in the database, across every instance.
+    Postgres {
+        /// The database.
+        database: Arc<Database>,
+        /// The limit.
+        per_minute: u32,
+    },
+}
+
+impl KeyUseLimit {
+    /// The limit.
+    pub fn per_minute(&self) -> u32 {
+        match self {
+            Self::Memory(limit) => limit.per_minute(),
+            Self::Postgres { per_minute, .. } => *per_minute,
+        }
+    }
+
+    /// Counts one key use if the limit allows it: `Ok(true)`, `Ok(false)` (429), or `Err`
+    /// when the database did not answer (503).
+    pub async fn allow(&self, operator: &str) -> Result<bool, ()> {
+        match self {
+            Self::Memory(limit) => Ok(limit.allow(operator, Instant::now())),
+            Self::Postgres {
+                database,
+                per_minute,
+            } => database.allow_key_use(operator, *per_minute).await,
+        }
+    }
+}
+
+/// `"refusals_per_minute"`: recorded refusals per operator per minute.
+pub enum RefusalLimit {
+    /// Counted in this process.
+    Memory(ratelimit::RefusalLimit),
+    /// Counted in the database, across every instance.
+    Postgres {
+        /// The database.
+        database: Arc<Database>,
+        /// The limit.
+        per_minute: u32,
+    },
+}
+
+impl RefusalLimit {
+    /// The limit.
+    pub fn per_minute(&self) -> u32 {
+        match self {
+            Self::Memory(limit) => limit.per_minute(),
+            Self::Postgres { per_minute, .. } => *per_minute,
+        }
+    }
+
+    /// See [`ratelimit::RefusalLimit::check`]. A database that does not answer says
+    /// "record": the record then cannot be written either, and the caller gets 503.
+    pub async fn check(&self, operator: &str) -> Refusal {
+        match self {
+            Self::Memory(limit) => limit.check(operator, Instant::now()),
+            Self::Postgres {
+                database,
+                per_minute,
+            } => database
+                .check_refusal(operator, *per_minute)
+                .await
+                .unwrap_or(Refusal::Record { unrecorded: 0 }),
+        }
+    }
+
+    /// Every count not recorded yet (the server is stopping).
+    pub async fn take_unrecorded(&self) -> Vec<(String, u64)> {
+        match self {
+            Self::Memory(limit) => limit.take_unrecorded(),
+            Self::Postgres { database, .. } => database.take_unrecorded().await.unwrap_or_default(),
+        }
+    }
+}
