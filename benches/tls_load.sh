@@ -38,7 +38,7 @@ leaf() { # leaf NAME CN EXT
 leaf server localhost 'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n'
 leaf alice alice 'keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
 
-key='"initial_admin_key": "000000000000000000000000000000000000000000000000", "diversification_key": "DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7"'
+key='"initial_admin_key": "000000000000000000000000000000000000000000000000", "diversification_key": "3C5A1E7F29D48B06C17E5AF3920B6D4E8F15A7C3D26E9B04"'
 tls="\"tls\": {\"cert\": \"$work/server.pem\", \"key\": \"$work/server.key\", \"client_ca\": \"$work/ca.pem\"}"
 printf '{%s}\n' "$key" >"$work/plain.json"
 printf '{%s, %s}\n' "$key" "$tls" >"$work/tls.json"

@@ -80,7 +80,7 @@ area_tests() {
         weak_keys wrong_key_status fuzz_regressions ;;
     soft_card) echo card_flows card_parsers_malformed hardening soft_card_pin weak_keys \
         wrong_key_status fuzz_regressions adversarial_flows zeroize ;;
-    cm) echo cm_request cm_parse_answer review_attack example_server_config bad_input master \
+    cm) echo cm_request cm_parse_answer review_attack bad_input master \
         hardening no_alloc algorithms ;;
     kdf) echo vectors master cmac_crosscheck properties review_attack algorithms hardening \
         cm_parse_answer fuzz_regressions no_alloc ;;

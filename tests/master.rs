@@ -291,3 +291,29 @@ fn the_same_key_in_both_roles_is_refused() {
     let zero = AdminKey::from_bytes([0; 24]);
     assert!(cm::check_roles(&zero, &master).is_ok());
 }
+
+/// The documentation's example master is on the well-known list (issue #24): its audit says so,
+/// whatever its parity bits, and a key one bit away from it is not reported.
+#[test]
+fn the_published_example_master_audits_as_published() {
+    use cardadmin::KeyFinding;
+    for hex in [
+        "DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7",
+        "DB21D91A7C16724E8067BF8AAD0FC84CD9E692D64BCFC9B6",
+    ] {
+        let master = MasterKey::from_hex(hex).unwrap();
+        assert_eq!(
+            master.audit().findings().collect::<Vec<_>>(),
+            [KeyFinding::PublishedExample],
+            "{}",
+            master.check_value()
+        );
+    }
+    // One bit changed in each part in turn (not a parity bit): not the published key.
+    for part in 0..3 {
+        let mut bytes = hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7");
+        bytes[part * 8] ^= 0x02;
+        let master = MasterKey::new(Algorithm::Tdes, &bytes).unwrap();
+        assert!(master.audit().is_clean(), "part {part}");
+    }
+}

@@ -15,6 +15,14 @@ use crate::primitive::des_key::{self, PARITY_MASK};
 /// The default admin key of Windows smart card minidrivers (parity bits cleared when compared).
 const MINIDRIVER_DEFAULT: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 
+/// The example master key of this project's documentation and of the example server's
+/// `config.example.json` (check value `645B4F`): published, so as good as unprotected, and
+/// the key most likely to be copied into a deployment by mistake.
+const PUBLISHED_EXAMPLE: [u8; 24] = [
+    0xDA, 0x20, 0xD8, 0x1B, 0x7D, 0x17, 0x73, 0x4F, 0x81, 0x66, 0xBE, 0x8B, 0xAC, 0x0E, 0xC9, 0x4D,
+    0xD8, 0xE7, 0x93, 0xD7, 0x4A, 0xCE, 0xC8, 0xB7,
+];
+
 /// One thing found about a key. `Display` says what it means for the key's strength.
 ///
 /// ```
@@ -62,6 +70,10 @@ pub enum KeyFinding {
     /// same bytes are the YubiKey 5.7 default AES-192 management key, and are reported for AES
     /// keys too (`0102030405060708` repeated over the whole key).
     MinidriverDefault,
+    /// The example master key published in this project's documentation and example server
+    /// configuration (`DA20D81B…`, check value `645B4F`; parity ignored): fine for trying the
+    /// examples, never for cards.
+    PublishedExample,
 }
 
 impl fmt::Display for KeyFinding {
@@ -83,6 +95,9 @@ impl fmt::Display for KeyFinding {
             Self::MinidriverDefault => {
                 f.write_str("the key is the well-known minidriver default 0102030405060708 x3")
             }
+            Self::PublishedExample => f.write_str(
+                "the key is the example master key published in cardadmin's documentation and config.example.json",
+            ),
         }
     }
 }
@@ -111,7 +126,7 @@ pub struct KeyAudit {
 
 /// Every finding the audit can make, in the order [`KeyAudit::findings`] reports them: weak
 /// parts first, then degenerate structure, then well-known defaults.
-const FINDING_ORDER: [KeyFinding; 15] = [
+const FINDING_ORDER: [KeyFinding; 16] = [
     KeyFinding::WeakPart { part: 1 },
     KeyFinding::WeakPart { part: 2 },
     KeyFinding::WeakPart { part: 3 },
@@ -127,6 +142,7 @@ const FINDING_ORDER: [KeyFinding; 15] = [
     KeyFinding::RepeatedHalves,
     KeyFinding::AllZero,
     KeyFinding::MinidriverDefault,
+    KeyFinding::PublishedExample,
 ];
 
 /// Finding bits, set from [`Choice`]s with shifts by public amounts (a finding's place in
@@ -172,6 +188,20 @@ impl KeyAudit {
         flags.set(
             KeyFinding::MinidriverDefault,
             all_same & k1.ct_eq(&minidriver),
+        );
+        let [e1, e2, e3] = [0usize, 1, 2].map(|index| {
+            let mut part = [0u8; 8];
+            for (out, byte) in part
+                .iter_mut()
+                .zip(PUBLISHED_EXAMPLE.iter().skip(index * 8))
+            {
+                *out = *byte;
+            }
+            u64::from_be_bytes(part) & PARITY_MASK
+        });
+        flags.set(
+            KeyFinding::PublishedExample,
+            k1.ct_eq(&e1) & k2.ct_eq(&e2) & k3.ct_eq(&e3),
         );
         k1.zeroize();
         k2.zeroize();
@@ -271,7 +301,10 @@ impl KeyAudit {
     /// ```
     pub fn require_clean(&self) -> Result<(), WeakKeyError> {
         let is_default = |finding: &KeyFinding| {
-            matches!(finding, KeyFinding::AllZero | KeyFinding::MinidriverDefault)
+            matches!(
+                finding,
+                KeyFinding::AllZero | KeyFinding::MinidriverDefault | KeyFinding::PublishedExample
+            )
         };
         match self
             .findings()

@@ -13,5 +13,5 @@ fi
 timeout 300 "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
     -r tests/interop/requirements.txt
 
-cargo build --quiet --all-features --example soft_card
+cargo build --quiet -p cardadmin-card --all-features --example soft_card
 timeout 120 "$venv/bin/python" tests/interop/yubikit_soft_card.py target/debug/examples/soft_card

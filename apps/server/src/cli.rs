@@ -131,8 +131,17 @@ const REQUESTS_USAGE: &str = "usage: cardadmin-server requests add --config <con
        cardadmin-server requests close --config <config.json> --reqid <GUID>
        cardadmin-server requests list --config <config.json>";
 
+/// True when the arguments ask for help: `--help` or `-h` anywhere among them.
+fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|arg| arg == "--help" || arg == "-h")
+}
+
 /// `requests add|close|list`; `password` is `PGPASSWORD`'s, for `"database"`.
 pub fn requests(args: &[String], password: Option<Zeroizing<String>>) -> ExitCode {
+    if wants_help(args) {
+        println!("{REQUESTS_USAGE}\n\nThe registry is the configuration's \"registry\", or its \"database\" (apps/server/README.md).");
+        return ExitCode::SUCCESS;
+    }
     let Some((action, options)) = args.split_first() else {
         eprintln!("{REQUESTS_USAGE}");
         return ExitCode::from(2);
@@ -295,8 +304,7 @@ impl<'a> Recorder<'a> {
 /// The real user id of this process.
 #[cfg(unix)]
 fn uid() -> Option<u32> {
-    // SAFETY: getuid has no preconditions, cannot fail and touches no memory of ours.
-    Some(unsafe { libc::getuid() })
+    Some(nix::unistd::getuid().as_raw())
 }
 
 /// No user ids here.
@@ -359,16 +367,29 @@ impl Options {
     }
 }
 
-/// `verify-audit PATH [--file-id ID]`: 0 when the chain holds (prints the file id, the line
+const VERIFY_AUDIT_USAGE: &str =
+    "usage: cardadmin-server verify-audit [--file-id <32 hex digits>] [--] <audit log>
+       cardadmin-server verify-audit --config <config.json>   (a configuration with \"database\")
+
+Checks the audit trail's hash chain from the first line to the last. Exit status: 0 the chain
+holds (prints the file id, the line count and the head hash), 1 broken (names the first line
+that does not verify) or, with --file-id, another trail than the one named; 2 bad arguments.
+`--` before a path that starts with '-'. A trail written before file ids verifies as before and
+is said to have none. With --config: every node's chain in the configuration's database, the
+sequence gaps and the checkpoints; 0 printing the records and nodes checked, 1 naming the node
+and sequence number of the first break.";
+
+/// `verify-audit [--file-id ID] PATH`: 0 when the chain holds (prints the file id, the line
 /// count and the head hash), 1 naming the first broken line otherwise, or when `--file-id`
 /// names another trail than the file's; 2 for bad arguments.
 ///
 /// A trail written before file ids verifies as before and is said to have none (or, once a
 /// server of this version continued it, the line its id was appended on).
 pub fn verify_audit(args: &[String], password: Option<Zeroizing<String>>) -> ExitCode {
-    const USAGE: &str =
-        "usage: cardadmin-server verify-audit <audit log> [--file-id <32 hex digits>]
-       cardadmin-server verify-audit --config <config.json> (with \"database\")";
+    if matches!(args, [flag] if flag == "--help" || flag == "-h") {
+        println!("{VERIFY_AUDIT_USAGE}");
+        return ExitCode::SUCCESS;
+    }
     if let [flag, config] = args {
         if flag == "--config" {
             return verify_database(config, password);
@@ -376,17 +397,24 @@ pub fn verify_audit(args: &[String], password: Option<Zeroizing<String>>) -> Exi
     }
     drop(password);
     let (path, expected) = match args {
-        [path] => (path, None),
-        [path, flag, id] | [flag, id, path] if flag == "--file-id" => (path, Some(id)),
+        [dashes, path] if dashes == "--" => (path, None),
+        [path] if !path.starts_with('-') => (path, None),
+        [flag, id, dashes, path] if flag == "--file-id" && dashes == "--" => (path, Some(id)),
+        [path, flag, id] | [flag, id, path] if flag == "--file-id" && !path.starts_with('-') => {
+            (path, Some(id))
+        }
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{VERIFY_AUDIT_USAGE}");
             return ExitCode::from(2);
         }
     };
     let expected = match expected.map(|id| audit::parse_file_id(id)).transpose() {
         Ok(expected) => expected,
         Err(err) => {
-            eprintln!("--file-id: {err}\n{USAGE}");
+            eprintln!(
+                "--file-id: {err}
+{VERIFY_AUDIT_USAGE}"
+            );
             return ExitCode::from(2);
         }
     };

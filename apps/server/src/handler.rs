@@ -2,8 +2,26 @@
 //! registry, the rate limit), what is on record (the audit trail), and only then the key
 //! (`cm::answer`).
 //!
+//! Connections ([`serve`]): at most `"max_connections"` at once (default
+//! [`DEFAULT_MAX_CONNECTIONS`]); past it the server stops accepting, so further connections
+//! wait in the kernel's listen queue (and time out there if none closes) rather than being
+//! refused. A TLS handshake must end within 10 s, and a request's headers within
+//! `"header_read_timeout_seconds"` (default [`DEFAULT_HEADER_READ_TIMEOUT`] s) of the moment the
+//! server waits for them, an idle keep-alive connection included: then the connection is
+//! closed, so neither a slow client nor an idle one holds a connection slot for long.
+//!
+//! Blocking work stays off the async workers: SQLite (the registry) and the key (a PKCS#11
+//! token may take its time) run under `tokio::task::block_in_place`, the audit trail and the
+//! request log each have a thread of their own. A stuck stdout makes requests wait for room
+//! in the log's queue; it does not stop handshakes or other work.
+//!
 //! The order, for a GET:
 //!
+//! 0. Over plain HTTP (loopback only), the `Host` must be a loopback name: `localhost`,
+//!    `127.0.0.1` or `[::1]`, with or without a port, in any case. Another name is a 421 and
+//!    no `Host` a 400, recorded: a web page that points a name of its own at 127.0.0.1 (DNS
+//!    rebinding) gets nothing from a browser on this machine. Over TLS the client certificate
+//!    decides, and no browser page can present one it was not given.
 //! 1. `cm::parse_request` reads the target without using a key; a malformed request is
 //!    answered (400, 404, 414) and recorded.
 //! 2. With a registry: the request must exist and belong to the caller (someone else's request
@@ -21,7 +39,14 @@
 //! 5. If no key answers (a proposed PIN, a 204, a challenge no key can take), `cm::answer`
 //!    answers first and the line records what was answered; if it cannot be written, 503.
 //!
-//! Other methods are 405 (MIM CM's endpoints answer GET), recorded too.
+//! `HEAD` never uses a key: on `authenticationresponse` and `diversifiedkey` it is a 405
+//! (`Allow: GET`) once the target parses, recorded; elsewhere (`serverproposedpin`, a target
+//! that does not parse) it gets the headers a GET would, `Content-Length` included, and no
+//! body. Other methods are 405 (MIM CM's endpoints answer GET), recorded too.
+//!
+//! One line per request goes to stdout: an RFC 3339 UTC time, the method, the path without
+//! the query, the status, the time taken, the operator in brackets, and the message of an
+//! error. Start-up, warnings and errors go to stderr.
 //!
 //! Every refusal (a 4xx answer that used no key) goes through the caller's refusal limit
 //! ([`crate::ratelimit::RefusalLimit`]): past it, 429, recorded once per run, then counted (a
@@ -33,13 +58,15 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::Extension;
 use cardadmin::rng::OsRng;
 use cardadmin_mimcm::{self as cm, RequestError};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
@@ -53,8 +80,11 @@ pub struct Operator(pub Option<String>);
 
 /// What decides who may ask, and what is recorded: each part is optional (the development
 /// configuration has none).
-#[derive(Default)]
 pub struct Security {
+    /// Plain HTTP on loopback: only loopback `Host` names are answered.
+    pub loopback_hosts_only: bool,
+    /// The request log (stdout).
+    pub log: RequestLog,
     /// The request registry (`"registry"`, or `"database"`).
     pub registry: Option<Registry>,
     /// The audit trail (`"audit_log"`, or `"database"`).
@@ -92,6 +122,104 @@ const DATABASE_FAILED: &str =
 /// nothing is (the server's stderr says why, once per outage).
 fn database_failed() -> Outcome {
     Outcome::json_error(503, DATABASE_FAILED.into())
+}
+
+/// The request log: one line per request on stdout, written by a thread of its own so that a
+/// slow or stuck stdout never holds an async worker.
+#[derive(Clone)]
+pub struct RequestLog {
+    jobs: mpsc::Sender<LogJob>,
+}
+
+enum LogJob {
+    Line(String),
+    Flush(oneshot::Sender<()>),
+}
+
+impl RequestLog {
+    /// Starts the writer thread.
+    pub fn stdout() -> Result<Self, String> {
+        // Room for bursts; past it requests wait (asynchronously) for the writer.
+        let (jobs, mut receiver) = mpsc::channel::<LogJob>(1024);
+        std::thread::Builder::new()
+            .name("request-log".into())
+            .spawn(move || {
+                let stdout = std::io::stdout();
+                while let Some(job) = receiver.blocking_recv() {
+                    match job {
+                        LogJob::Line(line) => {
+                            let _ = stdout.lock().write_all(line.as_bytes());
+                        }
+                        LogJob::Flush(done) => {
+                            let _ = stdout.lock().flush();
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })
+            .map_err(|err| format!("request log: cannot start the writer thread: {err}"))?;
+        Ok(Self { jobs })
+    }
+
+    async fn write(&self, line: String) {
+        let _ = self.jobs.send(LogJob::Line(line)).await;
+    }
+
+    /// Returns once every line sent before is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.jobs.send(LogJob::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// Runs `work` (SQLite, a key store) without holding an async worker: the worker's other tasks
+/// move to another thread while it blocks.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(work)
+}
+
+/// The loopback names plain HTTP answers (compared without regard to case).
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// `Ok` when the request names a loopback host: the authority of an absolute-form target if
+/// there is one, and the one `Host` header, each `localhost`, `127.0.0.1` or `[::1]` with an
+/// optional port. The refusal never repeats the name it got.
+fn check_host(uri: &Uri, headers: &HeaderMap) -> Result<(), Outcome> {
+    fn loopback(authority: &str) -> bool {
+        let (host, port) = match authority.rfind(':') {
+            // `[::1]` alone has colons inside the brackets only.
+            Some(colon) if !authority[colon..].contains(']') => {
+                (&authority[..colon], Some(&authority[colon + 1..]))
+            }
+            _ => (authority, None),
+        };
+        let port_ok = port.is_none_or(|port| {
+            !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+        });
+        port_ok
+            && LOOPBACK_HOSTS
+                .iter()
+                .any(|name| host.eq_ignore_ascii_case(name))
+    }
+    const MISDIRECTED: &str = "host: this server speaks plain HTTP on loopback and answers only requests for localhost, 127.0.0.1 or [::1] (with or without a port); use one of those names (a page that points a name of its own at this machine, DNS rebinding, is refused so)";
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let (Some(host), None) = (hosts.next(), hosts.next()) else {
+        return Err(Outcome::json_error(
+            400,
+            "host: send exactly one Host header (localhost, 127.0.0.1 or [::1], with or without a port)".into(),
+        ));
+    };
+    let host_ok = host.to_str().is_ok_and(loopback);
+    let target_ok = uri
+        .authority()
+        .is_none_or(|authority| loopback(authority.as_str()));
+    if host_ok && target_ok {
+        Ok(())
+    } else {
+        Err(Outcome::json_error(421, MISDIRECTED.into()))
+    }
 }
 
 /// A reply before it becomes an HTTP response.
@@ -254,13 +382,36 @@ pub async fn record_all_unrecorded(security: &Security) {
     }
 }
 
+/// Records an answer given before the core saw the request (`Host`, method) and returns it
+/// (500 instead when the record cannot be written).
+async fn refuse_early(security: &Security, operator: &Option<String>, outcome: Outcome) -> Outcome {
+    match record(
+        security,
+        operator,
+        None,
+        outcome.status,
+        outcome.message.as_deref(),
+    )
+    .await
+    {
+        Ok(()) => outcome,
+        Err(()) => Outcome::json_error(500, AUDIT_FAILED.into()),
+    }
+}
+
 async fn decide<S: Answerer>(
-    server: &Arc<S>,
+    server: &S,
     operator: &Option<String>,
     method: &Method,
     uri: &Uri,
+    headers: &HeaderMap,
 ) -> Outcome {
     let security = server.security();
+    if security.loopback_hosts_only {
+        if let Err(outcome) = check_host(uri, headers) {
+            return refuse_early(security, operator, outcome).await;
+        }
+    }
     if method != Method::GET && method != Method::HEAD {
         let message = format!("method {method} is not allowed: the MIM CM endpoints answer GET");
         let outcome = Outcome::json_error(405, message);
@@ -271,6 +422,19 @@ async fn decide<S: Answerer>(
         Ok(parsed) => parsed,
         Err(error) => return refuse(security, operator, None, error).await,
     };
+    if method == Method::HEAD
+        && matches!(
+            parsed.endpoint(),
+            cm::Endpoint::AuthenticationResponse | cm::Endpoint::DiversifiedKey
+        )
+    {
+        // A HEAD answer would have to compute the body to give its length: with a key.
+        let message = format!(
+            "method HEAD is not allowed on {}: its answer comes from a key, which HEAD does not use; send GET",
+            parsed.endpoint().as_str()
+        );
+        return refuse_early(security, operator, Outcome::json_error(405, message)).await;
+    }
     if let Some(registry) = &security.registry {
         match registry
             .authorize(
@@ -311,7 +475,7 @@ async fn decide<S: Answerer>(
     if intent.key_role().is_none() {
         // No key answers this (a PIN, a 204, a challenge no key can take): answer, then
         // record what was answered.
-        let (reply, done) = cm::answer(&parsed, &profile, &mut OsRng);
+        let (reply, done) = blocking(|| cm::answer(&parsed, &profile, &mut OsRng));
         let outcome = Outcome::from_reply(reply);
         if (400..500).contains(&outcome.status) {
             return refusal(security, operator, Some(done), outcome).await;
@@ -336,12 +500,8 @@ async fn decide<S: Answerer>(
     {
         return audit_failed();
     }
-    // Owned, so that the SQLite registry's check and the key use can run on a blocking
-    // thread together.
-    let use_key = {
-        let (server, parsed) = (Arc::clone(server), parsed.clone());
-        move || cm::answer(&parsed, &server.profile(), &mut OsRng)
-    };
+    let use_key = || cm::answer(&parsed, &profile, &mut OsRng);
+    // SQLite and the key store block: off the async workers (`block_in_place`, in the store).
     let used = match &security.registry {
         // The request may have been closed while its line was written: checked again, and
         // the key used, before any close can commit.
@@ -356,7 +516,7 @@ async fn decide<S: Answerer>(
                 )
                 .await
         }
-        None => Ok(use_key()),
+        None => Ok(blocking(use_key)),
     };
     let (reply, done) = match used {
         Ok(answered) => answered,
@@ -417,39 +577,41 @@ pub async fn handle<S: Answerer>(
     operator: Option<Extension<Operator>>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
     let operator = operator.and_then(|Extension(Operator(name))| name);
-    let outcome = decide(&server, &operator, &method, &uri).await;
+    let outcome = decide(&*server, &operator, &method, &uri, &headers).await;
 
     // One line per request on stdout; the query (card ID, challenge) and the body (a key, a
     // PIN) are left out.
     let elapsed = started.elapsed();
+    let time = crate::audit::now_rfc3339();
     let who = operator
         .as_deref()
         .map(|name| format!(" [{}]", name.escape_debug()))
         .unwrap_or_default();
     let line = match &outcome.message {
         Some(message) => format!(
-            "{method} {} {} {}us{who} {message}\n",
+            "{time} {method} {} {} {}us{who} {message}\n",
             uri.path(),
             outcome.status,
             elapsed.as_micros()
         ),
         None => format!(
-            "{method} {} {} {}us{who}\n",
+            "{time} {method} {} {} {}us{who}\n",
             uri.path(),
             outcome.status,
             elapsed.as_micros()
         ),
     };
     if !outcome.unlogged {
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        server.security().log.write(line).await;
     }
 
     // A HEAD answer carries the headers the GET would, Content-Length included (RFC 9110
     // 9.3.2 and 8.6), and no body: the body is computed as for GET (a proposed PIN is drawn and
-    // dropped), only its length is sent.
+    // dropped; no key is used, `decide` answers 405 before), only its length is sent.
     let content_length = outcome.body.len();
     let mut response = Response::new(if method == Method::HEAD {
         Body::empty()
@@ -471,6 +633,10 @@ pub async fn handle<S: Answerer>(
     // Bodies can be keys and PINs: no cache may keep them.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     match outcome.status {
+        // HEAD meets a 405 only where a key would answer: there GET alone is allowed.
+        405 if method == Method::HEAD => {
+            headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
+        }
         405 => {
             headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         }
@@ -485,20 +651,51 @@ pub async fn handle<S: Answerer>(
     response
 }
 
-/// Accepts TLS connections until `shutdown` completes: each handshake must present a client
-/// certificate of the configured CA (rustls refuses the others), and the connection's requests
-/// carry its common name as their [`Operator`].
-pub async fn serve_tls(
+/// The default of `"max_connections"`: connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// The default of `"header_read_timeout_seconds"`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: u64 = 10;
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long connections in progress get to finish once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The limits of [`serve`].
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// How long a client has to send a request's headers.
+    pub header_read_timeout: Duration,
+}
+
+/// Accepts connections until `shutdown` completes, at most `limits.max_connections` at once
+/// (the accept loop waits for a free slot). With `acceptor`, each handshake must present a
+/// client certificate of the configured CA (rustls refuses the others), and the connection's
+/// requests carry its common name as their [`Operator`]; without, plain HTTP. At shutdown the
+/// connections finish the request in progress (for at most [`SHUTDOWN_GRACE`]) and close.
+pub async fn serve(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     app: axum::Router,
+    limits: Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (closing, closed) = watch::channel(false);
     loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -511,17 +708,24 @@ pub async fn serve_tls(
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let closed = closed.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                .await
-            {
+            let _slot = slot;
+            let Some(acceptor) = acceptor else {
+                serve_http(stream, None, app, limits, closed).await;
+                return;
+            };
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
                     eprintln!("tls: handshake with {peer} refused: {err}");
                     return;
                 }
                 Err(_) => {
-                    eprintln!("tls: handshake with {peer} took over 10 s; closed");
+                    eprintln!(
+                        "tls: handshake with {peer} took over {} s; closed",
+                        HANDSHAKE_TIMEOUT.as_secs()
+                    );
                     return;
                 }
             };
@@ -541,20 +745,43 @@ pub async fn serve_tls(
                     return;
                 }
             };
-            let service = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request
-                        .extensions_mut()
-                        .insert(Operator(Some(operator.clone())));
-                    let mut app = app.clone();
-                    tower_service::Service::call(&mut app, request)
-                },
-            );
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
+            serve_http(tls, Some(operator), app, limits, closed).await;
         });
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    let everyone = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(everyone)).await;
+}
+
+/// HTTP/1.1 on one connection, with the header read timeout; closes gracefully when `closed`
+/// turns true.
+async fn serve_http<I>(
+    io: I,
+    operator: Option<String>,
+    app: axum::Router,
+    limits: Limits,
+    mut closed: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(Operator(operator.clone()));
+            let mut app = app.clone();
+            tower_service::Service::call(&mut app, request)
+        });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        // The guard `wait_for` returns is not `Send`: drop it inside.
+        () = async { drop(closed.wait_for(|closing| *closing).await) } => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
     }
 }

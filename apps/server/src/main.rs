@@ -8,15 +8,20 @@
 //!
 //! All the MIM CM work is `cardadmin::cm`'s (`parse_request`, then `answer`): this file reads
 //! the configuration, warns about weak keys, and moves requests and replies between axum and
-//! the library. It logs one line per request to stdout (method, path without the query,
-//! status, time, the operator, and the error message for a failure) and never logs key
-//! bytes, PINs or response bodies.
+//! the library. It logs one line per request to stdout (an RFC 3339 UTC timestamp, method,
+//! path without the query, status, time taken, the operator, and the error message for a
+//! failure) and never logs key bytes, PINs or response bodies; start-up lines, warnings and
+//! errors go to stderr. Every configuration field is described, with an example, in
+//! `apps/server/README.md`.
 //!
 //! Who may ask (issue #16), each part switched on by a configuration field:
 //!
-//! - `"tls": {"cert", "key", "client_ca"}`: TLS 1.2/1.3 with a client certificate required;
-//!   the operator is its subject common name ([`tls`]). Without it the server speaks plain
-//!   HTTP, and only on a loopback address.
+//! - `"tls": {"cert", "key", "client_ca", "crl"}`: TLS 1.2/1.3 with a client certificate
+//!   required, revoked ones refused; the operator is its subject common name ([`tls`]).
+//!   Without it the server speaks plain HTTP, only on a loopback address and only for loopback
+//!   `Host` names ([`handler`]). With it the server is a deployment: a master key with any
+//!   audit finding (weak, degenerate, a default, the documentation's example) stops start-up;
+//!   on plain loopback HTTP (a demonstration) it is a warning.
 //! - `"registry": PATH`: the SQLite request registry ([`registry`]); every endpoint answers
 //!   only the operator of an open request for that smart card and card, else 403. Managed
 //!   with `cardadmin-server requests add|close|list --config CONFIG`.
@@ -30,6 +35,8 @@
 //!   the registry, the audit trail (one hash chain per node) and both limits in PostgreSQL,
 //!   shared by several instances ([`pg`]), in place of `"registry"` and `"audit_log"`. The
 //!   two backends meet the handler through [`store`].
+//! - `"max_connections": N` and `"header_read_timeout_seconds": S`: connections served at once
+//!   and the time a client has to send a request's headers ([`handler::serve`]).
 //!
 //! The order in which a request meets them is in [`handler`].
 
@@ -110,6 +117,13 @@ struct Config {
     /// This instance's name in the database's audit trail; required with `"database"`.
     #[serde(default)]
     node_id: Option<String>,
+    /// Connections served at once (default `handler::DEFAULT_MAX_CONNECTIONS`).
+    #[serde(default)]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers (default
+    /// `handler::DEFAULT_HEADER_READ_TIMEOUT`).
+    #[serde(default)]
+    header_read_timeout_seconds: Option<u64>,
 }
 
 /// `"refusals_per_minute"` when neither it nor `"rate_limit_per_minute"` is set.
@@ -187,6 +201,54 @@ impl Pkcs11Settings {
     }
 }
 
+/// The `"key"` of `{"algorithm": ..., "key": ...}`: hex text, kept in wiped storage. Anything
+/// else is refused without being shown (a key typed as a JSON number would otherwise be
+/// echoed, in part, by serde's "invalid type" message).
+struct KeyText(Zeroizing<String>);
+
+const KEY_NOT_TEXT: &str = "diversification_key: \"key\" must be a string of hex digits in quotes (what was given is not shown: it may be key material)";
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = KeyText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(KEY_NOT_TEXT)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<KeyText, E> {
+                Ok(KeyText(Zeroizing::new(text.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<KeyText, E> {
+                Ok(KeyText(Zeroizing::new(text)))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<KeyText, E> {
+                Err(E::custom(KEY_NOT_TEXT))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<KeyText, E> {
+                Err(E::custom(KEY_NOT_TEXT))
+            }
+            fn visit_i128<E: de::Error>(self, _: i128) -> Result<KeyText, E> {
+                Err(E::custom(KEY_NOT_TEXT))
+            }
+            fn visit_u128<E: de::Error>(self, _: u128) -> Result<KeyText, E> {
+                Err(E::custom(KEY_NOT_TEXT))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<KeyText, E> {
+                Err(E::custom(KEY_NOT_TEXT))
+            }
+        }
+        deserializer.deserialize_any(Text)
+    }
+}
+
+/// The error for a diversification key given as a number: what it must be, not what it was.
+fn number_is_not_a_key<E: de::Error>() -> E {
+    E::custom(format!(
+        "diversification_key is a number; {DIVERSIFICATION_KEY_FORMS} (the number is not shown: it may be key material)"
+    ))
+}
+
 impl<'de> Deserialize<'de> for DiversificationKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // `deserialize_any` so that a number is refused without being echoed (as
@@ -217,9 +279,29 @@ impl<'de> Visitor<'de> for DiversificationKeyVisitor {
         self.visit_str(&text)
     }
 
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<DiversificationKey, E> {
+        Err(number_is_not_a_key())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<DiversificationKey, E> {
+        Err(number_is_not_a_key())
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<DiversificationKey, E> {
+        Err(number_is_not_a_key())
+    }
+
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<DiversificationKey, E> {
+        Err(number_is_not_a_key())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<DiversificationKey, E> {
+        Err(number_is_not_a_key())
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DiversificationKey, A::Error> {
         let mut algorithm: Option<Algorithm> = None;
-        let mut key: Option<Zeroizing<String>> = None;
+        let mut key: Option<KeyText> = None;
         let mut pkcs11: Option<Pkcs11Settings> = None;
         while let Some(field) = map.next_key::<Cow<'de, str>>()? {
             match field.as_ref() {
@@ -231,7 +313,7 @@ impl<'de> Visitor<'de> for DiversificationKeyVisitor {
                     algorithm = Some(name.parse().map_err(de::Error::custom)?);
                 }
                 "key" if key.is_none() => {
-                    key = Some(Zeroizing::new(map.next_value::<String>()?));
+                    key = Some(map.next_value::<KeyText>()?);
                 }
                 // The place for another backend's form, such as `"pkcs11"` (see
                 // `DiversificationKey`): read its settings here and return its variant.
@@ -259,7 +341,7 @@ impl<'de> Visitor<'de> for DiversificationKeyVisitor {
                 .map_err(|err| de::Error::custom(format!("diversification_key: {err}")));
         }
         match (algorithm, key) {
-            (Some(algorithm), Some(key)) => MasterKey::new_hex(algorithm, &key)
+            (Some(algorithm), Some(key)) => MasterKey::new_hex(algorithm, &key.0)
                 .map(DiversificationKey::InMemory)
                 .map_err(de::Error::custom),
             _ => Err(de::Error::custom(DIVERSIFICATION_KEY_FORMS)),
@@ -380,17 +462,31 @@ impl handler::Answerer for Server {
     }
 }
 
-fn usage() -> &'static str {
-    "usage: cardadmin-server --config <config.json> [--listen <address:port>] (default 127.0.0.1:8080)
+/// What `--help` prints (on stdout).
+const USAGE: &str = "cardadmin-server: the MIM CM smart-card endpoints (authenticationresponse, diversifiedkey,
+serverproposedpin) over HTTPS with client certificates, or over plain HTTP on loopback.
+
+usage: cardadmin-server --config <config.json> [--listen <address:port>]   serve (default 127.0.0.1:8080)
        cardadmin-server requests add --config <config.json> --reqid <GUID> --scid <GUID> --cardid <GUID> --operator <NAME>
        cardadmin-server requests close --config <config.json> --reqid <GUID>
        cardadmin-server requests list --config <config.json>
        cardadmin-server verify-audit <audit log>
-       cardadmin-server verify-audit --config <config.json> (with \"database\")"
+       cardadmin-server verify-audit --config <config.json>   (a configuration with \"database\")
+       cardadmin-server --help | --version       (and `<command> --help` for each command)
+
+Configuration fields: every field, with an example, in apps/server/README.md (cardadmin's source tree).
+Output: one line per request on stdout; start-up lines, warnings and errors on stderr.
+Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 refused to start, 2 bad arguments.";
+
+/// What the command line asks for.
+enum Command {
+    Serve { config: String, listen: SocketAddr },
+    Help,
+    Version,
 }
 
-/// `--config PATH` and `--listen ADDR`, in any order.
-fn parse_args(args: Vec<String>) -> Result<(String, SocketAddr), String> {
+/// `--config PATH` and `--listen ADDR`, in any order; `--help`, `-h`, `--version`, `-V`.
+fn parse_args(args: Vec<String>) -> Result<Command, String> {
     let mut config = None;
     let mut listen = String::from("127.0.0.1:8080");
     let mut args = args.into_iter();
@@ -398,15 +494,22 @@ fn parse_args(args: Vec<String>) -> Result<(String, SocketAddr), String> {
         match arg.as_str() {
             "--config" => config = Some(args.next().ok_or("--config needs a path")?),
             "--listen" => listen = args.next().ok_or("--listen needs an address")?,
-            "--help" | "-h" => return Err(usage().into()),
-            other => return Err(format!("unknown argument {other:?}\n{}", usage())),
+            "--help" | "-h" => return Ok(Command::Help),
+            "--version" | "-V" => return Ok(Command::Version),
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; `cardadmin-server --help` lists the commands"
+                ))
+            }
         }
     }
-    let config = config.ok_or_else(|| format!("--config is required\n{}", usage()))?;
+    let config = config.ok_or(
+        "--config is required: cardadmin-server --config <config.json> [--listen <address:port>]; `cardadmin-server --help` says more",
+    )?;
     let listen = listen
         .parse()
         .map_err(|err| format!("--listen {listen:?}: {err}"))?;
-    Ok((config, listen))
+    Ok(Command::Serve { config, listen })
 }
 
 fn load_config(path: &str) -> Result<Config, String> {
@@ -445,19 +548,64 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("requests") => cli::requests(&args[1..], password),
         Some("verify-audit") => cli::verify_audit(&args[1..], password),
-        _ => serve(args, password),
+        _ => match parse_args(args) {
+            Ok(Command::Help) => {
+                println!("{USAGE}");
+                ExitCode::SUCCESS
+            }
+            Ok(Command::Version) => {
+                println!("cardadmin-server {}", env!("CARGO_PKG_VERSION"));
+                ExitCode::SUCCESS
+            }
+            Ok(Command::Serve { config, listen }) => serve(config, listen, password),
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
-#[tokio::main]
-async fn serve(args: Vec<String>, password: Option<Zeroizing<String>>) -> ExitCode {
-    let (config_path, listen) = match parse_args(args) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
+/// Warns when the configuration file holds key bytes worth keeping (a master in memory, an
+/// initial admin key that is not a published default) and others than its owner may read it.
+#[cfg(unix)]
+fn warn_if_readable(path: &str, config: &Config) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return;
     };
+    let mode = metadata.permissions().mode();
+    if mode & 0o044 == 0 {
+        return;
+    }
+    let mut held = Vec::new();
+    if config.initial_admin_key.audit().is_clean() {
+        held.push("initial_admin_key");
+    }
+    if matches!(
+        config.diversification_key,
+        Some(DiversificationKey::InMemory(_))
+    ) {
+        held.push("diversification_key");
+    }
+    if !held.is_empty() {
+        eprintln!(
+            "warning: {path} holds key bytes ({}) and is readable by group or others (mode {:04o}): `chmod 600 {path}`",
+            held.join(" and "),
+            mode & 0o7777
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable(_: &str, _: &Config) {}
+
+#[tokio::main]
+async fn serve(
+    config_path: String,
+    listen: SocketAddr,
+    password: Option<Zeroizing<String>>,
+) -> ExitCode {
     let config = match load_config(&config_path) {
         Ok(config) => config,
         Err(message) => {
@@ -465,8 +613,22 @@ async fn serve(args: Vec<String>, password: Option<Zeroizing<String>>) -> ExitCo
             return ExitCode::FAILURE;
         }
     };
-
-    let security = match security(&config, listen, password).await {
+    warn_if_readable(&config_path, &config);
+    let limits = match limits(&config) {
+        Ok(limits) => limits,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log = match handler::RequestLog::stdout() {
+        Ok(log) => log,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let security = match security(&config, listen, log.clone(), password).await {
         Ok(security) => security,
         Err(message) => {
             eprintln!("error: {message}");
@@ -480,6 +642,7 @@ async fn serve(args: Vec<String>, password: Option<Zeroizing<String>>) -> ExitCo
             return ExitCode::FAILURE;
         }
     };
+    let deployment = config.tls.is_some();
 
     // Keys are identified by their check values only; the audit says what is wrong with them.
     let check_value = config.initial_admin_key.check_value();
@@ -504,6 +667,17 @@ async fn serve(args: Vec<String>, password: Option<Zeroizing<String>>) -> ExitCo
         Some(master) => match master::check_value(master) {
             Ok(master_value) => {
                 if let Some(audit) = master.audit() {
+                    if deployment && !audit.is_clean() {
+                        let findings: Vec<String> = audit
+                            .findings()
+                            .map(|finding| finding.to_string())
+                            .collect();
+                        eprintln!(
+                            "error: the diversification key (check value {master_value}) is weak or well known ({}), and with \"tls\" the server is a deployment, so it does not start; make a new master (`cardadmin-ceremony generate`, or `import` from custodians' components, or 48 random hex digits); a weak or published master is served, with a warning, only over plain HTTP on loopback (a demonstration)",
+                            findings.join("; ")
+                        );
+                        return ExitCode::FAILURE;
+                    }
                     warn_weak("diversification key", master_value, &audit);
                 }
                 format!(
@@ -552,34 +726,31 @@ async fn serve(args: Vec<String>, password: Option<Zeroizing<String>>) -> ExitCo
             return ExitCode::FAILURE;
         }
     };
-    let Some(tls) = tls else {
-        eprintln!("listening on http://{listen}{}", cm::PREFIX);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await;
-        stopping(&server.security).await;
-        return match served {
-            Ok(()) => {
-                eprintln!("stopped");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("error: {err}");
-                ExitCode::FAILURE
-            }
-        };
-    };
-    eprintln!(
-        "listening on https://{listen}{} (TLS 1.3 and 1.2, client certificate required)",
-        cm::PREFIX
+    // The address bound, port 0 resolved: what a client (or a test) connects to.
+    let bound = listener.local_addr().unwrap_or(listen);
+    let limits_line = format!(
+        "at most {} connections at once, {} s to send a request's headers",
+        limits.max_connections,
+        limits.header_read_timeout.as_secs()
     );
-    handler::serve_tls(
-        listener,
-        tokio_rustls::TlsAcceptor::from(tls),
-        app,
-        shutdown(),
-    )
-    .await;
+    let acceptor = match tls {
+        None => {
+            eprintln!(
+                "listening on http://{bound}{} (plain HTTP, loopback Host names only; {limits_line})",
+                cm::PREFIX
+            );
+            None
+        }
+        Some(tls) => {
+            eprintln!(
+                "listening on https://{bound}{} (TLS 1.3 and 1.2, client certificate required; {limits_line})",
+                cm::PREFIX
+            );
+            Some(tokio_rustls::TlsAcceptor::from(tls))
+        }
+    };
+    handler::serve(listener, acceptor, app, limits, shutdown()).await;
+    log.flush().await;
     stopping(&server.security).await;
     eprintln!("stopped");
     ExitCode::SUCCESS
@@ -625,6 +796,7 @@ fn database_fields(config: &Config) -> Result<Option<(&str, &str)>, String> {
 /// The PostgreSQL parts: the registry, this node's audit chain, the limits in the database.
 async fn database_security(
     secured: &Config,
+    log: handler::RequestLog,
     url: &str,
     node: &str,
     password: Option<Zeroizing<String>>,
@@ -666,6 +838,9 @@ async fn database_security(
         "refusal limit: {refusals_per_minute} recorded refusals per operator per minute across every instance, then 429 (counted, not recorded one by one)"
     );
     Ok(Security {
+        // `"database"` needs `"tls"`.
+        loopback_hosts_only: false,
+        log,
         registry: Some(store::Registry::Postgres(database.clone())),
         audit: Some(store::Audit::Postgres(opened.trail)),
         rate_limit,
@@ -676,11 +851,38 @@ async fn database_security(
     })
 }
 
+/// `"max_connections"` and `"header_read_timeout_seconds"`, or their defaults.
+fn limits(config: &Config) -> Result<handler::Limits, String> {
+    let max_connections = config
+        .max_connections
+        .unwrap_or(handler::DEFAULT_MAX_CONNECTIONS);
+    if max_connections == 0 || max_connections > 1 << 20 {
+        return Err(format!(
+            "\"max_connections\": {max_connections} is out of range; give 1 to 1048576 (default {})",
+            handler::DEFAULT_MAX_CONNECTIONS
+        ));
+    }
+    let seconds = config
+        .header_read_timeout_seconds
+        .unwrap_or(handler::DEFAULT_HEADER_READ_TIMEOUT);
+    if seconds == 0 || seconds > 3600 {
+        return Err(format!(
+            "\"header_read_timeout_seconds\": {seconds} is out of range; give 1 to 3600 (default {})",
+            handler::DEFAULT_HEADER_READ_TIMEOUT
+        ));
+    }
+    Ok(handler::Limits {
+        max_connections,
+        header_read_timeout: std::time::Duration::from_secs(seconds),
+    })
+}
+
 /// Opens what the configuration names (registry, audit trail, rate limit), checks that plain
 /// HTTP stays on loopback, and says on stderr what is on and what is not.
 async fn security(
     secured: &Config,
     listen: SocketAddr,
+    log: handler::RequestLog,
     password: Option<Zeroizing<String>>,
 ) -> Result<Security, String> {
     if secured.tls.is_none() && !listen.ip().is_loopback() {
@@ -689,7 +891,7 @@ async fn security(
         ));
     }
     if let Some((url, node)) = database_fields(secured)? {
-        return database_security(secured, url, node, password).await;
+        return database_security(secured, log, url, node, password).await;
     }
     drop(password);
     if secured.registry.is_some() && secured.tls.is_none() {
@@ -786,6 +988,8 @@ async fn security(
         "refusal limit: {refusals_per_minute} recorded refusals per operator per minute, then 429 (counted, not recorded one by one)"
     );
     Ok(Security {
+        loopback_hosts_only: secured.tls.is_none(),
+        log,
         registry,
         audit,
         rate_limit,

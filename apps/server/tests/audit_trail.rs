@@ -9,13 +9,14 @@ use std::fs::OpenOptions;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{json, Value};
@@ -246,8 +247,7 @@ impl Server {
 
     /// SIGTERM, as `kill PID`; returns stdout and stderr once it exited.
     fn stop(mut self) -> (String, String) {
-        // SAFETY: kill has no memory preconditions; the PID is our child's, not yet reaped.
-        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGTERM) }, 0);
+        kill(Pid::from_raw(self.pid()), Signal::SIGTERM).unwrap();
         let status = self.child.wait().unwrap();
         for reader in self.readers.drain(..) {
             reader.join().unwrap();
@@ -582,8 +582,7 @@ fn requests_add_and_close_are_on_the_trail_beside_a_running_server() {
     assert!(lines[0]["file_id"].is_string());
     assert_eq!(lines[1]["status"], 200);
     assert_eq!(lines[3]["status"], 200);
-    // SAFETY: getuid has no preconditions.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     for (line, action) in [(&lines[2], "add"), (&lines[4], "close")] {
         assert_eq!(line["registry"], action);
         assert_eq!(line["reqid"], REQ);
@@ -799,26 +798,18 @@ fn a_request_closed_while_its_line_is_written_uses_no_key() {
 fn a_trail_that_cannot_be_written_answers_503_and_recovers_by_itself() {
     let dir = work("full");
     let config = plain_config(&dir, json!({}));
-    let mut command = server_command(&config, 19209);
-    // SAFETY: between fork and exec only async-signal-safe calls (signal, getrlimit,
-    // setrlimit), on memory of this closure.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let mut limit = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            limit.rlim_cur = limit.rlim_max.min(4096);
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // A 4 KiB soft file size limit (8 blocks of 512 bytes), SIGXFSZ ignored so that a write past
+    // it fails with EFBIG instead of killing the server: set by a shell that then execs it.
+    let server_command_line = server_command(&config, 19209);
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -S -f 8; exec "$0" "$@""#)
+        .arg(server_command_line.get_program())
+        .args(server_command_line.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let server = Server::spawn(command, 19209).unwrap_or_else(|(_, stderr)| panic!("{stderr}"));
     let mut answered = 0;
     let mut refused = 0;
@@ -847,25 +838,12 @@ fn a_trail_that_cannot_be_written_answers_503_and_recovers_by_itself() {
     // Only whole lines: what the failed writes began was cut off.
     assert_eq!(trail_lines(&path).len(), 1 + answered);
     verify_audit(&path);
-    // Room again: the soft limit back to the hard one.
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: prlimit reads and writes only the two structures passed; the PID is our child's.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
-        limit.rlim_cur = limit.rlim_max;
-        assert_eq!(
-            libc::prlimit(
-                server.pid(),
-                libc::RLIMIT_FSIZE,
-                &limit,
-                std::ptr::null_mut()
-            ),
-            0
-        );
-    }
+    // Room again: the soft limit lifted (util-linux's prlimit, on the running server).
+    let lifted = Command::new("prlimit")
+        .args(["--pid", &server.pid().to_string(), "--fsize=unlimited"])
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert!(lifted.success());
     for _ in 0..3 {
         assert_eq!(
             get(19209, &documented()),

@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{json, Value};
@@ -251,10 +253,9 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
-    fn signal(&mut self, signal: i32) -> std::process::ExitStatus {
-        let pid = i32::try_from(self.child.id()).unwrap();
-        // SAFETY: kill has no memory preconditions; the PID is our child's, not yet reaped.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    fn signal(&mut self, signal: Signal) -> std::process::ExitStatus {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        kill(pid, signal).unwrap();
         let status = self.child.wait().unwrap();
         for reader in self.readers.drain(..) {
             reader.join().unwrap();
@@ -264,7 +265,7 @@ impl Server {
 
     /// SIGTERM; its stderr once it exited (with success).
     fn stop(mut self) -> String {
-        let status = self.signal(libc::SIGTERM);
+        let status = self.signal(Signal::SIGTERM);
         assert!(status.success(), "exit {status}: {}", self.stderr());
         self.stderr()
     }
@@ -828,10 +829,10 @@ fn an_instance_killed_under_load_loses_no_acknowledged_key_use() {
         }
     }
     std::thread::sleep(Duration::from_millis(1500));
-    let status = server_a.signal(libc::SIGKILL);
+    let status = server_a.signal(Signal::SIGKILL);
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(libc::SIGKILL)
+        Some(Signal::SIGKILL as i32)
     );
     let b_at_kill = ok[1].load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(1000));

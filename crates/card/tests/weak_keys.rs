@@ -69,6 +69,16 @@ fn weak_keys() -> Vec<(AdminKey, KeyFinding)> {
         AdminKey::new(Algorithm::Tdes, &minidriver.repeat(3)).unwrap(),
         KeyFinding::MinidriverDefault,
     ));
+    // The documentation's example master (issue #24): published, so refused like a default,
+    // whatever its parity bits.
+    keys.push((
+        AdminKey::from_hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7").unwrap(),
+        KeyFinding::PublishedExample,
+    ));
+    keys.push((
+        AdminKey::from_hex("DB21D91A7C16724E8067BF8AAD0FC84CD9E692D64BCFC9B6").unwrap(),
+        KeyFinding::PublishedExample,
+    ));
     for algorithm in [Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256] {
         let len = algorithm.key_len();
         let zero = vec![0u8; len];

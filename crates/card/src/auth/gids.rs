@@ -116,7 +116,7 @@ use cardadmin::AdminKey;
 /// The GIDS application identifier.
 pub const AID: [u8; 9] = [0xa0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59];
 /// The key reference of the GIDS admin key.
-pub const ADMIN_KEY_REFERENCE: u8 = 0x80;
+pub(crate) const ADMIN_KEY_REFERENCE: u8 = 0x80;
 /// The length of R1 and R2.
 pub const RANDOM_LEN: usize = 16;
 

@@ -133,7 +133,7 @@ pub const INS_GENERAL_AUTHENTICATE: u8 = 0x87;
 /// The dynamic authentication template.
 pub const TAG_DYNAMIC_AUTH: u8 = 0x7c;
 /// Witness.
-pub const TAG_WITNESS: u8 = 0x80;
+pub(crate) const TAG_WITNESS: u8 = 0x80;
 /// Challenge.
 pub const TAG_CHALLENGE: u8 = 0x81;
 /// Response.

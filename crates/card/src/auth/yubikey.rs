@@ -88,17 +88,17 @@ use cardadmin::{AdminKey, Algorithm, WeakKeyError};
 use super::piv::MANAGEMENT_KEY;
 
 /// GET VERSION.
-pub const INS_GET_VERSION: u8 = 0xfd;
+pub(crate) const INS_GET_VERSION: u8 = 0xfd;
 /// GET METADATA.
-pub const INS_GET_METADATA: u8 = 0xf7;
+pub(crate) const INS_GET_METADATA: u8 = 0xf7;
 /// SET MANAGEMENT KEY.
-pub const INS_SET_MANAGEMENT_KEY: u8 = 0xff;
+pub(crate) const INS_SET_MANAGEMENT_KEY: u8 = 0xff;
 /// Metadata tag: algorithm.
-pub const TAG_ALGORITHM: u8 = 0x01;
+pub(crate) const TAG_ALGORITHM: u8 = 0x01;
 /// Metadata tag: PIN and touch policy.
-pub const TAG_POLICY: u8 = 0x02;
+pub(crate) const TAG_POLICY: u8 = 0x02;
 /// Metadata tag: whether the key is the factory default.
-pub const TAG_IS_DEFAULT: u8 = 0x05;
+pub(crate) const TAG_IS_DEFAULT: u8 = 0x05;
 
 /// GET VERSION: `00 FD 00 00` with `Le`.
 ///

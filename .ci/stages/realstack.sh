@@ -1,0 +1,247 @@
+# == real smart-card stack (issue #17) ===========================================================
+# The software card in pcscd's virtual reader (vsmartcard-vpcd), administered by outside tools
+# (opensc-tool, piv-tool, yubico-piv-tool, gids-tool, yubikit over pyscard) and by card-admin
+# over PC/SC, and the MIM CM enrollment end to end against the example server; card-admin's own
+# tests. Its Debian packages are in .ci/packages.txt; starts pcscd in the foreground, the card
+# and the server, each stopped by its PID (at exit too, when a check fails). vpcd's port (35963) is fixed by
+# /etc/reader.conf.d/vpcd and pcscd's socket (/run/pcscd/pcscd.comm) by pcscd, so this stage
+# refuses to run while another pcscd runs. `.ci/run realstack` runs this stage alone.
+realstack_stage() {
+    echo "== real smart-card stack"
+    if pgrep -x pcscd >/dev/null; then
+        echo "realstack: another pcscd runs (PID $(pgrep -x pcscd | tr '\n' ' ')); stop it first: this stage starts its own"
+        return 1
+    fi
+    local listen="${REALSTACK_SERVER:-127.0.0.1:18084}"
+    ci_workdir
+    local work="$CI_WORK"
+    cargo build --release --locked -p cardadmin-card --all-features --example soft_card
+    cargo build --release --locked -p card-admin -p cardadmin-server
+    # card-admin is outside the workspace's default members (the README's `cargo test` runs on a
+    # machine without libpcsclite-dev), so its tests run here, where the library is installed.
+    cargo test --locked -p card-admin
+    local venv="target/realstack-venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        # Debian's python3 with its python3-pyscard (a PyPI pyscard would need swig and a C build).
+        timeout 120 /usr/bin/python3 -m venv --system-site-packages "$venv"
+    fi
+    timeout 300 "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+        -r tests/interop/requirements.txt
+
+    local card_admin=target/release/card-admin
+    local reader="Virtual PCD 00 00"
+    pcscd_pid="" card_pid="" server_pid=""
+    ci_on_exit 'for pid in $card_pid $server_pid $pcscd_pid; do kill "$pid" 2>/dev/null || true; done'
+    pcscd_ready() { [ -S /run/pcscd/pcscd.comm ] && port_open 127.0.0.1 35963; }
+    start_pcscd() {
+        pcscd -f >"$work/pcscd.log" 2>&1 &
+        pcscd_pid=$!
+        wait_for 100 "$pcscd_pid" pcscd_ready || { echo "realstack: pcscd did not start"; cat "$work/pcscd.log"; return 1; }
+    }
+    # start_card ALG KEY [ATR]: the issue's command, word for word; waits until the reader holds it.
+    start_card() {
+        local atr=()
+        [ -z "${3:-}" ] || atr=(--atr "$3")
+        cargo run --quiet --release -p cardadmin-card --example soft_card --all-features -- --algorithm "$1" --key "$2" \
+            --vpcd 127.0.0.1:35963 "${atr[@]}" >>"$work/card.log" 2>&1 &
+        card_pid=$!
+        wait_card
+    }
+    card_present() { "$card_admin" readers 2>/dev/null | grep -q "^$reader	card present"; }
+    card_absent() { ! card_present; }
+    wait_card() {
+        wait_for 100 "" card_present || { echo "realstack: the card did not appear in $reader"; cat "$work/card.log"; return 1; }
+    }
+    stop_card() {
+        stop_pid "$card_pid"
+        card_pid=""
+        if [ "$stopped_code" = 0 ] && tail -n 1 "$work/card.log" | grep -q '^soft_card: stopped$'; then
+            ok "soft card stopped cleanly by SIGTERM (exit 0)"
+        else
+            fail "soft card after SIGTERM: exit $stopped_code" "$work/card.log"
+        fi
+        # vpcd notices the card gone on its next poll; the next card must not be taken for it.
+        wait_for 100 "" card_absent || { echo "realstack: the card stayed in $reader"; return 1; }
+    }
+
+    local k_default=010203040506070801020304050607080102030405060708
+    local k_other=0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080
+    local k_wrong=111111111111111111111111111111111111111111111111
+    local k_aes128=00112233445566778899aabbccddeeff
+    local k_aes256=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+    start_pcscd
+
+    # -- PIV personality: opensc-tool, piv-tool (every algorithm) --------------------------------
+    local alg key id
+    for alg in tdes aes128 aes192 aes256; do
+        case $alg in
+            tdes) key=$k_other id=03 ;;
+            aes128) key=$k_aes128 id=08 ;;
+            aes192) key=$k_other id=0A ;;
+            aes256) key=$k_aes256 id=0C ;;
+        esac
+        start_card "$alg" "$key"
+        if [ "$alg" = tdes ]; then
+            expect "opensc-tool -n: OpenSC's PIV driver takes the card" '^Personal Identity Verification Card$' opensc-tool -r 0 -n
+            expect "opensc-tool -s: SELECT PIV, GET VERSION 5.7.2" '^05 07 02 ' opensc-tool -r 0 -s 00a4040005a000000308 -s 00fd000000
+            expect "opensc-tool -s: GET DATA CHUID answers 6A82" 'SW1=0x6A, SW2=0x82' opensc-tool -r 0 -s 00a4040005a000000308 -s 00cb3fff055c035fc102
+        fi
+        printf '%s\n' "$key" >"$work/piv.key"
+        expect "piv-tool -A M:9B:$id ($alg): authenticated" '' env PIV_EXT_AUTH_KEY="$work/piv.key" piv-tool -r 0 -A "M:9B:$id"
+        printf '%s\n' "${key//?/1}" >"$work/piv.key"
+        refuse "piv-tool -A M:9B:$id ($alg), wrong key: card answered" '63 C[0-9A-F]' \
+            env OPENSC_DEBUG=9 PIV_EXT_AUTH_KEY="$work/piv.key" piv-tool -r 0 -A "M:9B:$id"
+        stop_card
+    done
+
+    # -- yubikit PivSession over pyscard, every algorithm; pcscd restarted under the card -------
+    start_card tdes "$k_default"
+    if timeout 120 "$venv/bin/python" tests/interop/yubikit_pcsc.py "$reader" >"$work/yubikit.out" 2>&1; then
+        ok "yubikit PivSession over pyscard: $(tail -n 1 "$work/yubikit.out")"
+    else
+        fail "yubikit PivSession over pyscard" "$work/yubikit.out"
+    fi
+    stop_pid "$pcscd_pid"
+    pcscd_pid=""
+    start_pcscd
+    if wait_card && grep -q "connecting again" "$work/card.log"; then
+        ok "pcscd restarted: the card connected again"
+    else
+        fail "pcscd restarted: the card did not connect again" "$work/card.log"
+    fi
+
+    # -- yubico-piv-tool, then card-admin with the key it set ------------------------------------
+    expect "yubico-piv-tool -a status" 'Version:	5\.7\.2' yubico-piv-tool -r "$reader" -a status
+    # The keys go to stdin (current key, new key, new key again), not argv.
+    printf '%s\n%s\n%s\n' "$k_default" "$k_other" "$k_other" >"$work/keys"
+    expect "yubico-piv-tool -a set-mgm-key (3DES)" 'Successfully set new management key' \
+        sh -c 'yubico-piv-tool -r "$1" -a set-mgm-key -k <"$2"' sh "$reader" "$work/keys"
+    export REALSTACK_K_DEFAULT=$k_default REALSTACK_K_OTHER=$k_other REALSTACK_K_WRONG=$k_wrong \
+        REALSTACK_K_AES256=$k_aes256 REALSTACK_PIN=123456 REALSTACK_PIN_WRONG=654321
+    expect "card-admin piv authenticate with the key yubico-piv-tool set" 'step PIV mutual authenticate \(3DES\): ok' \
+        "$card_admin" --reader "$reader" piv authenticate --algorithm tdes --key-env REALSTACK_K_OTHER
+    refuse "card-admin piv authenticate, old key" 'step PIV mutual authenticate \(3DES\) failed: .*63C[0-9A-F].*' \
+        "$card_admin" --reader "$reader" piv authenticate --algorithm tdes --key-env REALSTACK_K_DEFAULT
+    expect "card-admin piv set-management-key to AES-256" 'step PIV set management key: ok' \
+        "$card_admin" --reader "$reader" piv set-management-key --algorithm tdes --key-env REALSTACK_K_OTHER \
+        --new-algorithm aes256 --new-key-env REALSTACK_K_AES256
+    expect "card-admin piv authenticate --mutual (AES-256)" 'step PIV mutual authenticate \(AES-256\): ok' \
+        "$card_admin" --reader "$reader" piv authenticate --algorithm aes256 --key-env REALSTACK_K_AES256 --mutual
+    refuse "card-admin piv verify-pin, wrong PIN" 'step verify PIN failed: the card answered 63C[0-9A-F].*' \
+        "$card_admin" --reader "$reader" piv verify-pin --pin-env REALSTACK_PIN_WRONG
+    expect "card-admin piv verify-pin" 'step verify PIN: ok' \
+        "$card_admin" --reader "$reader" piv verify-pin --pin-env REALSTACK_PIN
+    refuse "card-admin refuses a key on the command line" 'never the command line' \
+        "$card_admin" piv authenticate --algorithm tdes --key-hex "$k_default"
+    stop_card
+
+    # -- GIDS personality: gids-tool and card-admin ------------------------------------------------
+    start_card tdes "$k_other" 3b8d0180fba000000397425446590301c8
+    expect "opensc-tool -n: OpenSC's GIDS driver takes the card" '^GIDS Smart Card$' opensc-tool -r 0 -n
+    # gids-tool takes keys on its command line only (OpenSC 0.23 has no other way).
+    expect "gids-tool -C: authenticates with the admin key, changes it (to the default key)" '' \
+        gids-tool -r 0 -C --admin-key "$k_other" --new-admin-key "$k_default"
+    expect "card-admin gids authenticate with the key gids-tool set" 'step GIDS mutual authenticate \(3DES\): ok' \
+        "$card_admin" --reader "$reader" gids authenticate --algorithm tdes --key-env REALSTACK_K_DEFAULT
+    # OpenSC 0.23's gids-tool writes the default key's check value (B0 73 DC) with every new key;
+    # the card checks it, so a change to any other key is refused with 6A80 (apps/card-admin/README.md).
+    refuse "gids-tool -C to a non-default key: card answered" '6A 80' \
+        env OPENSC_DEBUG=9 gids-tool -r 0 -C --admin-key "$k_default" --new-admin-key "$k_other"
+    expect "card-admin gids put-key" 'step GIDS put key: ok' \
+        "$card_admin" --reader "$reader" gids put-key --algorithm tdes --key-env REALSTACK_K_DEFAULT --new-key-env REALSTACK_K_OTHER
+    expect "card-admin gids authenticate with the new key" 'step GIDS mutual authenticate \(3DES\): ok' \
+        "$card_admin" --reader "$reader" gids authenticate --algorithm tdes --key-env REALSTACK_K_OTHER
+    refuse "card-admin gids authenticate, wrong key" 'step GIDS mutual authenticate \(3DES\) failed: .*63C[0-9A-F].*' \
+        "$card_admin" --reader "$reader" gids authenticate --algorithm tdes --key-env REALSTACK_K_WRONG
+    stop_card
+
+    # -- The MIM CM enrollment against the example server ---------------------------------------
+    # The card ships with the profile's initial admin key; the server's configuration names it,
+    # in the two roles of issue #15 (initial admin key, diversification key).
+    # A master with no audit finding: with "tls" (below) the server refuses a weak one.
+    local initial=$k_other master=2b7e151628aed2a6abf7158809cf4f3c762e7160f38b4da5
+    printf '{"initial_admin_key": "%s", "diversification_key": "%s"}\n' "$initial" "$master" \
+        >"$work/server.json"
+    target/release/cardadmin-server --config "$work/server.json" --listen "$listen" \
+        >"$work/server.out" 2>"$work/server.err" &
+    server_pid=$!
+    wait_port "${listen%:*}" "${listen##*:}" "$server_pid" 100 || { echo "realstack: the server did not start"; cat "$work/server.err"; return 1; }
+    start_card tdes "$initial"
+    local enroll=("$card_admin" --reader "$reader" enroll --server "http://$listen"
+        --reqid a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099 --scid 17cf063d-e337-4aa9-a822-346554ddd3c9
+        --cardid bc88f13f-83ba-4037-8262-46eba1291c6e)
+    if "${enroll[@]}" >"$work/enroll.out" 2>&1 && grep -q '^enrolled: ' "$work/enroll.out"; then
+        ok "card-admin enroll: $(grep -c '^step .*: ok' "$work/enroll.out") steps ok, card enrolled"
+        sed 's/^/realstack:        /' "$work/enroll.out"
+    else
+        fail "card-admin enroll" "$work/enroll.out"
+    fi
+    refuse "enroll again: the card no longer holds the initial key, card answered" \
+        "step card accepts the initial key's response failed: the card answered 63C[0-9A-F]" "${enroll[@]}"
+    refuse "card-admin piv verify-pin after enrollment, old PIN" 'step verify PIN failed: the card answered 63C[0-9A-F].*' \
+        "$card_admin" --reader "$reader" piv verify-pin --pin-env REALSTACK_PIN
+    stop_card
+    stop_pid "$server_pid"
+    server_pid=""
+    [ "$stopped_code" = 0 ] || fail "server exited with $stopped_code after SIGTERM" "$work/server.err"
+
+    # -- The same enrollment against the secured server (issue #16) ----------------------------
+    # TLS with a client certificate (CN = the operator), the request registry and the audit
+    # trail, certificates made here with openssl. Without a client certificate the handshake
+    # fails before anything is written to the card, so the run with one that follows still
+    # finds the initial key on the card.
+    local tls_listen="${REALSTACK_TLS_SERVER:-127.0.0.1:18444}" ossl="$work/openssl.log"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout "$work/ca.key" -out "$work/ca.pem" -subj "/CN=realstack CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>>"$ossl"
+    leaf() { # leaf NAME CN EXTENSIONS: a P-256 certificate signed by the CA above
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/$1.key" \
+            -out "$work/$1.csr" -subj "/CN=$2" 2>>"$ossl"
+        printf '%b' "$3" >"$work/$1.ext"
+        openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+            -CAcreateserial -out "$work/$1.pem" -days 2 -extfile "$work/$1.ext" 2>>"$ossl"
+    }
+    leaf tls-server localhost 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n'
+    leaf operator alice 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
+    cat >"$work/secured.json" <<JSON
+{
+  "initial_admin_key": "$initial",
+  "diversification_key": "$master",
+  "tls": {"cert": "$work/tls-server.pem", "key": "$work/tls-server.key", "client_ca": "$work/ca.pem"},
+  "registry": "$work/registry.sqlite",
+  "audit_log": "$work/audit.jsonl"
+}
+JSON
+    local reqid=a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099 scid=17cf063d-e337-4aa9-a822-346554ddd3c9
+    local cardid=bc88f13f-83ba-4037-8262-46eba1291c6e
+    expect "requests add: the enrollment's request, operator alice" "" \
+        target/release/cardadmin-server requests add --config "$work/secured.json" --reqid "$reqid" \
+        --scid "$scid" --cardid "$cardid" --operator alice
+    target/release/cardadmin-server --config "$work/secured.json" --listen "$tls_listen" \
+        >"$work/secured.out" 2>"$work/secured.err" &
+    server_pid=$!
+    wait_port "${tls_listen%:*}" "${tls_listen##*:}" "$server_pid" 100 || { echo "realstack: the secured server did not start"; cat "$work/secured.err"; return 1; }
+    start_card tdes "$initial"
+    local secured=("$card_admin" --reader "$reader" enroll --server "https://$tls_listen"
+        --reqid "$reqid" --scid "$scid" --cardid "$cardid" --cacert "$work/ca.pem")
+    refuse "secured enroll without a client certificate stops at the server" \
+        "step authenticationresponse \(diversified=False\) failed: .*" "${secured[@]}"
+    if "${secured[@]}" --cert "$work/operator.pem" --key "$work/operator.key" >"$work/enroll.out" 2>&1 \
+        && grep -q '^enrolled: ' "$work/enroll.out"; then
+        ok "card-admin enroll over TLS as alice, registry and audit trail: $(grep -c '^step .*: ok' "$work/enroll.out") steps ok, card enrolled"
+    else
+        fail "card-admin enroll over TLS" "$work/enroll.out"
+        sed 's/^/realstack:        /' "$work/secured.err" | tail -n 20
+    fi
+    expect "the audit trail of the secured enrollment verifies" "" \
+        target/release/cardadmin-server verify-audit "$work/audit.jsonl"
+    expect "the audit trail has the initial key's and the card key's answers" "" \
+        bash -c "grep -q '\"key_role\":\"initial_key\"' '$work/audit.jsonl' && grep -q '\"key_role\":\"card_key\"' '$work/audit.jsonl'"
+    stop_card
+    stop_pid "$server_pid"
+    server_pid=""
+    [ "$stopped_code" = 0 ] || fail "secured server exited with $stopped_code after SIGTERM" "$work/secured.err"
+    stop_pid "$pcscd_pid"
+    pcscd_pid=""
+    ci_summary
+}
