@@ -369,15 +369,12 @@ impl Options {
 
 const VERIFY_AUDIT_USAGE: &str =
     "usage: cardadmin-server verify-audit [--file-id <32 hex digits>] [--] <audit log>
-       cardadmin-server verify-audit --config <config.json>   (a configuration with \"database\")
 
 Checks the audit trail's hash chain from the first line to the last. Exit status: 0 the chain
 holds (prints the file id, the line count and the head hash), 1 broken (names the first line
 that does not verify) or, with --file-id, another trail than the one named; 2 bad arguments.
 `--` before a path that starts with '-'. A trail written before file ids verifies as before and
-is said to have none. With --config: every node's chain in the configuration's database, the
-sequence gaps and the checkpoints; 0 printing the records and nodes checked, 1 naming the node
-and sequence number of the first break.";
+is said to have none.";
 
 /// `verify-audit [--file-id ID] PATH`: 0 when the chain holds (prints the file id, the line
 /// count and the head hash), 1 naming the first broken line otherwise, or when `--file-id`
@@ -385,6 +382,8 @@ and sequence number of the first break.";
 ///
 /// A trail written before file ids verifies as before and is said to have none (or, once a
 /// server of this version continued it, the line its id was appended on).
+///
+/// `verify-audit --config C` checks the trail in the configuration's `"database"` instead.
 pub fn verify_audit(args: &[String], password: Option<Zeroizing<String>>) -> ExitCode {
     if matches!(args, [flag] if flag == "--help" || flag == "-h") {
         println!("{VERIFY_AUDIT_USAGE}");
@@ -411,10 +410,7 @@ pub fn verify_audit(args: &[String], password: Option<Zeroizing<String>>) -> Exi
     let expected = match expected.map(|id| audit::parse_file_id(id)).transpose() {
         Ok(expected) => expected,
         Err(err) => {
-            eprintln!(
-                "--file-id: {err}
-{VERIFY_AUDIT_USAGE}"
-            );
+            eprintln!("--file-id: {err}\n{VERIFY_AUDIT_USAGE}");
             return ExitCode::from(2);
         }
     };

@@ -114,16 +114,6 @@ fn audit_failed() -> Outcome {
     Outcome::json_error(503, AUDIT_FAILED.into())
 }
 
-/// The message of a 503 when the database (`"database"`) did not answer.
-const DATABASE_FAILED: &str =
-    "database: the database did not answer, so no key was used; try again later (the server's log says why)";
-
-/// The 503 for a database that did not answer: nothing can be checked or recorded, so
-/// nothing is (the server's stderr says why, once per outage).
-fn database_failed() -> Outcome {
-    Outcome::json_error(503, DATABASE_FAILED.into())
-}
-
 /// The request log: one line per request on stdout, written by a thread of its own so that a
 /// slow or stuck stdout never holds an async worker.
 #[derive(Clone)]
@@ -220,6 +210,16 @@ fn check_host(uri: &Uri, headers: &HeaderMap) -> Result<(), Outcome> {
     } else {
         Err(Outcome::json_error(421, MISDIRECTED.into()))
     }
+}
+
+/// The message of a 503 when the database (`"database"`) did not answer.
+const DATABASE_FAILED: &str =
+    "database: the database did not answer, so no key was used; try again later (the server's log says why)";
+
+/// The 503 for a database that did not answer: nothing can be checked or recorded, so
+/// nothing is (the server's stderr says why, once per outage).
+fn database_failed() -> Outcome {
+    Outcome::json_error(503, DATABASE_FAILED.into())
 }
 
 /// A reply before it becomes an HTTP response.
@@ -400,7 +400,7 @@ async fn refuse_early(security: &Security, operator: &Option<String>, outcome: O
 }
 
 async fn decide<S: Answerer>(
-    server: &S,
+    server: &Arc<S>,
     operator: &Option<String>,
     method: &Method,
     uri: &Uri,
@@ -500,8 +500,12 @@ async fn decide<S: Answerer>(
     {
         return audit_failed();
     }
-    let use_key = || cm::answer(&parsed, &profile, &mut OsRng);
-    // SQLite and the key store block: off the async workers (`block_in_place`, in the store).
+    // Owned, so that the SQLite registry's check and the key use can run on a blocking
+    // thread together.
+    let use_key = {
+        let (server, parsed) = (Arc::clone(server), parsed.clone());
+        move || cm::answer(&parsed, &server.profile(), &mut OsRng)
+    };
     let used = match &security.registry {
         // The request may have been closed while its line was written: checked again, and
         // the key used, before any close can commit.
@@ -516,6 +520,7 @@ async fn decide<S: Answerer>(
                 )
                 .await
         }
+        // The key store may block: off the async workers.
         None => Ok(blocking(use_key)),
     };
     let (reply, done) = match used {
@@ -581,7 +586,7 @@ pub async fn handle<S: Answerer>(
 ) -> Response {
     let started = Instant::now();
     let operator = operator.and_then(|Extension(Operator(name))| name);
-    let outcome = decide(&*server, &operator, &method, &uri, &headers).await;
+    let outcome = decide(&server, &operator, &method, &uri, &headers).await;
 
     // One line per request on stdout; the query (card ID, challenge) and the body (a key, a
     // PIN) are left out.

@@ -31,12 +31,12 @@
 //!   written to stderr (issue #24).
 //! - `"rate_limit_per_minute": N`: key uses per operator per minute, beyond which 429
 //!   ([`ratelimit`]); `"refusals_per_minute"`: recorded refusals per operator per minute.
+//! - `"max_connections": N` and `"header_read_timeout_seconds": S`: connections served at once
+//!   and the time a client has to send a request's headers ([`handler::serve`]).
 //! - `"database": "postgresql://USER@HOST:PORT/DBNAME"` and `"node_id": NAME` (issue #23):
 //!   the registry, the audit trail (one hash chain per node) and both limits in PostgreSQL,
 //!   shared by several instances ([`pg`]), in place of `"registry"` and `"audit_log"`. The
 //!   two backends meet the handler through [`store`].
-//! - `"max_connections": N` and `"header_read_timeout_seconds": S`: connections served at once
-//!   and the time a client has to send a request's headers ([`handler::serve`]).
 //!
 //! The order in which a request meets them is in [`handler`].
 
@@ -110,13 +110,6 @@ struct Config {
     /// With `"database"`: a checkpoint (and its anchor) every this many records.
     #[serde(default)]
     audit_anchor_every: Option<u64>,
-    /// PostgreSQL for the registry, the audit trail and the limits, shared by several
-    /// instances (issue #23): a `postgresql://` URL; the password from `PGPASSWORD`.
-    #[serde(default)]
-    database: Option<String>,
-    /// This instance's name in the database's audit trail; required with `"database"`.
-    #[serde(default)]
-    node_id: Option<String>,
     /// Connections served at once (default `handler::DEFAULT_MAX_CONNECTIONS`).
     #[serde(default)]
     max_connections: Option<usize>,
@@ -124,6 +117,13 @@ struct Config {
     /// `handler::DEFAULT_HEADER_READ_TIMEOUT`).
     #[serde(default)]
     header_read_timeout_seconds: Option<u64>,
+    /// PostgreSQL for the registry, the audit trail and the limits, shared by several
+    /// instances (issue #23): a `postgresql://` URL; the password from `PGPASSWORD`.
+    #[serde(default)]
+    database: Option<String>,
+    /// This instance's name in the database's audit trail; required with `"database"`.
+    #[serde(default)]
+    node_id: Option<String>,
 }
 
 /// `"refusals_per_minute"` when neither it nor `"rate_limit_per_minute"` is set.
@@ -471,7 +471,7 @@ usage: cardadmin-server --config <config.json> [--listen <address:port>]   serve
        cardadmin-server requests close --config <config.json> --reqid <GUID>
        cardadmin-server requests list --config <config.json>
        cardadmin-server verify-audit <audit log>
-       cardadmin-server verify-audit --config <config.json>   (a configuration with \"database\")
+       cardadmin-server verify-audit --config <config.json>   (the trail in its \"database\")
        cardadmin-server --help | --version       (and `<command> --help` for each command)
 
 Configuration fields: every field, with an example, in apps/server/README.md (cardadmin's source tree).
@@ -765,6 +765,32 @@ async fn stopping(security: &Security) {
     }
 }
 
+/// `"max_connections"` and `"header_read_timeout_seconds"`, or their defaults.
+fn limits(config: &Config) -> Result<handler::Limits, String> {
+    let max_connections = config
+        .max_connections
+        .unwrap_or(handler::DEFAULT_MAX_CONNECTIONS);
+    if max_connections == 0 || max_connections > 1 << 20 {
+        return Err(format!(
+            "\"max_connections\": {max_connections} is out of range; give 1 to 1048576 (default {})",
+            handler::DEFAULT_MAX_CONNECTIONS
+        ));
+    }
+    let seconds = config
+        .header_read_timeout_seconds
+        .unwrap_or(handler::DEFAULT_HEADER_READ_TIMEOUT);
+    if seconds == 0 || seconds > 3600 {
+        return Err(format!(
+            "\"header_read_timeout_seconds\": {seconds} is out of range; give 1 to 3600 (default {})",
+            handler::DEFAULT_HEADER_READ_TIMEOUT
+        ));
+    }
+    Ok(handler::Limits {
+        max_connections,
+        header_read_timeout: std::time::Duration::from_secs(seconds),
+    })
+}
+
 /// Checks the `"database"` and `"node_id"` fields against the rest: `Some((url, node))` with
 /// a database, `None` without.
 fn database_fields(config: &Config) -> Result<Option<(&str, &str)>, String> {
@@ -796,10 +822,10 @@ fn database_fields(config: &Config) -> Result<Option<(&str, &str)>, String> {
 /// The PostgreSQL parts: the registry, this node's audit chain, the limits in the database.
 async fn database_security(
     secured: &Config,
-    log: handler::RequestLog,
     url: &str,
     node: &str,
     password: Option<Zeroizing<String>>,
+    log: handler::RequestLog,
 ) -> Result<Security, String> {
     let target = pg::parse_url(url, password.as_deref().map(String::as_str))?;
     drop(password);
@@ -838,7 +864,7 @@ async fn database_security(
         "refusal limit: {refusals_per_minute} recorded refusals per operator per minute across every instance, then 429 (counted, not recorded one by one)"
     );
     Ok(Security {
-        // `"database"` needs `"tls"`.
+        // "database" needs "tls" (checked above): the client certificate decides, not `Host`.
         loopback_hosts_only: false,
         log,
         registry: Some(store::Registry::Postgres(database.clone())),
@@ -848,32 +874,6 @@ async fn database_security(
             database,
             per_minute: refusals_per_minute,
         }),
-    })
-}
-
-/// `"max_connections"` and `"header_read_timeout_seconds"`, or their defaults.
-fn limits(config: &Config) -> Result<handler::Limits, String> {
-    let max_connections = config
-        .max_connections
-        .unwrap_or(handler::DEFAULT_MAX_CONNECTIONS);
-    if max_connections == 0 || max_connections > 1 << 20 {
-        return Err(format!(
-            "\"max_connections\": {max_connections} is out of range; give 1 to 1048576 (default {})",
-            handler::DEFAULT_MAX_CONNECTIONS
-        ));
-    }
-    let seconds = config
-        .header_read_timeout_seconds
-        .unwrap_or(handler::DEFAULT_HEADER_READ_TIMEOUT);
-    if seconds == 0 || seconds > 3600 {
-        return Err(format!(
-            "\"header_read_timeout_seconds\": {seconds} is out of range; give 1 to 3600 (default {})",
-            handler::DEFAULT_HEADER_READ_TIMEOUT
-        ));
-    }
-    Ok(handler::Limits {
-        max_connections,
-        header_read_timeout: std::time::Duration::from_secs(seconds),
     })
 }
 
@@ -891,7 +891,7 @@ async fn security(
         ));
     }
     if let Some((url, node)) = database_fields(secured)? {
-        return database_security(secured, log, url, node, password).await;
+        return database_security(secured, url, node, password, log).await;
     }
     drop(password);
     if secured.registry.is_some() && secured.tls.is_none() {

@@ -4,8 +4,8 @@
 //!
 //! - Embedded (the default): the SQLite registry ([`crate::registry`]), the JSON-lines file
 //!   trail ([`crate::audit`]) and the limits in process memory ([`crate::ratelimit`]). SQLite
-//!   calls block, so they run with `block_in_place`: the worker's other tasks move to another
-//!   thread meanwhile.
+//!   calls block, so they run on tokio's blocking threads (`spawn_blocking`), not on the
+//!   threads that serve connections.
 //! - `"database"`: PostgreSQL ([`crate::pg`]), shared by every instance.
 
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::audit::{AuditLog, Entry};
 pub use crate::pg::Denied;
 use crate::pg::{self, Database};
 use crate::ratelimit::{self, Refusal};
-use crate::registry;
+use crate::registry::{self, UNAVAILABLE};
 
 /// The request registry.
 pub enum Registry {
@@ -30,7 +30,7 @@ pub enum Registry {
 
 impl Registry {
     /// Whether `operator` may ask this: see [`registry::Registry::authorize`]. The SQLite
-    /// registry that cannot be read refuses with [`registry::UNAVAILABLE`] (403, as before); the
+    /// registry that cannot be read refuses with [`UNAVAILABLE`] (403, as before); the
     /// database that does not answer is [`Denied::Unavailable`] (503).
     pub async fn authorize(
         &self,
@@ -41,8 +41,14 @@ impl Registry {
     ) -> Result<(), Denied> {
         match self {
             Self::Sqlite(registry) => {
-                tokio::task::block_in_place(|| registry.authorize(operator, reqid, scid, cardid))
-                    .map_err(Denied::Rule)
+                let registry = registry.clone();
+                let operator = operator.map(str::to_string);
+                tokio::task::spawn_blocking(move || {
+                    registry.authorize(operator.as_deref(), reqid, scid, cardid)
+                })
+                .await
+                .unwrap_or(Err(UNAVAILABLE))
+                .map_err(Denied::Rule)
             }
             Self::Postgres(database) => database.authorize(operator, reqid, scid, cardid).await,
         }
@@ -50,25 +56,28 @@ impl Registry {
 
     /// Checks again and runs `use_key` while no `requests close` can commit: see
     /// [`registry::Registry::while_authorized`] and [`Database::while_authorized`].
-    /// `use_key` may block (a key store): it runs with `block_in_place`.
-    pub async fn while_authorized<T>(
+    pub async fn while_authorized<T: Send + 'static>(
         &self,
         operator: Option<&str>,
         reqid: Option<Guid>,
         scid: Guid,
         cardid: Option<CardId>,
-        use_key: impl FnOnce() -> T,
+        use_key: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Denied> {
         match self {
-            Self::Sqlite(registry) => tokio::task::block_in_place(|| {
-                registry.while_authorized(operator, reqid, scid, cardid, use_key)
-            })
-            .map_err(Denied::Rule),
+            Self::Sqlite(registry) => {
+                let registry = registry.clone();
+                let operator = operator.map(str::to_string);
+                tokio::task::spawn_blocking(move || {
+                    registry.while_authorized(operator.as_deref(), reqid, scid, cardid, use_key)
+                })
+                .await
+                .unwrap_or(Err(UNAVAILABLE))
+                .map_err(Denied::Rule)
+            }
             Self::Postgres(database) => {
                 database
-                    .while_authorized(operator, reqid, scid, cardid, || {
-                        tokio::task::block_in_place(use_key)
-                    })
+                    .while_authorized(operator, reqid, scid, cardid, use_key)
                     .await
             }
         }

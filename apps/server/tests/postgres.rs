@@ -254,8 +254,8 @@ impl Server {
     }
 
     fn signal(&mut self, signal: Signal) -> std::process::ExitStatus {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        kill(pid, signal).unwrap();
+        let pid = i32::try_from(self.child.id()).unwrap();
+        kill(Pid::from_raw(pid), signal).unwrap();
         let status = self.child.wait().unwrap();
         for reader in self.readers.drain(..) {
             reader.join().unwrap();
