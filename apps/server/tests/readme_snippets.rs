@@ -610,6 +610,12 @@ impl Shell {
                 if words.first().map(String::as_str) == Some("export") {
                     words = &words[1..];
                 }
+                // `for NAME in FIRST ...; do`: the body is followed once, with the first value.
+                if words.len() >= 4 && words[0] == "for" && words[2] == "in" {
+                    let value = self.expand(&words[3]).map_err(at)?;
+                    self.vars.insert(words[1].clone(), value);
+                    continue;
+                }
                 if !words.is_empty() && words.iter().all(|word| is_assignment(word)) {
                     for word in words {
                         let (name, value) = word.split_once('=').unwrap_or((word, ""));
@@ -853,19 +859,20 @@ fn is_placeholder(value: &Value) -> bool {
 
 /// The configuration with every file it names pointed into `dir` (made there when the server
 /// reads it), and a key written as a placeholder (`"<...>"`, `"..."`) replaced by random hex
-/// digits. Returns
-/// the environment the server needs (a PKCS#11 PIN variable, SoftHSMv2's configuration), and
-/// whether the master is in a token.
+/// digits; a database is looked for on a loopback port where none listens. Returns the
+/// environment the server needs (a PKCS#11 PIN variable, SoftHSMv2's configuration), and, for
+/// a configuration that needs a service this test does not run (a token, a database), the
+/// words of the error the server stops with when it gets that far.
 fn localize(
     config: &mut Value,
     dir: &Path,
     pki: &Pki,
-) -> Result<(Vec<(String, String)>, bool), String> {
+) -> Result<(Vec<(String, String)>, Option<&'static [&'static str]>), String> {
     let object = config
         .as_object_mut()
         .ok_or("a configuration is a JSON object")?;
     let mut env = Vec::new();
-    let mut in_token = false;
+    let mut stops_at: Option<&'static [&'static str]> = None;
     for field in ["initial_admin_key", "diversification_key"] {
         let Some(key) = object.get_mut(field) else {
             continue;
@@ -878,7 +885,7 @@ fn localize(
                 map.insert("key".into(), Value::from(random_hex(len / 2)));
             }
             if let Some(pkcs11) = map.get_mut("pkcs11").and_then(Value::as_object_mut) {
-                in_token = true;
+                stops_at = Some(&["error: diversification_key:", "PKCS#11"]);
                 if pkcs11.get("check_value").is_some_and(is_placeholder) {
                     pkcs11.insert("check_value".into(), Value::from(random_hex(3)));
                 }
@@ -931,7 +938,41 @@ fn localize(
             *path = Value::from(dir.join(file).display().to_string());
         }
     }
-    Ok((env, in_token))
+    if let Some(url) = object.get_mut("database") {
+        let text = url.as_str().ok_or("\"database\" is a URL string")?;
+        *url = Value::from(unreachable_database(text, &pki.ca)?);
+        stops_at = stops_at.or(Some(&["error: database", "cannot connect"]));
+    }
+    Ok((env, stops_at))
+}
+
+/// The database URL with its host and port replaced by a loopback port nothing listens on, and
+/// its `sslrootcert` by a file that exists: the server reads the whole configuration and then
+/// fails to reach the database.
+fn unreachable_database(url: &str, ca: &Path) -> Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("database URL without a scheme: {url}"))?;
+    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let user = authority
+        .rsplit_once('@')
+        .map(|(user, _)| format!("{user}@"))
+        .unwrap_or_default();
+    let port = free_port()?;
+    let tail: String = match tail.split_once('?') {
+        Some((database, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("sslrootcert", _)) => format!("sslrootcert={}", ca.display()),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{database}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    Ok(format!("{scheme}://{user}127.0.0.1:{port}/{tail}"))
 }
 
 static NEXT_PORT: AtomicU16 = AtomicU16::new(PORTS.0);
@@ -950,14 +991,15 @@ fn free_port() -> Result<u16, String> {
     Err(format!("no free port in {}..={}", PORTS.0, PORTS.1))
 }
 
-/// Starts the server with the configuration file and waits until it listens, or, for a master
-/// in a token, until it stops at the token (which comes after every other part of the
-/// configuration was read and opened). The server is stopped again either way.
+/// Starts the server with the configuration file and waits until it listens, or, for a
+/// configuration that needs a service this test does not run, until it stops with an error
+/// holding every word of `stops_at` (reading the whole configuration comes first). The server
+/// is stopped either way.
 fn server_starts(
     config: &Path,
     dir: &Path,
     env: &[(String, String)],
-    in_token: bool,
+    stops_at: Option<&[&str]>,
 ) -> Result<(), String> {
     let port = free_port()?;
     let stderr_path = dir.join("server.stderr");
@@ -979,7 +1021,7 @@ fn server_starts(
     let outcome = loop {
         if let Some(status) = child.try_wait().map_err(|err| err.to_string())? {
             let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
-            if in_token && stderr.contains("error: diversification_key:") {
+            if stops_at.is_some_and(|error| error.iter().all(|part| stderr.contains(part))) {
                 break Ok(());
             }
             break Err(format!(
@@ -1056,15 +1098,15 @@ fn every_readme_configuration_starts_the_server() {
         let dir = work.path().join(format!("snippet-{index}"));
         fs::create_dir_all(&dir).unwrap();
         let checked = configuration_text(snippet).and_then(|mut config| {
-            let (env, in_token) = localize(&mut config, &dir, &pki)?;
+            let (env, stops_at) = localize(&mut config, &dir, &pki)?;
             let path = dir.join("config.json");
-            if config.get("audit_file_id").is_some() && !in_token {
+            if config.get("audit_file_id").is_some() && stops_at.is_none() {
                 // The file id names a trail that exists: a first start without it makes the
                 // trail, whose first line says its id.
                 let mut first = config.clone();
                 first.as_object_mut().unwrap().remove("audit_file_id");
                 write_config(&path, &first)?;
-                server_starts(&path, &dir, &env, false)?;
+                server_starts(&path, &dir, &env, None)?;
                 let trail = config["audit_log"].as_str().unwrap_or_default();
                 let head = fs::read_to_string(trail).map_err(|err| format!("{trail}: {err}"))?;
                 let line: Value = serde_json::from_str(head.lines().next().unwrap_or_default())
@@ -1072,7 +1114,7 @@ fn every_readme_configuration_starts_the_server() {
                 config["audit_file_id"] = line["file_id"].clone();
             }
             write_config(&path, &config)?;
-            server_starts(&path, &dir, &env, in_token)
+            server_starts(&path, &dir, &env, stops_at)
         });
         match checked {
             Ok(()) => eprintln!("ok: {} starts the server", snippet.origin),
