@@ -857,22 +857,24 @@ fn is_placeholder(value: &Value) -> bool {
         .is_some_and(|text| (text.starts_with('<') && text.ends_with('>')) || is_elision(text))
 }
 
+/// Words of the error a server stops with at a service this test does not run.
+type StopsAt = &'static [&'static str];
+
+/// Environment variables for the server: name, value.
+type Env = Vec<(String, String)>;
+
 /// The configuration with every file it names pointed into `dir` (made there when the server
 /// reads it), and a key written as a placeholder (`"<...>"`, `"..."`) replaced by random hex
 /// digits; a database is looked for on a loopback port where none listens. Returns the
 /// environment the server needs (a PKCS#11 PIN variable, SoftHSMv2's configuration), and, for
 /// a configuration that needs a service this test does not run (a token, a database), the
 /// words of the error the server stops with when it gets that far.
-fn localize(
-    config: &mut Value,
-    dir: &Path,
-    pki: &Pki,
-) -> Result<(Vec<(String, String)>, Option<&'static [&'static str]>), String> {
+fn localize(config: &mut Value, dir: &Path, pki: &Pki) -> Result<(Env, Option<StopsAt>), String> {
     let object = config
         .as_object_mut()
         .ok_or("a configuration is a JSON object")?;
     let mut env = Vec::new();
-    let mut stops_at: Option<&'static [&'static str]> = None;
+    let mut stops_at: Option<StopsAt> = None;
     for field in ["initial_admin_key", "diversification_key"] {
         let Some(key) = object.get_mut(field) else {
             continue;
