@@ -596,7 +596,9 @@ fn migrate(connection: &mut Connection, version: u8) -> Result<(), String> {
         |err: rusqlite::Error| format!("upgrading to schema version {SCHEMA_VERSION}: {err}");
     if old {
         transaction
-            .execute_batch("ALTER TABLE requests RENAME TO requests_before_2")
+            .execute_batch(
+                "ALTER TABLE requests RENAME TO requests_before_2; DROP INDEX IF EXISTS requests_by_card;",
+            )
             .map_err(fail)?;
     }
     transaction.execute_batch(TABLES).map_err(fail)?;

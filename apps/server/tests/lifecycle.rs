@@ -806,3 +806,568 @@ fn a_rotation_strands_no_card_on_postgres() {
         rotation(backend);
     }
 }
+
+/// A registry written before versions: SQLite's first schema (no version), or the database's
+/// schema 1, with two requests (one open, one closed) for two cards.
+fn old_registry(bench: &Bench, r1: &str, s1: &str, r2: &str, s2: &str) {
+    let hex = |text: &str| -> String {
+        cardadmin_mimcm::Guid::parse(text)
+            .unwrap()
+            .as_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    };
+    match &bench.backend {
+        Backend::Sqlite => {
+            let connection =
+                rusqlite::Connection::open(bench.dir.path().join("registry.sqlite")).unwrap();
+            connection
+                .execute_batch(&format!(
+                    "CREATE TABLE requests (
+                        reqid BLOB PRIMARY KEY CHECK (length(reqid) = 16),
+                        scid BLOB NOT NULL CHECK (length(scid) = 16),
+                        cardid BLOB NOT NULL CHECK (length(cardid) = 16),
+                        operator TEXT NOT NULL CHECK (operator <> ''),
+                        state TEXT NOT NULL CHECK (state IN ('open', 'closed'))
+                    );
+                    CREATE INDEX requests_by_card ON requests (scid, operator, state);
+                    INSERT INTO requests VALUES (x'{}', x'{}', x'{}', 'alice', 'open');
+                    INSERT INTO requests VALUES (x'{}', x'{}', x'{}', 'alice', 'closed');",
+                    hex(r1),
+                    hex(s1),
+                    hex(C1),
+                    hex(r2),
+                    hex(s2),
+                    hex(C2)
+                ))
+                .unwrap();
+        }
+        Backend::Postgres(url) => {
+            psql(url, &format!("
+                CREATE TABLE cardadmin_schema (version integer NOT NULL);
+                INSERT INTO cardadmin_schema VALUES (1);
+                CREATE TABLE requests (
+                    reqid bytea PRIMARY KEY CHECK (length(reqid) = 16),
+                    scid bytea NOT NULL CHECK (length(scid) = 16),
+                    cardid bytea NOT NULL CHECK (length(cardid) = 16),
+                    operator text NOT NULL CHECK (operator <> ''),
+                    state text NOT NULL CHECK (state IN ('open', 'closed')),
+                    added bigint GENERATED ALWAYS AS IDENTITY
+                );
+                CREATE INDEX requests_by_card ON requests (scid, operator, state);
+                CREATE TABLE audit (node_id text NOT NULL, seq bigint NOT NULL CHECK (seq >= 1), prev text NOT NULL,
+                    hash text NOT NULL, line text NOT NULL, PRIMARY KEY (node_id, seq));
+                CREATE TABLE key_uses (operator text PRIMARY KEY, uses timestamptz[] NOT NULL, allowed boolean NOT NULL);
+                CREATE TABLE refusals (operator text PRIMARY KEY, times timestamptz[] NOT NULL, throttling boolean NOT NULL,
+                    unrecorded bigint NOT NULL, verdict text NOT NULL, reported bigint NOT NULL);
+                CREATE FUNCTION cardadmin_recent(times timestamptz[]) RETURNS timestamptz[] LANGUAGE sql STABLE
+                    AS $$ SELECT coalesce(array_agg(t ORDER BY t), '{{}}') FROM unnest(times) AS t WHERE t > now() - interval '60 seconds' $$;
+                INSERT INTO requests (reqid, scid, cardid, operator, state) VALUES
+                    ('\\x{}', '\\x{}', '\\x{}', 'alice', 'open'),
+                    ('\\x{}', '\\x{}', '\\x{}', 'alice', 'closed');",
+                hex(r1), hex(s1), hex(C1), hex(r2), hex(s2), hex(C2)));
+        }
+    }
+}
+
+/// Item 3's upgrade: the cards of a registry written before versions are recorded as confirmed
+/// on the version configured when it is first opened (here 3), so that the rotation after it
+/// (to version 4, 3 previous) still answers them under 3.
+fn upgrade(backend: Backend) {
+    let bench = Bench::new(backend);
+    let (r1, s1, r2, s2) = (guid(1), guid(0x11), guid(2), guid(0x22));
+    old_registry(&bench, &r1, &s1, &r2, &s2);
+    let v3 =
+        bench.config(json!({"diversification_key": MASTER_3, "diversification_key_version": 3}));
+    common::write_config(bench.dir.path(), "config.json", &v3);
+    let (rows, _) = bench.keys();
+    assert_eq!(
+        rows,
+        [(
+            String::from("3"),
+            String::from("current"),
+            cmac_check_value(MASTER_3),
+            2,
+            0
+        )]
+    );
+    let (code, list, stderr) = bench.command(&["requests", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        list.contains(&format!("{r1}\t{s1}\t{C1}\talice\topen\tenroll\tApproved")),
+        "{list}"
+    );
+    assert!(
+        list.contains(&format!(
+            "{r2}\t{s2}\t{C2}\talice\tclosed\tenroll\tCompleted"
+        )),
+        "{list}"
+    );
+
+    let v4 = bench.config(json!({
+        "diversification_key": MASTER_2,
+        "diversification_key_version": 4,
+        "previous_diversification_keys": [{"version": 3, "key": MASTER_3}],
+    }));
+    let server = bench.start(&v4);
+    let answer = send(
+        &server,
+        &bench.alice,
+        "GET",
+        &auth_target(&r1, &s1, C1, true),
+        None,
+    );
+    assert_eq!(
+        (answer.status, answer.text()),
+        (200, card_response(MASTER_3, C1))
+    );
+    let (rows, _) = bench.keys();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].1.as_str(), rows[1].3),
+        ("3", "previous", 2)
+    );
+}
+
+#[test]
+fn an_upgraded_sqlite_registry_keeps_its_cards_on_the_configured_version() {
+    upgrade(Backend::Sqlite);
+}
+
+#[test]
+fn an_upgraded_database_keeps_its_cards_on_the_configured_version() {
+    if let Some(backend) = Backend::postgres("upgrade") {
+        upgrade(backend);
+    }
+}
+
+/// A registry of a newer schema than this server writes is refused, not used.
+#[test]
+fn a_newer_sqlite_registry_is_refused() {
+    let bench = Bench::new(Backend::Sqlite);
+    let connection = rusqlite::Connection::open(bench.dir.path().join("registry.sqlite")).unwrap();
+    connection.execute_batch("PRAGMA user_version = 3").unwrap();
+    drop(connection);
+    let config = bench.config(json!({"diversification_key": TEST_MASTER}));
+    common::write_config(bench.dir.path(), "config.json", &config);
+    let (code, _, stderr) = bench.command(&["requests", "list"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("schema version 3, newer than this cardadmin-server knows"),
+        "{stderr}"
+    );
+}
+
+/// Item 2's start-up checks: each configuration is refused with a message that says why.
+#[test]
+fn master_versions_are_checked_at_start_up() {
+    let bench = Bench::new(Backend::Sqlite);
+    let refused = |masters: Value, registry: bool| -> String {
+        let mut config = bench.config(masters);
+        if !registry {
+            let object = config.as_object_mut().unwrap();
+            object.remove("registry");
+        }
+        let (code, stderr) = common::refused(&config, &common::listen_address());
+        assert_eq!(code, 1, "{stderr}");
+        stderr
+    };
+    let previous = |version: u64, key: &str| json!([{"version": version, "key": key}]);
+    for (masters, registry, expected) in [
+        (
+            json!({"diversification_key": TEST_MASTER, "diversification_key_version": 0}),
+            true,
+            "1 to 255",
+        ),
+        (
+            json!({"diversification_key": TEST_MASTER, "diversification_key_version": 256}),
+            true,
+            "1 to 255",
+        ),
+        (
+            json!({"diversification_key": MASTER_2, "previous_diversification_keys": previous(300, TEST_MASTER)}),
+            true,
+            "1 to 255",
+        ),
+        (
+            json!({"diversification_key_version": 2}),
+            true,
+            "names the version of \"diversification_key\"",
+        ),
+        (
+            json!({"previous_diversification_keys": previous(1, TEST_MASTER)}),
+            true,
+            "need a current \"diversification_key\"",
+        ),
+        (
+            json!({"diversification_key": MASTER_2, "diversification_key_version": 2, "previous_diversification_keys": previous(1, TEST_MASTER)}),
+            false,
+            "need a \"registry\" or a \"database\"",
+        ),
+        (
+            json!({"diversification_key": MASTER_2, "diversification_key_version": 2, "previous_diversification_keys": previous(2, TEST_MASTER)}),
+            true,
+            "master key version 2 is given twice",
+        ),
+        (
+            json!({"diversification_key": MASTER_2, "diversification_key_version": 2, "previous_diversification_keys": [{"version": 1, "key": TEST_MASTER}, {"version": 1, "key": MASTER_3}]}),
+            true,
+            "master key version 1 is given twice",
+        ),
+        (
+            json!({"diversification_key": MASTER_2, "diversification_key_version": 2, "previous_diversification_keys": previous(1, MASTER_2)}),
+            true,
+            "master key versions 2 and 1 are the same key",
+        ),
+        // A previous master that is the initial key, or its complement: the role check.
+        (
+            json!({"diversification_key": MASTER_2, "diversification_key_version": 2, "previous_diversification_keys": previous(1, "0101010101010101FEFEFEFEFEFEFEFE1F1F1F1F0E0E0E0E")}),
+            true,
+            "weak or well known",
+        ),
+        (
+            json!({"diversification_key": MASTER_2, "diversification_key_version": 2, "previous_diversification_keys": previous(1, ZERO_KEY)}),
+            true,
+            "previous diversification key version 1",
+        ),
+        (
+            json!({"diversification_key": MASTER_2, "previous_diversification_keys": [{"version": 1, "key": TEST_MASTER, "extra": 1}]}),
+            true,
+            "unknown field",
+        ),
+    ] {
+        let stderr = refused(masters.clone(), registry);
+        assert!(stderr.contains(expected), "{masters}: {stderr}");
+        assert!(
+            !stderr.contains(TEST_MASTER) && !stderr.contains(MASTER_2),
+            "{stderr}"
+        );
+    }
+}
+
+/// The role check runs for every version: a previous master that is the (non-default)
+/// initial admin key, or its 3DES complement, is refused.
+#[test]
+fn every_version_passes_the_role_check_against_the_initial_key() {
+    let bench = Bench::new(Backend::Sqlite);
+    let initial = "5B1E2C9D4A7F30861D2E4F5A6B7C8D9E0F1A2B3C4D5E6F70";
+    let complement: String = initial
+        .chars()
+        .map(|c| format!("{:X}", 15 - c.to_digit(16).unwrap()))
+        .collect();
+    for (key, expected) in [
+        (initial.to_string(), "are the same key"),
+        (complement, "bitwise complement"),
+    ] {
+        let mut config = bench.config(json!({
+            "diversification_key": MASTER_2,
+            "diversification_key_version": 2,
+            "previous_diversification_keys": [{"version": 1, "key": key}],
+        }));
+        config["initial_admin_key"] = json!(initial);
+        let (code, stderr) = common::refused(&config, &common::listen_address());
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains("master key version 1: ") && stderr.contains(expected),
+            "{stderr}"
+        );
+    }
+}
+
+/// Item 1's shapes and refusals: who may read the profile's configuration, what it holds,
+/// the bodies' limits, and each rule of the lifecycle routes.
+#[test]
+fn the_lifecycle_routes_refuse_what_they_must() {
+    let bench = Bench::new(Backend::Sqlite);
+    let server = bench.start(&bench.config(json!({"diversification_key": TEST_MASTER})));
+    let configuration = format!("{PREFIX}/profiletemplates/{TEMPLATE}/configuration/smartcards");
+    // No open request: no initial key.
+    let refused = send(&server, &bench.bob, "GET", &configuration, None);
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused
+            .message()
+            .starts_with("forbidden: the caller has no open request"),
+        "{}",
+        refused.text()
+    );
+    let r1 = guid(1);
+    bench.add(&["--reqid", &r1, "--cardid", C1, "--operator", "alice"]);
+    let answer = send(&server, &bench.alice, "GET", &configuration, None);
+    assert_eq!((answer.status, answer.content_type()), (200, common::JSON));
+    let value: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(value["DefaultAdminKeyHex"], ZERO_KEY);
+    assert_eq!(value["DiversifyAdminKey"], true);
+    assert_eq!(value["AdminKeyAlgorithm"], "tdes");
+    assert_eq!(value["UserPinOption"], "Randomized");
+    assert!(
+        value["UserPinPolicy"]["MinLength"].is_u64()
+            && value["AdminPinPolicy"]["CharacterSet"].is_string()
+    );
+    assert!(!answer.text().to_uppercase().contains(TEST_MASTER));
+    let other = send(
+        &server,
+        &bench.alice,
+        "GET",
+        &configuration.replace("12bd5120", "12bd5121"),
+        None,
+    );
+    assert_eq!(
+        (other.status, other.message().as_str()),
+        (404, "profile template: no profile template with this ID")
+    );
+    let head = send(&server, &bench.alice, "HEAD", &configuration, None);
+    assert_eq!((head.status, head.header("allow")), (405, Some("GET")));
+
+    // Before POST /smartcards the request has no smart card: no key.
+    let early = send(
+        &server,
+        &bench.alice,
+        "GET",
+        &key_target(&r1, &guid(0x99), C1),
+        None,
+    );
+    assert_eq!(
+        early.message(),
+        "forbidden: the request has no smart card yet: POST /smartcards binds one"
+    );
+
+    let smartcards = format!("{PREFIX}/smartcards");
+    let secret = "0011223344556677";
+    for (body, content_type, status, expected) in [
+        (
+            format!(r#"{{"requestid": "{r1}", "cardid": "{C1}"}}"#),
+            "text/plain",
+            415,
+            "body: send it as Content-Type: application/json",
+        ),
+        (
+            format!(
+                r#"{{"requestid": "{r1}", "cardid": "{C1}", "pad": "{}"}}"#,
+                "x".repeat(5000)
+            ),
+            "application/json",
+            413,
+            "body: longer than 4096 bytes",
+        ),
+        (
+            format!(r#"{{"requestid": "{r1}", "cardid": "{C1}", "key": "{secret}"}}"#),
+            "application/json",
+            400,
+            "body: a field this route does not read",
+        ),
+        (
+            format!(r#"{{"requestid": "{secret}", "cardid": "{C1}"}}"#),
+            "application/json; charset=utf-8",
+            400,
+            "requestid: not a GUID",
+        ),
+        (
+            format!(r#"{{"requestid": "{r1}", "cardid": 1{secret}}}"#),
+            "application/json",
+            400,
+            "cardid: a GUID in a JSON string is expected",
+        ),
+        (
+            format!(r#"{{"requestid": "{r1}", "cardid": "{C2}"}}"#),
+            "application/json",
+            403,
+            "forbidden: the card ID is not the request's",
+        ),
+    ] {
+        let answer = send_typed(
+            &server,
+            &bench.alice,
+            "POST",
+            &smartcards,
+            Some(&body),
+            content_type,
+        );
+        assert_eq!(answer.status, status, "{body}: {}", answer.text());
+        assert!(
+            answer.message().starts_with(expected),
+            "{body}: {}",
+            answer.text()
+        );
+        assert!(!answer.text().contains(secret), "{}", answer.text());
+    }
+    let created = send(
+        &server,
+        &bench.alice,
+        "POST",
+        &smartcards,
+        Some(&format!(r#"{{"requestid": "{r1}", "cardid": "{C1}"}}"#)),
+    );
+    assert_eq!(created.status, 201);
+    let scid: String = serde_json::from_slice(&created.body).unwrap();
+    assert!(
+        cardadmin_mimcm::Guid::parse(&scid).is_ok() && scid == scid.to_lowercase(),
+        "{scid}"
+    );
+
+    // A request added with --scid: POST /smartcards answers that smart card.
+    let (r2, s2) = (guid(2), guid(0x22));
+    bench.add(&["--reqid", &r2, "--scid", &s2, "--operator", "alice"]);
+    let named = send(
+        &server,
+        &bench.alice,
+        "POST",
+        &smartcards,
+        Some(&format!(r#"{{"RequestId": "{r2}", "CardId": "{C2}"}}"#)),
+    );
+    assert_eq!((named.status, named.text()), (201, format!("\"{s2}\"")));
+
+    // Renew and retire requests name their card when added, and get no new smart card.
+    let (code, _, stderr) = bench.command(&[
+        "requests",
+        "add",
+        "--reqid",
+        &guid(3),
+        "--operator",
+        "alice",
+        "--type",
+        "renew",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr
+            .contains("a renew request is about a card that exists: give its --scid and --cardid"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = bench.command(&[
+        "requests",
+        "add",
+        "--reqid",
+        &guid(3),
+        "--operator",
+        "alice",
+        "--type",
+        "replace",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("--type: enroll, renew or retire"),
+        "{stderr}"
+    );
+    let r4 = guid(4);
+    bench.add(&[
+        "--reqid",
+        &r4,
+        "--scid",
+        &scid,
+        "--cardid",
+        C1,
+        "--operator",
+        "alice",
+        "--type",
+        "renew",
+    ]);
+    let renew = send(
+        &server,
+        &bench.alice,
+        "POST",
+        &smartcards,
+        Some(&format!(r#"{{"requestid": "{r4}", "cardid": "{C1}"}}"#)),
+    );
+    assert_eq!(renew.status, 403);
+    assert!(
+        renew
+            .message()
+            .starts_with("forbidden: smart cards are created for enroll requests"),
+        "{}",
+        renew.text()
+    );
+    let retire = send(
+        &server,
+        &bench.alice,
+        "PUT",
+        &format!("{PREFIX}/requests/{r4}/smartcards/{scid}"),
+        Some(r#"{"status": "Retired"}"#),
+    );
+    assert_eq!(
+        retire.message(),
+        "forbidden: a smart card is retired within a retire request"
+    );
+
+    let bad = send(
+        &server,
+        &bench.alice,
+        "PUT",
+        &format!("{PREFIX}/requests/{r4}"),
+        Some(r#"{"status": "Done"}"#),
+    );
+    assert_eq!(
+        (bad.status, bad.message().as_str()),
+        (
+            400,
+            "status: one of Completed, Canceled, Abandoned is expected (the value is not repeated)"
+        )
+    );
+    let bobs = send(
+        &server,
+        &bench.bob,
+        "PUT",
+        &format!("{PREFIX}/requests/{r4}"),
+        Some(r#"{"status": "Completed"}"#),
+    );
+    assert_eq!(
+        bobs.message(),
+        "forbidden: no request with this ID is registered for the caller"
+    );
+    let delete = send(
+        &server,
+        &bench.alice,
+        "DELETE",
+        &format!("{PREFIX}/requests/{r4}"),
+        None,
+    );
+    assert_eq!(
+        (delete.status, delete.header("allow")),
+        (405, Some("GET, PUT"))
+    );
+    let get = send(
+        &server,
+        &bench.alice,
+        "GET",
+        &format!("{PREFIX}/requests/{r4}"),
+        None,
+    );
+    let value: Value = serde_json::from_slice(&get.body).unwrap();
+    assert_eq!(
+        (value["Type"].as_str(), value["Status"].as_str()),
+        (Some("Renew"), Some("Approved"))
+    );
+}
+
+/// Without a registry the routes that need one answer 501, and the profile's configuration
+/// is answered to any caller (a development configuration, as the key routes are).
+#[test]
+fn without_a_registry_only_the_configuration_is_answered() {
+    let bench = Bench::new(Backend::Sqlite);
+    let mut config = bench.config(json!({}));
+    let object = config.as_object_mut().unwrap();
+    object.remove("registry");
+    let server = bench.start(&config);
+    let answer = send(
+        &server,
+        &bench.bob,
+        "GET",
+        &format!("{PREFIX}/profiletemplates/{TEMPLATE}/configuration/smartcards"),
+        None,
+    );
+    assert_eq!(answer.status, 200);
+    let value: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(value["DiversifyAdminKey"], false);
+    let answer = send(
+        &server,
+        &bench.bob,
+        "POST",
+        &format!("{PREFIX}/smartcards"),
+        Some(&format!(
+            r#"{{"requestid": "{}", "cardid": "{C1}"}}"#,
+            guid(1)
+        )),
+    );
+    assert_eq!(answer.status, 501, "{}", answer.text());
+}
