@@ -38,6 +38,12 @@
 //!   shared by several instances ([`pg`]), in place of `"registry"` and `"audit_log"`. The
 //!   two backends meet the handler through [`store`].
 //!
+//! - `"profile_template_id"`, `"diversification_key_version"` and
+//!   `"previous_diversification_keys"` (issue #25): the MIM CM lifecycle routes
+//!   ([`lifecycle`]: the profile's configuration, `POST /smartcards`, `GET`/`PUT
+//!   /requests/{id}`, retire) and master key versions per card ([`versions`]; which version
+//!   answers for which card is [`registry::version_for`]), with `cardadmin-server keys`.
+//!
 //! The order in which a request meets them is in [`handler`].
 
 mod audit;

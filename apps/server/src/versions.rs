@@ -245,11 +245,11 @@ key (a PKCS#11 token needs its PIN) and the registry; changes nothing. Exit stat
 
 /// `keys --config C`; `password` is `PGPASSWORD`'s, for `"database"`.
 pub fn keys(args: &[String], password: Option<Zeroizing<String>>) -> ExitCode {
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        println!("{KEYS_USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let config_path = match args {
-        [flag] if flag == "--help" || flag == "-h" => {
-            println!("{KEYS_USAGE}");
-            return ExitCode::SUCCESS;
-        }
         [flag, path] if flag == "--config" => path,
         _ => {
             eprintln!("{KEYS_USAGE}");
