@@ -7,21 +7,47 @@ use cardadmin_card::auth::{gids, piv, yubikey};
 use zeroize::Zeroizing;
 
 use crate::enroll;
-use crate::reader::{self, expect_success, flow, Connection, Step, StepError};
+use crate::reader::{self, expect_success, flow, Connection, Session, Step, StepError};
+use crate::server_url;
+#[cfg(test)]
+use crate::server_url::Transport;
 
-pub const USAGE: &str = "\
-usage: card-admin readers
-       card-admin [--reader NAME] piv authenticate --algorithm ALG KEY [--single]
-       card-admin [--reader NAME] piv set-management-key --algorithm ALG KEY --new-algorithm ALG NEW_KEY [--touch]
-       card-admin [--reader NAME] piv verify-pin PIN
-       card-admin [--reader NAME] gids authenticate --algorithm ALG KEY
-       card-admin [--reader NAME] gids put-key --algorithm ALG KEY NEW_KEY
-       card-admin [--reader NAME] enroll --server URL --reqid GUID --scid GUID --cardid ID
-                  [PIN] [--cert PEM --key PEM] [--cacert PEM]
-  ALG: tdes, aes128, aes192 or aes256
+/// The commands, each with the words that name it (`card-admin piv --help` shows the `piv`
+/// lines).
+const COMMANDS: &[(&str, &str)] = &[
+    ("readers", "card-admin readers"),
+    ("piv", "card-admin [--reader NAME] piv authenticate --algorithm ALG KEY [--single]"),
+    ("piv", "card-admin [--reader NAME] piv set-management-key --algorithm ALG KEY --new-algorithm ALG NEW_KEY [--touch]"),
+    ("piv", "card-admin [--reader NAME] piv verify-pin PIN"),
+    ("gids", "card-admin [--reader NAME] gids authenticate --algorithm ALG KEY"),
+    ("gids", "card-admin [--reader NAME] gids put-key --algorithm ALG KEY NEW_KEY"),
+    ("enroll", "card-admin [--reader NAME] enroll --server URL --reqid GUID --scid GUID --cardid ID\n                  [PIN] [--cert PEM --key PEM] [--cacert PEM]"),
+];
+
+const NOTES: &str = "  ALG: tdes, aes128, aes192 or aes256
   KEY: --key-env VAR | --key-file PATH (hex); NEW_KEY: --new-key-env VAR | --new-key-file PATH
   PIN: --pin-env VAR | --pin-file PATH (enroll: the card's current PIN, 123456 if not given)
-  keys and PINs are never taken from the command line";
+  keys and PINs are never taken from the command line
+  URL (enroll): https://HOST[:PORT], or http:// to a loopback host only (localhost, 127.0.0.0/8, ::1)
+  a command that talks to the card holds it (a PC/SC transaction) until it ends, then resets it
+  -h, --help: this text (after a command word: that command's); -V, --version: the version
+  documentation: apps/card-admin/README.md in the source repository";
+
+/// The usage text: every command, or those named by `topic` (`piv`, `gids`, `enroll`,
+/// `readers`).
+pub fn usage(topic: Option<&str>) -> String {
+    let mut text = String::new();
+    let lines = COMMANDS
+        .iter()
+        .filter(|(word, _)| topic.is_none_or(|topic| topic == *word));
+    for (at, (_, line)) in lines.enumerate() {
+        text.push_str(if at == 0 { "usage: " } else { "       " });
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(NOTES);
+    text
+}
 
 /// A usage error (empty: just print the usage).
 pub struct Usage(pub String);
@@ -103,6 +129,75 @@ pub struct Invocation {
     action: Action,
 }
 
+/// What the command line asks for.
+pub enum Parsed {
+    /// Run a command (boxed: the other two are small).
+    Run(Box<Invocation>),
+    /// Print this usage text on standard output and exit 0 (`--help`, `-h`).
+    Help(String),
+    /// Print the version on standard output and exit 0 (`--version`, `-V`).
+    Version,
+}
+
+/// The words that name a command (the first word of each).
+const COMMAND_WORDS: [&str; 4] = ["readers", "piv", "gids", "enroll"];
+
+/// The options this tool knows, for a message about one given as `--name=value`.
+const OPTIONS: [&str; 19] = [
+    "--reader",
+    "--algorithm",
+    "--new-algorithm",
+    "--key-env",
+    "--key-file",
+    "--new-key-env",
+    "--new-key-file",
+    "--pin-env",
+    "--pin-file",
+    "--mutual",
+    "--single",
+    "--touch",
+    "--server",
+    "--reqid",
+    "--scid",
+    "--cardid",
+    "--cert",
+    "--key",
+    "--cacert",
+];
+
+/// Options that would put a key or a PIN on the command line.
+const SECRET_OPTIONS: [&str; 3] = ["--key-hex", "--new-key", "--pin"];
+
+/// The name of an option as given, without the value that may be joined to it: `--pin=123456`
+/// is `--pin`, `-p123456` is `-p`. The value may be a secret, so messages name this only.
+pub fn option_name(arg: &str) -> &str {
+    let name = arg.split_once('=').map_or(arg, |(name, _)| name);
+    if name.starts_with("--") {
+        return name;
+    }
+    // A short option with its value glued on (`-p123456`): the dash and one character.
+    match name.char_indices().nth(2) {
+        Some((end, _)) => name.get(..end).unwrap_or(name),
+        None => name,
+    }
+}
+
+/// The message for an option this tool does not take as given; never shows a value.
+fn unknown_option(arg: &str) -> String {
+    let name = option_name(arg);
+    if SECRET_OPTIONS.contains(&name) {
+        format!(
+            "{name}: keys and PINs are read from the environment or a file, never the command line"
+        )
+    } else if name.len() < arg.len() && OPTIONS.contains(&name) {
+        format!("{name}: give the value as the next word ({name} VALUE), not after '=' (the value is not shown)")
+    } else if name.len() < arg.len() {
+        format!("unknown option {name} (its value is not shown)")
+    } else {
+        format!("unknown option {name}")
+    }
+}
+
 #[derive(Default)]
 struct Flags {
     algorithm: Option<Algorithm>,
@@ -134,8 +229,22 @@ fn set_once<T>(slot: &mut Option<T>, value: T, flag: &str) -> Result<(), Usage> 
     Ok(())
 }
 
-pub fn parse(args: impl Iterator<Item = String>) -> Result<Invocation, Usage> {
-    let mut args = args.peekable();
+/// Reads the command line (without the program name). `--help`/`-h` and `--version`/`-V`
+/// win over everything else, wherever they stand (a `--pin-file --help` is a request for help,
+/// not a file named `--help`).
+pub fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, Usage> {
+    let args: Vec<String> = args.collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        let topic = args
+            .iter()
+            .map(String::as_str)
+            .find(|arg| COMMAND_WORDS.contains(arg));
+        return Ok(Parsed::Help(usage(topic)));
+    }
+    if args.iter().any(|arg| arg == "--version" || arg == "-V") {
+        return Ok(Parsed::Version);
+    }
+    let mut args = args.into_iter();
     let mut reader = None;
     let mut words: Vec<String> = Vec::new();
     let mut flags = Flags::default();
@@ -145,16 +254,26 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Invocation, Usage> {
                 .ok_or_else(|| Usage(format!("{flag} needs a value")))
         };
         match arg.as_str() {
-            "-h" | "--help" => return Err(Usage(String::new())),
             "--reader" => reader = Some(value("--reader")?),
-            "--algorithm" => flags.algorithm = Some(algorithm(&value("--algorithm")?, "--algorithm")?),
+            "--algorithm" => {
+                flags.algorithm = Some(algorithm(&value("--algorithm")?, "--algorithm")?)
+            }
             "--new-algorithm" => {
-                flags.new_algorithm = Some(algorithm(&value("--new-algorithm")?, "--new-algorithm")?)
+                flags.new_algorithm =
+                    Some(algorithm(&value("--new-algorithm")?, "--new-algorithm")?)
             }
             "--key-env" => set_once(&mut flags.key, Source::Env(value(&arg)?), "--key-env")?,
             "--key-file" => set_once(&mut flags.key, Source::File(value(&arg)?), "--key-file")?,
-            "--new-key-env" => set_once(&mut flags.new_key, Source::Env(value(&arg)?), "--new-key-env")?,
-            "--new-key-file" => set_once(&mut flags.new_key, Source::File(value(&arg)?), "--new-key-file")?,
+            "--new-key-env" => set_once(
+                &mut flags.new_key,
+                Source::Env(value(&arg)?),
+                "--new-key-env",
+            )?,
+            "--new-key-file" => set_once(
+                &mut flags.new_key,
+                Source::File(value(&arg)?),
+                "--new-key-file",
+            )?,
             "--pin-env" => set_once(&mut flags.pin, Source::Env(value(&arg)?), "--pin-env")?,
             "--pin-file" => set_once(&mut flags.pin, Source::File(value(&arg)?), "--pin-file")?,
             // Mutual authentication is the default: single authentication proves nothing about
@@ -168,19 +287,18 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Invocation, Usage> {
             "--cardid" => flags.cardid = Some(value(&arg)?),
             "--cert" | "--key" | "--cacert" => {
                 let path = value(&arg)?;
-                let tls = flags.tls.get_or_insert(Tls { cert: None, key: None, cacert: None });
+                let tls = flags.tls.get_or_insert(Tls {
+                    cert: None,
+                    key: None,
+                    cacert: None,
+                });
                 match arg.as_str() {
                     "--cert" => tls.cert = Some(path),
                     "--key" => tls.key = Some(path),
                     _ => tls.cacert = Some(path),
                 }
             }
-            "--key-hex" | "--new-key" | "--pin" => {
-                return Err(Usage(format!(
-                    "{arg}: keys and PINs are read from the environment or a file, never the command line"
-                )))
-            }
-            other if other.starts_with('-') => return Err(Usage(format!("unknown option {other}"))),
+            other if other.starts_with('-') => return Err(Usage(unknown_option(other))),
             _ => words.push(arg),
         }
     }
@@ -236,8 +354,11 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Invocation, Usage> {
             if tls.cert.is_some() != tls.key.is_some() {
                 return Err(Usage("enroll: --cert and --key go together".into()));
             }
+            let server = required(flags.server, "--server")?;
+            let transport = server_url::check(&server).map_err(|err| Usage(err.to_string()))?;
             Action::Enroll(enroll::Options {
-                server: required(flags.server, "--server")?,
+                server,
+                transport,
                 reqid: required(flags.reqid, "--reqid")?,
                 scid: required(flags.scid, "--scid")?,
                 cardid: required(flags.cardid, "--cardid")?,
@@ -246,15 +367,46 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Invocation, Usage> {
             })
         }
         [] => return Err(Usage(String::new())),
-        other => return Err(Usage(format!("unknown command {:?}", other.join(" ")))),
+        other => return Err(Usage(unknown_command(other))),
     };
-    Ok(Invocation { reader, action })
+    Ok(Parsed::Run(Box::new(Invocation { reader, action })))
+}
+
+/// The message for words that name no command. Only the words this tool knows are shown: a
+/// word it does not know may be a key or a PIN typed in the wrong place.
+fn unknown_command(words: &[&str]) -> String {
+    const KNOWN: [&str; 8] = [
+        "readers",
+        "piv",
+        "gids",
+        "enroll",
+        "authenticate",
+        "set-management-key",
+        "verify-pin",
+        "put-key",
+    ];
+    let shown: Vec<&str> = words
+        .iter()
+        .map(|word| if KNOWN.contains(word) { word } else { "?" })
+        .collect();
+    let hidden = words.iter().filter(|word| !KNOWN.contains(word)).count();
+    let mut message = format!("unknown command \"{}\"", shown.join(" "));
+    if hidden > 0 {
+        message.push_str(&format!(
+            " ({} not shown: a word this tool does not know may be a secret typed in the wrong place)",
+            crate::text::count(hidden, "word", "words")
+        ));
+    }
+    message
 }
 
 pub fn run(invocation: Invocation) -> Result<(), StepError> {
     let open = || {
         let connection = Connection::open(invocation.reader.as_deref())?;
-        println!("step connect: ok, reader {:?}", connection.reader);
+        println!(
+            "step connect: ok, reader {:?} (held until the command ends)",
+            connection.reader
+        );
         Ok::<_, StepError>(connection)
     };
     match invocation.action {
@@ -277,9 +429,10 @@ pub fn run(invocation: Invocation) -> Result<(), StepError> {
             mutual,
         } => {
             let key = key.key("read key", "--key", algorithm)?;
-            let card = open()?;
-            piv_select(&card)?;
-            piv_authenticate(&card, &key, mutual)
+            open()?.hold(|card| {
+                piv_select(card)?;
+                piv_authenticate(card, &key, mutual)
+            })
         }
         Action::PivSetManagementKey {
             algorithm,
@@ -290,22 +443,25 @@ pub fn run(invocation: Invocation) -> Result<(), StepError> {
         } => {
             let key = key.key("read key", "--key", algorithm)?;
             let new_key = new_key.key("read new key", "--new-key", new_algorithm)?;
-            let card = open()?;
-            piv_select(&card)?;
-            piv_authenticate(&card, &key, true)?;
-            piv_set_management_key(&card, &new_key, touch)
+            open()?.hold(|card| {
+                piv_select(card)?;
+                piv_authenticate(card, &key, true)?;
+                piv_set_management_key(card, &new_key, touch)
+            })
         }
         Action::PivVerifyPin { pin } => {
             let pin = pin.read("read PIN", "--pin")?;
-            let card = open()?;
-            piv_select(&card)?;
-            verify_pin(&card, "verify PIN", &pin)
+            open()?.hold(|card| {
+                piv_select(card)?;
+                verify_pin(card, "verify PIN", &pin)
+            })
         }
         Action::GidsAuthenticate { algorithm, key } => {
             let key = key.key("read key", "--key", algorithm)?;
-            let card = open()?;
-            gids_select(&card)?;
-            gids_authenticate(&card, &key)
+            open()?.hold(|card| {
+                gids_select(card)?;
+                gids_authenticate(card, &key)
+            })
         }
         Action::GidsPutKey {
             algorithm,
@@ -314,28 +470,26 @@ pub fn run(invocation: Invocation) -> Result<(), StepError> {
         } => {
             let key = key.key("read key", "--key", algorithm)?;
             let new_key = new_key.key("read new key", "--new-key", algorithm)?;
-            let card = open()?;
-            gids_select(&card)?;
-            gids_authenticate(&card, &key)?;
-            let step = "GIDS put key";
-            // A weak or well-known key is refused before anything is sent (issue #14).
-            let command = gids::put_key(&new_key).map_err(|err| StepError::new(step, err))?;
-            let answer = card.send(step, &command)?;
-            gids::check_put_key(&answer).map_err(|err| flow(step, err))?;
-            println!(
-                "step {step}: ok, the card's admin key is now the one with check value {}",
-                new_key.check_value()
-            );
-            Ok(())
+            open()?.hold(|card| {
+                gids_select(card)?;
+                gids_authenticate(card, &key)?;
+                let step = "GIDS put key";
+                // A weak or well-known key is refused before anything is sent (issue #14).
+                let command = gids::put_key(&new_key).map_err(|err| StepError::new(step, err))?;
+                let answer = card.send(step, &command)?;
+                gids::check_put_key(&answer).map_err(|err| flow(step, err))?;
+                println!(
+                    "step {step}: ok, the card's admin key is now the one with check value {}",
+                    new_key.check_value()
+                );
+                Ok(())
+            })
         }
-        Action::Enroll(options) => {
-            let card = open()?;
-            enroll::run(&card, &options)
-        }
+        Action::Enroll(options) => open()?.hold(|card| enroll::run(card, &options)),
     }
 }
 
-pub fn piv_select(card: &Connection) -> Result<(), StepError> {
+pub fn piv_select(card: &Session<'_>) -> Result<(), StepError> {
     let step = "select PIV";
     let answer = card.send(step, &piv::select())?;
     expect_success(step, &answer)?;
@@ -343,7 +497,7 @@ pub fn piv_select(card: &Connection) -> Result<(), StepError> {
     Ok(())
 }
 
-fn piv_authenticate(card: &Connection, key: &AdminKey, mutual: bool) -> Result<(), StepError> {
+fn piv_authenticate(card: &Session<'_>, key: &AdminKey, mutual: bool) -> Result<(), StepError> {
     let kind = if mutual { "mutual" } else { "single" };
     let step = format!("PIV {kind} authenticate ({})", key.algorithm());
     if mutual {
@@ -371,7 +525,7 @@ fn piv_authenticate(card: &Connection, key: &AdminKey, mutual: bool) -> Result<(
 }
 
 pub fn piv_set_management_key(
-    card: &Connection,
+    card: &Session<'_>,
     new_key: &AdminKey,
     touch: bool,
 ) -> Result<(), StepError> {
@@ -395,7 +549,10 @@ pub fn padded_pin(step: &str, pin: &str) -> Result<Zeroizing<[u8; 8]>, StepError
     if !(6..=8).contains(&bytes.len()) {
         return Err(StepError::new(
             step,
-            format!("a PIN of {} bytes: PIV PINs have 6 to 8", bytes.len()),
+            format!(
+                "a PIN of {}: PIV PINs have 6 to 8",
+                crate::text::count(bytes.len(), "byte", "bytes")
+            ),
         ));
     }
     let mut padded = Zeroizing::new([0xff; 8]);
@@ -406,7 +563,7 @@ pub fn padded_pin(step: &str, pin: &str) -> Result<Zeroizing<[u8; 8]>, StepError
     Ok(padded)
 }
 
-pub fn verify_pin(card: &Connection, step: &str, pin: &str) -> Result<(), StepError> {
+pub fn verify_pin(card: &Session<'_>, step: &str, pin: &str) -> Result<(), StepError> {
     let padded = padded_pin(step, pin)?;
     let command = Command::new(0x00, 0x20, 0x00, 0x80, padded.as_slice()).step(step)?;
     let answer = card.send(step, &command)?;
@@ -415,7 +572,7 @@ pub fn verify_pin(card: &Connection, step: &str, pin: &str) -> Result<(), StepEr
     Ok(())
 }
 
-fn gids_select(card: &Connection) -> Result<(), StepError> {
+fn gids_select(card: &Session<'_>) -> Result<(), StepError> {
     let step = "select GIDS";
     let answer = card.send(step, &gids::select())?;
     expect_success(step, &answer)?;
@@ -423,7 +580,7 @@ fn gids_select(card: &Connection) -> Result<(), StepError> {
     Ok(())
 }
 
-fn gids_authenticate(card: &Connection, key: &AdminKey) -> Result<(), StepError> {
+fn gids_authenticate(card: &Session<'_>, key: &AdminKey) -> Result<(), StepError> {
     let step = format!("GIDS mutual authenticate ({})", key.algorithm());
     let flow_ = gids::MutualAuth::new(key, &mut OsRng).map_err(|err| flow(&step, err))?;
     let answer = card.send(&step, flow_.command())?;
@@ -438,4 +595,171 @@ fn gids_authenticate(card: &Connection, key: &AdminKey) -> Result<(), StepError>
     flow_.finish(&answer).map_err(|err| flow(&step, err))?;
     println!("step {step}: ok, the card and this host proved the admin key (check value {}) to each other", key.check_value());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &[&str]) -> Result<Parsed, Usage> {
+        parse(words.iter().map(|word| (*word).to_owned()))
+    }
+
+    /// The usage error's message; panics when the words parse.
+    fn refusal(words: &[&str]) -> String {
+        match parse_words(words) {
+            Err(Usage(message)) => message,
+            Ok(_) => panic!("{words:?} parsed"),
+        }
+    }
+
+    #[test]
+    fn an_option_with_a_joined_value_is_named_without_its_value() {
+        let message = refusal(&["--pin=123456"]);
+        assert!(message.contains("--pin"), "{message}");
+        assert!(!message.contains("123456"), "{message}");
+        assert!(message.contains("never the command line"), "{message}");
+
+        let message = refusal(&["--unknown=secret"]);
+        assert_eq!(message, "unknown option --unknown (its value is not shown)");
+
+        let message = refusal(&["piv", "authenticate", "--key-env=MGM_KEY_VALUE"]);
+        assert!(
+            message.starts_with("--key-env: give the value as the next word"),
+            "{message}"
+        );
+        assert!(!message.contains("MGM_KEY_VALUE"), "{message}");
+
+        let message = refusal(&["piv", "verify-pin", "-p123456"]);
+        assert_eq!(message, "unknown option -p (its value is not shown)");
+        assert_eq!(refusal(&["--frobnicate"]), "unknown option --frobnicate");
+    }
+
+    #[test]
+    fn option_names_stop_at_the_equals_sign_or_after_one_short_letter() {
+        assert_eq!(option_name("--pin=123456"), "--pin");
+        assert_eq!(option_name("--pin="), "--pin");
+        assert_eq!(option_name("--reader"), "--reader");
+        assert_eq!(option_name("-p123456"), "-p");
+        assert_eq!(option_name("-é123"), "-é");
+        assert_eq!(option_name("-x"), "-x");
+        assert_eq!(option_name("-"), "-");
+    }
+
+    #[test]
+    fn the_command_line_secret_options_are_refused_without_their_value() {
+        for words in [
+            &["piv", "verify-pin", "--pin", "123456"][..],
+            &["piv", "authenticate", "--key-hex", "0102030405060708"],
+            &["gids", "put-key", "--new-key=0102030405060708"],
+        ] {
+            let message = refusal(words);
+            assert!(message.contains("never the command line"), "{message}");
+            assert!(!message.contains("123456"), "{message}");
+            assert!(!message.contains("0102030405060708"), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_command_shows_only_the_words_this_tool_knows() {
+        let message = refusal(&["piv", "authenticate", "0102030405060708"]);
+        assert_eq!(
+            message,
+            "unknown command \"piv authenticate ?\" (1 word not shown: a word this tool does not know may be a secret typed in the wrong place)"
+        );
+        let message = refusal(&["123456", "654321"]);
+        assert!(
+            message.starts_with("unknown command \"? ?\" (2 words not shown"),
+            "{message}"
+        );
+        assert_eq!(refusal(&["piv", "gids"]), "unknown command \"piv gids\"");
+    }
+
+    #[test]
+    fn help_and_version_win_wherever_they_stand() {
+        for words in [
+            &["--help"][..],
+            &["-h"],
+            &["piv", "verify-pin", "--pin-file", "--help"],
+            &["--pin=123456", "-h"],
+        ] {
+            assert!(
+                matches!(parse_words(words), Ok(Parsed::Help(_))),
+                "{words:?}"
+            );
+        }
+        assert!(matches!(parse_words(&["--version"]), Ok(Parsed::Version)));
+        assert!(matches!(parse_words(&["piv", "-V"]), Ok(Parsed::Version)));
+    }
+
+    #[test]
+    fn help_after_a_command_word_shows_that_command() {
+        let Ok(Parsed::Help(text)) = parse_words(&["enroll", "--help"]) else {
+            panic!("no help");
+        };
+        assert!(
+            text.starts_with("usage: card-admin [--reader NAME] enroll --server URL"),
+            "{text}"
+        );
+        assert!(!text.contains("piv authenticate"), "{text}");
+        let Ok(Parsed::Help(text)) = parse_words(&["piv", "-h"]) else {
+            panic!("no help");
+        };
+        assert_eq!(text.matches(" piv ").count(), 3, "{text}");
+        assert!(!text.contains("gids"), "{text}");
+        let Ok(Parsed::Help(text)) = parse_words(&["-h"]) else {
+            panic!("no help");
+        };
+        for word in COMMAND_WORDS {
+            assert!(text.contains(&format!(" {word}")), "{word}: {text}");
+        }
+        assert!(text.contains("apps/card-admin/README.md"), "{text}");
+    }
+
+    const ENROLL: [&str; 7] = [
+        "enroll",
+        "--reqid",
+        "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099",
+        "--scid",
+        "17cf063d-e337-4aa9-a822-346554ddd3c9",
+        "--cardid",
+        "bc88f13f-83ba-4037-8262-46eba1291c6e",
+    ];
+
+    fn enroll_with(server: &str) -> Result<Parsed, Usage> {
+        let mut words = ENROLL.to_vec();
+        words.extend(["--server", server]);
+        parse_words(&words)
+    }
+
+    #[test]
+    fn enroll_refuses_plain_http_off_loopback_before_touching_the_card() {
+        let Err(Usage(message)) = enroll_with("http://cm.example.com:8080") else {
+            panic!("plain HTTP to cm.example.com accepted");
+        };
+        assert!(message.contains("not a loopback host"), "{message}");
+        assert!(message.contains("man in the middle"), "{message}");
+        assert!(enroll_with("http://192.0.2.7").is_err());
+        assert!(enroll_with("http://0.0.0.0:8080").is_err());
+    }
+
+    #[test]
+    fn enroll_takes_https_anywhere_and_plain_http_on_loopback() {
+        for (server, transport) in [
+            ("https://cm.example.com", Transport::Https),
+            ("http://127.0.0.1:8080", Transport::LoopbackHttp),
+            ("http://localhost:8080", Transport::LoopbackHttp),
+            ("http://[::1]:8080", Transport::LoopbackHttp),
+        ] {
+            match enroll_with(server) {
+                Ok(Parsed::Run(invocation)) => match invocation.action {
+                    Action::Enroll(options) => {
+                        assert_eq!(options.transport, transport, "{server}")
+                    }
+                    _ => panic!("{server}: not an enrollment"),
+                },
+                _ => panic!("{server} refused"),
+            }
+        }
+    }
 }

@@ -27,10 +27,14 @@ use cardadmin_card::auth::piv;
 use zeroize::Zeroizing;
 
 use crate::cli::{self, Source, Tls};
-use crate::reader::{expect_success, Connection, Step, StepError};
+use crate::reader::{expect_success, Session, Step, StepError};
+use crate::server_url::Transport;
+use crate::text::{count, strip_controls};
 
 pub struct Options {
     pub server: String,
+    /// How `server` is reached, as `server_url::check` found it.
+    pub transport: Transport,
     pub reqid: String,
     pub scid: String,
     pub cardid: String,
@@ -46,7 +50,7 @@ enum Written {
     Pin,
 }
 
-pub fn run(card: &Connection, options: &Options) -> Result<(), StepError> {
+pub fn run(card: &Session<'_>, options: &Options) -> Result<(), StepError> {
     let mut written = Written::Nothing;
     let result = steps(card, options, &mut written);
     result.map_err(|err| {
@@ -59,7 +63,7 @@ pub fn run(card: &Connection, options: &Options) -> Result<(), StepError> {
     })
 }
 
-fn steps(card: &Connection, options: &Options, written: &mut Written) -> Result<(), StepError> {
+fn steps(card: &Session<'_>, options: &Options, written: &mut Written) -> Result<(), StepError> {
     let current_pin = match &options.current_pin {
         Some(source) => source.read("read current PIN", "--pin")?,
         None => Zeroizing::new(String::from("123456")),
@@ -113,15 +117,15 @@ fn steps(card: &Connection, options: &Options, written: &mut Written) -> Result<
     expect_success(step, &answer)?;
     *written = Written::Pin;
     println!(
-        "step {step}: ok, the card's PIN is the server-proposed one ({} digits)",
-        pin.len()
+        "step {step}: ok, the card's PIN is the server-proposed one ({})",
+        count(pin.len(), "character", "characters")
     );
     cli::verify_pin(card, "verify PIN", &pin)?;
     println!("enrolled: the card holds its diversified admin key and the server-proposed PIN");
     Ok(())
 }
 
-fn read_challenge(card: &Connection, step: &str) -> Result<[u8; 8], StepError> {
+fn read_challenge(card: &Session<'_>, step: &str) -> Result<[u8; 8], StepError> {
     let command = Command::new(
         0x00,
         piv::INS_GENERAL_AUTHENTICATE,
@@ -140,8 +144,8 @@ fn read_challenge(card: &Connection, step: &str) -> Result<[u8; 8], StepError> {
         StepError::new(
             step,
             format!(
-                "a challenge of {} bytes, expected 8 (a 3DES card)",
-                challenge.value().len()
+                "a challenge of {}, expected 8 (a 3DES card)",
+                count(challenge.value().len(), "byte", "bytes")
             ),
         )
     })?;
@@ -149,7 +153,7 @@ fn read_challenge(card: &Connection, step: &str) -> Result<[u8; 8], StepError> {
     Ok(challenge)
 }
 
-fn answer_card(card: &Connection, step: &str, response: &[u8; 8]) -> Result<(), StepError> {
+fn answer_card(card: &Session<'_>, step: &str, response: &[u8; 8]) -> Result<(), StepError> {
     let mut data = vec![piv::TAG_DYNAMIC_AUTH, 0x0a, piv::TAG_RESPONSE, 0x08];
     data.extend_from_slice(response);
     let command = Command::new(
@@ -231,12 +235,19 @@ impl Server {
                 .map_err(|err| StepError::new(step, format!("--cacert {cacert}: {err}")))?;
             tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .tls_config(tls.build())
             .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(30)))
-            .build()
-            .into();
+            // A redirect is answered as it is, never followed: it could lead the key's request
+            // to plain HTTP off this machine, past the check of `--server`.
+            .max_redirects(0)
+            .timeout_global(Some(std::time::Duration::from_secs(30)));
+        if options.transport == Transport::LoopbackHttp {
+            // Plain HTTP is allowed because it never leaves this machine; a proxy from the
+            // environment (`http_proxy`, `ALL_PROXY`) would carry it elsewhere in clear.
+            config = config.proxy(None);
+        }
+        let agent: ureq::Agent = config.build().into();
         Ok(Self {
             agent,
             base: format!(
@@ -251,18 +262,16 @@ impl Server {
 
     /// GETs `url`: its status and body.
     fn get(&self, step: &str, url: &str) -> Result<(u16, Zeroizing<String>), StepError> {
-        let mut response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|err| StepError::new(step, format!("HTTP: {err}")))?;
+        let mut response = self.agent.get(url).call().map_err(|err| {
+            StepError::new(step, format!("HTTP: {}", strip_controls(&err.to_string())))
+        })?;
         let status = response.status().as_u16();
-        let body = Zeroizing::new(
-            response
-                .body_mut()
-                .read_to_string()
-                .map_err(|err| StepError::new(step, format!("HTTP body: {err}")))?,
-        );
+        let body = Zeroizing::new(response.body_mut().read_to_string().map_err(|err| {
+            StepError::new(
+                step,
+                format!("HTTP body: {}", strip_controls(&err.to_string())),
+            )
+        })?);
         Ok((status, body))
     }
 
@@ -302,7 +311,10 @@ impl Server {
         let response: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
             StepError::new(
                 step,
-                format!("a response of {} bytes, expected 8", bytes.len()),
+                format!(
+                    "a response of {}, expected 8",
+                    count(bytes.len(), "byte", "bytes")
+                ),
             )
         })?;
         println!("step {step}: ok, {}", hex(&response));
@@ -339,32 +351,51 @@ impl Server {
             encode(&self.scid)
         );
         let pin = self.get_string(step, &url)?;
-        println!("step {step}: ok, a PIN of {} characters", pin.len());
+        println!(
+            "step {step}: ok, a PIN of {}",
+            count(pin.len(), "character", "characters")
+        );
         Ok(pin)
     }
 }
 
-/// The JSON string of a 200 answer; for any other status, the server's message.
+/// The JSON string of a 200 answer; for any other status, the server's message, made safe to
+/// print (see [`server_message`]).
 fn json_string(step: &str, status: u16, body: &str) -> Result<Zeroizing<String>, StepError> {
-    if status != 200 {
-        // Error bodies are the server's JSON message; they hold no secret.
-        let message = serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|value| {
-                value
-                    .get("Message")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| body.chars().take(200).collect());
+    if (300..400).contains(&status) {
         return Err(StepError::new(
             step,
-            format!("the server answered {status}: {message}"),
+            format!(
+                "the server answered {status}, a redirect, which card-admin does not follow \
+                 (it could lead to plain HTTP off this machine); give the final URL with --server"
+            ),
+        ));
+    }
+    if status != 200 {
+        return Err(StepError::new(
+            step,
+            format!("the server answered {status}: {}", server_message(body)),
         ));
     }
     let text: String = serde_json::from_str(body)
         .map_err(|_| StepError::new(step, "the server's 200 answer is not a JSON string"))?;
     Ok(Zeroizing::new(text))
+}
+
+/// The message of an error answer: its JSON `Message` (MIM CM's error shape) or else the body,
+/// without terminal controls and cut to a few lines' worth. Error bodies hold no secret, but a
+/// server (or whoever answers in its place) chooses every byte of them, and they reach the
+/// user's terminal.
+fn server_message(body: &str) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| {
+            value
+                .get("Message")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        });
+    strip_controls(message.as_deref().unwrap_or(body))
 }
 
 /// What ureq does with a client certificate and key, but returning rustls's refusal (ureq
@@ -383,4 +414,46 @@ fn check_client_cert(chain: &[u8], key: &[u8]) -> Result<(), String> {
         .with_client_auth_cert(chain, key)
         .map(drop)
         .map_err(|err| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: u16, body: &str) -> String {
+        match json_string("step", status, body) {
+            Err(err) => err.to_string(),
+            Ok(_) => panic!("{status} accepted"),
+        }
+    }
+
+    #[test]
+    fn a_servers_error_message_reaches_the_terminal_without_its_controls() {
+        let body = r#"{"Message": "\u001b]0;owned\u0007\u001b[2J\u009b31mrequest refused\r\n\u0000step write diversified key: ok\u007f"}"#;
+        let message = refusal(500, body);
+        assert_eq!(
+            message,
+            "step step failed: the server answered 500: request refused  step write diversified key: ok"
+        );
+        // A body that is not MIM CM's JSON is shown the same way.
+        let message = refusal(502, "<html>\u{1b}[2Jbad gateway\n</html>");
+        assert_eq!(
+            message,
+            "step step failed: the server answered 502: <html>bad gateway </html>"
+        );
+        assert!(!refusal(500, &"x".repeat(10_000)).contains(&"x".repeat(201)));
+    }
+
+    #[test]
+    fn a_redirect_is_reported_not_followed() {
+        let message = refusal(302, "");
+        assert!(message.contains("answered 302, a redirect"), "{message}");
+        assert!(message.contains("does not follow"), "{message}");
+    }
+
+    #[test]
+    fn a_200_answer_is_the_json_string() {
+        let text = json_string("step", 200, r#""F0Zudm4wPLY=""#).ok().unwrap();
+        assert_eq!(text.as_str(), "F0Zudm4wPLY=");
+    }
 }

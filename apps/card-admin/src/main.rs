@@ -18,6 +18,12 @@
 //! every user of the machine can read them (`/proc/PID/cmdline`), and never printed. Without
 //! `--reader` the one reader holding a card is used.
 //!
+//! `--server` is `https://HOST[:PORT]`, or `http://` to a loopback host only (`localhost`,
+//! 127.0.0.0/8, `::1`): the server's answers set the card's admin key. Each command that
+//! talks to the card holds it in a PC/SC transaction until it ends, then resets it.
+//! `--help`/`-h` (after a command word: that command's) and `--version`/`-V` print on
+//! standard output and exit 0.
+//!
 //! Each step is printed as it happens (`step NAME: ok ...`); a failing step stops the command
 //! with exit status 1 and a line naming the step and, when the card refused, its status word.
 //! Usage errors exit with status 2.
@@ -28,21 +34,31 @@
 mod cli;
 mod enroll;
 mod reader;
+mod server_url;
+mod text;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args().skip(1)) {
-        Ok(command) => command,
+        Ok(cli::Parsed::Run(command)) => command,
+        Ok(cli::Parsed::Help(usage)) => {
+            println!("{usage}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(cli::Parsed::Version) => {
+            println!("card-admin {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         Err(cli::Usage(message)) => {
             if !message.is_empty() {
                 eprintln!("card-admin: {message}");
             }
-            eprintln!("{}", cli::USAGE);
+            eprintln!("{}", cli::usage(None));
             return ExitCode::from(2);
         }
     };
-    match cli::run(command) {
+    match cli::run(*command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("card-admin: {err}");

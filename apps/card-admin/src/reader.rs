@@ -81,7 +81,8 @@ fn reader_names(context: &pcsc::Context) -> Result<Vec<CString>, StepError> {
     }
 }
 
-/// A card in a reader, connected in shared mode.
+/// A card in a reader, connected in shared mode. Commands go to it only through
+/// [`Connection::hold`], inside a PC/SC transaction.
 pub struct Connection {
     card: pcsc::Card,
     pub reader: String,
@@ -127,6 +128,48 @@ impl Connection {
         })
     }
 
+    /// Runs `flow` inside a PC/SC transaction on the card, then ends the transaction with a
+    /// card reset.
+    ///
+    /// Shared mode lets other applications (a smart-card daemon, a browser's PKCS#11 module)
+    /// keep their connections, but between two APDUs of a flow any of them could send its
+    /// own: a SELECT that drops the challenge the card just gave, or, right after the card
+    /// accepted the admin key, a command that rides on that authentication. The transaction
+    /// (`SCardBeginTransaction`) keeps every other application's commands out until it ends
+    /// (pcscd holds them back; if another application holds a transaction, this one waits for
+    /// it); the reset at its end (`SCARD_RESET_CARD`) clears the security state the flow
+    /// built (admin key authenticated, PIN verified), so no one inherits it.
+    pub fn hold<T>(
+        &mut self,
+        flow: impl FnOnce(&Session<'_>) -> Result<T, StepError>,
+    ) -> Result<T, StepError> {
+        let transaction = self.card.transaction().map_err(|err| {
+            StepError::new(
+                "hold the card",
+                format!("PC/SC transaction on reader {:?}: {err}", self.reader),
+            )
+        })?;
+        let session = Session { transaction };
+        let result = flow(&session);
+        if let Err((_, err)) = session.transaction.end(pcsc::Disposition::ResetCard) {
+            // The connection's own drop disconnects with a reset, so the card is still reset
+            // when the command exits; the flow's outcome stands.
+            eprintln!(
+                "card-admin: warning: ending the PC/SC transaction with a card reset failed ({err}); \
+                 the card is reset when the connection closes"
+            );
+        }
+        result
+    }
+}
+
+/// The card while a [`Connection::hold`] transaction runs: every APDU of a flow goes through
+/// it, so none goes outside the transaction.
+pub struct Session<'card> {
+    transaction: pcsc::Transaction<'card>,
+}
+
+impl Session<'_> {
     /// Sends `command` and returns the whole response (data and status word), following
     /// `61xx` (more data: GET RESPONSE) and `6Cxx` (wrong Le: resend with it). The buffers are
     /// wiped: commands and answers may hold keys or PINs.
@@ -136,7 +179,7 @@ impl Connection {
         let mut next = Zeroizing::new(command.to_vec());
         for _ in 0..64 {
             let answer = self
-                .card
+                .transaction
                 .transmit(&next, &mut buffer)
                 .map_err(|err| StepError::new(step, format!("PC/SC transmit: {err}")))?;
             match answer {

@@ -2,12 +2,17 @@
 //! hex lines over standard input and output, or as the card in pcscd's virtual reader (vpcd).
 //!
 //! ```text
-//! cargo run --example soft_card --all-features -- --algorithm ALG --key HEX [--wrong-key-sw 63cx|6982]
-//! cargo run --release --example soft_card --all-features -- --algorithm ALG --key HEX --vpcd 127.0.0.1:35963 [--atr HEX]
+//! cargo run --example soft_card --all-features -- --algorithm ALG KEY [--wrong-key-sw 63cx|6982]
+//! cargo run --release --example soft_card --all-features -- --algorithm ALG KEY --vpcd 127.0.0.1:35963 [--atr HEX]
 //! ```
 //!
-//! `ALG` is `tdes`, `aes128`, `aes192` or `aes256`; `HEX` is the management/admin key, 2 hex
-//! digits per byte (48 for 3DES and AES-192, 32 for AES-128, 64 for AES-256).
+//! `ALG` is `tdes`, `aes128`, `aes192` or `aes256`. `KEY` is the management/admin key in hex,
+//! 2 digits per byte (48 for 3DES and AES-192, 32 for AES-128, 64 for AES-256), from one of:
+//!
+//! - `--key-env VAR`: the environment variable `VAR`;
+//! - `--key-file PATH`: the file `PATH` (surrounding white space ignored);
+//! - `--key HEX`: the command line itself, for tests only: every user of the machine can read
+//!   a process's arguments (`/proc/PID/cmdline`), so the bridge warns on standard error.
 //!
 //! **Lines.** Each line of standard input is one command APDU in hex (either case; spaces
 //! between digits are ignored, blank lines skipped); for each, one line of lower-case hex is
@@ -27,8 +32,11 @@
 //! YubiKey answers.
 //!
 //! **vpcd.** With `--vpcd ADDR` the card connects to the vsmartcard driver of pcscd
-//! (Debian's `vsmartcard-vpcd`, which listens on `127.0.0.1:35963` as
-//! `/etc/reader.conf.d/vpcd` configures it: the driver is the server, the card the client) and
+//! (Debian's `vsmartcard-vpcd`: the driver is the server, the card the client; as
+//! `/etc/reader.conf.d/vpcd` configures it, it listens on port 35963 of **every** address,
+//! `0.0.0.0`, and on 35964 for a second reader, whenever pcscd runs, so anyone who reaches the
+//! port puts a card in the reader: run pcscd in a network namespace of its own, as
+//! `apps/card-admin/README.md` shows, to keep the port on a loopback no one else shares) and
 //! plays the card in its reader, "Virtual PCD 00 00": every PC/SC application (OpenSC,
 //! yubico-piv-tool, pyscard) then talks to it as to a card in a reader. vpcd's protocol: each
 //! message is a 2-byte big-endian length and a payload; a 1-byte payload is a control message
@@ -40,10 +48,12 @@
 //! OpenSC's GIDS driver takes it (an ATR whose historical bytes hold the GIDS AID plays a GIDS
 //! card: no PIV application, GIDS selected at reset). When pcscd stops or restarts, the card waits and connects
 //! again; SIGTERM or SIGINT stops it cleanly (exit status 0). Only a loopback address is
-//! accepted: the protocol has no authentication.
+//! accepted: the protocol has no authentication (the card would answer anyone who played
+//! vpcd).
 //!
 //! The card's randomness is the operating system's. Usage errors go to standard error with
-//! exit status 2.
+//! exit status 2; they name an option, never its value. `--help` prints the usage on standard
+//! output (exit status 0).
 
 use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -56,8 +66,11 @@ use cardadmin::rng::OsRng;
 use cardadmin::{AdminKey, Algorithm};
 use cardadmin_card::auth::gids;
 use cardadmin_card::soft_card::{SoftCard, WrongKeyStatus};
+use zeroize::Zeroizing;
 
-const USAGE: &str = "usage: soft_card --algorithm tdes|aes128|aes192|aes256 --key HEX [--wrong-key-sw 63cx|6982] [--vpcd 127.0.0.1:35963 [--atr HEX]]";
+const USAGE: &str = "usage: soft_card --algorithm tdes|aes128|aes192|aes256 (--key-env VAR | --key-file PATH | --key HEX) [--wrong-key-sw 63cx|6982] [--vpcd 127.0.0.1:35963 [--atr HEX]]
+  --key-env VAR: the key in hex in the environment variable VAR; --key-file PATH: in a file
+  --key HEX: on the command line, which every user of the machine can read: for tests only";
 
 /// A YubiKey 5's ATR (historical bytes "YubiKey"): OpenSC's PIV driver knows it.
 const DEFAULT_ATR: [u8; 23] = [
@@ -72,15 +85,47 @@ struct Options {
     atr: Vec<u8>,
 }
 
-fn parse_args() -> Result<Options, String> {
+/// Where the key comes from.
+enum KeySource {
+    Env(String),
+    File(String),
+    Argv(Zeroizing<String>),
+}
+
+impl KeySource {
+    /// The key's hex digits. Errors name the variable or the file, never the key.
+    fn read(&self) -> Result<Zeroizing<String>, String> {
+        let text = match self {
+            Self::Env(name) => Zeroizing::new(std::env::var(name).map_err(|_| {
+                format!("--key-env {name}: the environment variable is not set (or not UTF-8)")
+            })?),
+            Self::File(path) => Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|err| format!("--key-file {path}: {err}"))?,
+            ),
+            Self::Argv(hex) => hex.clone(),
+        };
+        Ok(Zeroizing::new(text.trim().to_owned()))
+    }
+
+    fn option(&self) -> &'static str {
+        match self {
+            Self::Env(_) => "--key-env",
+            Self::File(_) => "--key-file",
+            Self::Argv(_) => "--key",
+        }
+    }
+}
+
+/// `Err(None)`: print the usage on standard output and exit 0 (`--help`).
+fn parse_args() -> Result<Options, Option<String>> {
     let mut algorithm: Option<Algorithm> = None;
-    let mut key: Option<String> = None;
+    let mut key: Option<KeySource> = None;
     let mut vpcd: Option<SocketAddr> = None;
     let mut atr: Option<Vec<u8>> = None;
     let mut wrong_key = WrongKeyStatus::Retries;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        let mut value = |name: &str| args.next().ok_or(Some(format!("{name} needs a value")));
         match arg.as_str() {
             "--algorithm" => {
                 let text = value("--algorithm")?;
@@ -89,12 +134,26 @@ fn parse_args() -> Result<Options, String> {
                         .map_err(|err| format!("--algorithm {text}: {err}"))?,
                 );
             }
-            "--key" => key = Some(value("--key")?),
+            "--key" | "--key-env" | "--key-file" => {
+                if key.is_some() {
+                    return Err("give the key once: --key-env, --key-file or --key"
+                        .to_owned()
+                        .into());
+                }
+                let text = value(&arg)?;
+                key = Some(match arg.as_str() {
+                    "--key-env" => KeySource::Env(text),
+                    "--key-file" => KeySource::File(text),
+                    _ => KeySource::Argv(Zeroizing::new(text)),
+                });
+            }
             "--wrong-key-sw" => {
                 wrong_key = match value("--wrong-key-sw")?.to_ascii_lowercase().as_str() {
                     "63cx" => WrongKeyStatus::Retries,
                     "6982" => WrongKeyStatus::SecurityStatusNotSatisfied,
-                    other => return Err(format!("--wrong-key-sw {other}: expected 63cx or 6982")),
+                    other => {
+                        return Err(format!("--wrong-key-sw {other}: expected 63cx or 6982").into())
+                    }
                 }
             }
             "--vpcd" => {
@@ -105,7 +164,8 @@ fn parse_args() -> Result<Options, String> {
                 if !addr.ip().is_loopback() {
                     return Err(format!(
                         "--vpcd {text}: not a loopback address; vpcd's protocol has no authentication"
-                    ));
+                    )
+                    .into());
                 }
                 vpcd = Some(addr);
             }
@@ -116,15 +176,51 @@ fn parse_args() -> Result<Options, String> {
                     .ok_or(format!("--atr {text}: 2 to 33 bytes in hex"))?;
                 atr = Some(bytes);
             }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unexpected argument {other:?}")),
+            "-h" | "--help" => return Err(None),
+            // Only the option's name: `--key=0102...` must not print the key.
+            other if other.starts_with('-') => {
+                let name = other.split_once('=').map_or(other, |(name, _)| name);
+                const OPTIONS: [&str; 7] = [
+                    "--algorithm",
+                    "--key-env",
+                    "--key-file",
+                    "--key",
+                    "--wrong-key-sw",
+                    "--vpcd",
+                    "--atr",
+                ];
+                return Err(Some(if name.len() == other.len() {
+                    format!("unexpected option {name}")
+                } else if OPTIONS.contains(&name) {
+                    format!("{name}: give the value as the next word, not after '=' (the value is not shown)")
+                } else {
+                    format!("unexpected option {name} (its value is not shown)")
+                }));
+            }
+            _ => {
+                return Err(
+                    "unexpected word (not shown: it may be a key); options are --algorithm, \
+                     --key-env, --key-file, --key, --wrong-key-sw, --vpcd and --atr"
+                        .to_owned()
+                        .into(),
+                )
+            }
         }
     }
-    let algorithm = algorithm.ok_or("--algorithm is required")?;
-    let key = key.ok_or("--key is required")?;
-    let key = AdminKey::new_hex(algorithm, &key).map_err(|err| format!("--key: {err}"))?;
+    let algorithm = algorithm.ok_or("--algorithm is required".to_owned())?;
+    let key = key.ok_or("--key-env, --key-file or --key is required".to_owned())?;
+    if let KeySource::Argv(_) = key {
+        eprintln!(
+            "soft_card: warning: --key puts the key on the command line, where every user of \
+             this machine can read it (/proc/PID/cmdline); use --key-env VAR or --key-file PATH \
+             for a key that matters"
+        );
+    }
+    let hex = key.read()?;
+    let key =
+        AdminKey::new_hex(algorithm, &hex).map_err(|err| format!("{}: {err}", key.option()))?;
     if atr.is_some() && vpcd.is_none() {
-        return Err("--atr needs --vpcd".into());
+        return Err("--atr needs --vpcd".to_owned().into());
     }
     Ok(Options {
         key,
@@ -137,10 +233,12 @@ fn parse_args() -> Result<Options, String> {
 fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(options) => options,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("soft_card: {message}");
-            }
+        Err(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(Some(message)) => {
+            eprintln!("soft_card: {message}");
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
