@@ -337,7 +337,7 @@ async fn record(
             record: detail.record,
             status,
             message: message.map(str::to_string),
-            lifecycle: detail.lifecycle,
+            lifecycle: detail.lifecycle.map(Box::new),
             key_version: detail.key_version,
         })
         .await

@@ -172,7 +172,7 @@ impl Bench {
     }
 
     /// `keys`' table: version to (role, check value, confirmed, pending), and the last line.
-    fn keys(&self) -> (Vec<(String, String, String, u64, u64)>, String) {
+    fn keys(&self) -> (Vec<KeysRow>, String) {
         let (code, stdout, stderr) = self.command(&["keys"]);
         assert_eq!(code, 0, "keys: {stdout}{stderr}");
         let mut lines = stdout.lines();
@@ -199,6 +199,9 @@ impl Bench {
         (rows, last)
     }
 }
+
+/// A row of `keys`: version, role, check value, confirmed, pending.
+type KeysRow = (String, String, String, u64, u64);
 
 /// `METHOD target` over TLS with `client`, with a JSON body when given.
 fn send(
@@ -489,7 +492,7 @@ fn rotation(backend: Backend) {
     // A new card enrolls under version 2.
     enroll(&bench, &server, &guid(4), C2, MASTER_2);
     let (rows, _) = bench.keys();
-    let row = |rows: &[(String, String, String, u64, u64)], version: &str| {
+    let row = |rows: &[KeysRow], version: &str| {
         rows.iter()
             .find(|row| row.0 == version)
             .map(|row| (row.1.clone(), row.3, row.4))
