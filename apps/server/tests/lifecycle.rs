@@ -422,6 +422,25 @@ fn rotation(backend: Backend) {
         ("1", "current", 2, 0)
     );
     assert_eq!(rows[0].2, cmac_check_value(TEST_MASTER));
+    // An enrolled card is not enrolled again (an enroll request is no way to another card's
+    // key): it is renewed or retired.
+    let r11 = guid(11);
+    bench.add(&["--reqid", &r11, "--operator", "alice"]);
+    let again = send(
+        &server,
+        &bench.alice,
+        "POST",
+        &format!("{PREFIX}/smartcards"),
+        Some(&format!(r#"{{"requestid": "{r11}", "cardid": "{C3}"}}"#)),
+    );
+    assert_eq!(again.status, 403);
+    assert!(
+        again
+            .message()
+            .starts_with("forbidden: the card is enrolled already"),
+        "{}",
+        again.text()
+    );
     server.stop();
 
     // The rotation: version 2 current, version 1 previous.
