@@ -1,7 +1,8 @@
 # == several instances on one PostgreSQL database (issue #23) ===================================
 # A throwaway PostgreSQL cluster (Debian's `postgresql`: initdb as user postgres in a temporary
 # directory, pg_ctl on 127.0.0.1, stopped by its PID), then:
-#   1. the server's PostgreSQL integration tests against it (apps/server/tests/postgres.rs, with
+#   1. the server's PostgreSQL integration tests against it (apps/server/tests/postgres.rs, and
+#      lifecycle.rs for issue #25's master versions on the database, with
 #      CARDADMIN_REQUIRE_DATABASE=1 so that none is skipped);
 #   2. two server instances (nodes a and b) with TLS and client certificates on one database:
 #      a request added with `requests add --config`, answered by both; the rate limit counted
@@ -57,10 +58,10 @@ cluster_stage() {
 
     # 1. The Rust tests.
     if CARDADMIN_TEST_DATABASE_URL="$base/postgres" CARDADMIN_REQUIRE_DATABASE=1 \
-        cargo test --locked -p cardadmin-server --test postgres >"$w/tests.log" 2>&1; then
-        ok "apps/server/tests/postgres.rs: $(grep -E '^test result' "$w/tests.log" | tail -n 1)"
+        cargo test --locked -p cardadmin-server --test postgres --test lifecycle >"$w/tests.log" 2>&1; then
+        ok "apps/server/tests/postgres.rs and lifecycle.rs: $(grep -E '^test result' "$w/tests.log" | tr '\n' ' ')"
     else
-        fail "apps/server/tests/postgres.rs" "$w/tests.log"
+        fail "apps/server/tests/postgres.rs and lifecycle.rs" "$w/tests.log"
     fi
     cargo build --locked -p cardadmin-server --bins >"$w/build.log" 2>&1 || { fail "build" "$w/build.log"; ci_summary; return 1; }
     local bin="$PWD/target/debug/cardadmin-server" load="$PWD/target/debug/tls_load"
