@@ -10,16 +10,18 @@
 //!   far as opening the token). A block that is not one says so on the line before its fence:
 //!   `<!-- not a configuration -->`, or `<!-- pin_policy -->` for a PIN policy, checked inside
 //!   a configuration. So a new configuration block is checked without anyone asking for it.
-//!   A fragment (`"diversification_key": {...}`) is checked inside a configuration; a key, or
+//!   A fragment (`"diversification_key": {...}`) is checked inside a deployment's
+//!   configuration (the initial admin key, `"tls"` and a `"registry"` added); a key, or
 //!   a check value, written as a placeholder (`"<...>"`, `"..."`, a command's output) gets a
 //!   random value.
 //! - every `cargo run|build|test|bench` line (in shell blocks and inline code) names packages,
 //!   targets and features `cargo metadata` knows, and every option it hands to one of the
 //!   workspace's binaries, or that a line running such a binary directly passes, is in that
-//!   binary's usage text (`BINARY [COMMAND...] --help`, stdout and stderr, from the binary this
-//!   test run built beside the server). A binary the run did not build (`card-admin`, outside
-//!   the default members) is reported as not checked; `CARDADMIN_README_REQUIRE_BINARIES=1`
-//!   makes that a failure.
+//!   binary's usage text (`BINARY [COMMAND...] --help`, stdout and stderr, from the binary in
+//!   the target directory beside the server). A binary that is missing, or older than a source
+//!   its dep-info lists (`card-admin`, outside the default members, unless its stage built
+//!   it), is reported as not checked; `CARDADMIN_README_REQUIRE_BINARIES=1` makes that a
+//!   failure.
 //!
 //! This is a test of the server crate because the server is what most snippets configure or
 //! run, and a test here gets the built binary (`CARGO_BIN_EXE_cardadmin-server`) and runs in the
@@ -875,44 +877,9 @@ fn localize(config: &mut Value, dir: &Path, pki: &Pki) -> Result<(Env, Option<St
         .ok_or("a configuration is a JSON object")?;
     let mut env = Vec::new();
     let mut stops_at: Option<StopsAt> = None;
-    for field in ["initial_admin_key", "diversification_key"] {
-        let Some(key) = object.get_mut(field) else {
-            continue;
-        };
-        if is_placeholder(key) {
-            *key = Value::from(random_hex(key_hex_len(None) / 2));
-        } else if let Some(map) = key.as_object_mut() {
-            if map.get("key").is_some_and(is_placeholder) {
-                let len = key_hex_len(map.get("algorithm").and_then(Value::as_str));
-                map.insert("key".into(), Value::from(random_hex(len / 2)));
-            }
-            if let Some(pkcs11) = map.get_mut("pkcs11").and_then(Value::as_object_mut) {
-                stops_at = Some(&["error: diversification_key:", "PKCS#11"]);
-                if pkcs11.get("check_value").is_some_and(is_placeholder) {
-                    pkcs11.insert("check_value".into(), Value::from(random_hex(3)));
-                }
-                if let Some(var) = pkcs11.get("pin_env").and_then(Value::as_str) {
-                    env.push((var.to_owned(), "123456".to_owned()));
-                }
-                if pkcs11.contains_key("pin_file") {
-                    let pin = dir.join("token.pin");
-                    fs::write(&pin, "123456\n").map_err(|err| err.to_string())?;
-                    pkcs11.insert("pin_file".into(), Value::from(pin.display().to_string()));
-                }
-                // An empty token directory: the server gets as far as looking for the token.
-                let tokens = dir.join("tokens");
-                fs::create_dir_all(&tokens).map_err(|err| err.to_string())?;
-                let conf = dir.join("softhsm2.conf");
-                fs::write(
-                    &conf,
-                    format!(
-                        "directories.tokendir = {}\nobjectstore.backend = file\n",
-                        tokens.display()
-                    ),
-                )
-                .map_err(|err| err.to_string())?;
-                env.push(("SOFTHSM2_CONF".into(), conf.display().to_string()));
-            }
+    for (field, value) in object.iter_mut() {
+        if field != "tls" {
+            localize_keys(field, value, dir, &mut env, &mut stops_at)?;
         }
     }
     if let Some(tls) = object.get_mut("tls").and_then(Value::as_object_mut) {
@@ -946,6 +913,69 @@ fn localize(config: &mut Value, dir: &Path, pki: &Pki) -> Result<(Env, Option<St
         stops_at = stops_at.or(Some(&["error: database", "cannot connect"]));
     }
     Ok((env, stops_at))
+}
+
+/// Keys anywhere in the configuration (the master, previous masters, the initial key): a
+/// placeholder key gets random hex digits, a placeholder check value random ones too, and a
+/// key in a PKCS#11 token its PIN and an empty SoftHSMv2 token directory, so that the server
+/// gets as far as looking for the token.
+fn localize_keys(
+    field: &str,
+    value: &mut Value,
+    dir: &Path,
+    env: &mut Env,
+    stops_at: &mut Option<StopsAt>,
+) -> Result<(), String> {
+    let key_field = matches!(field, "initial_admin_key" | "diversification_key" | "key");
+    match value {
+        Value::String(_) if key_field && is_placeholder(value) => {
+            *value = Value::from(random_hex(key_hex_len(None) / 2));
+        }
+        Value::Array(items) => {
+            for item in items {
+                localize_keys(field, item, dir, env, stops_at)?;
+            }
+        }
+        Value::Object(map) => {
+            if map.get("key").is_some_and(is_placeholder) {
+                let len = key_hex_len(map.get("algorithm").and_then(Value::as_str));
+                map.insert("key".into(), Value::from(random_hex(len / 2)));
+            }
+            if let Some(pkcs11) = map.get_mut("pkcs11").and_then(Value::as_object_mut) {
+                *stops_at = Some(&["error:", "PKCS#11"]);
+                if pkcs11.get("check_value").is_some_and(is_placeholder) {
+                    pkcs11.insert("check_value".into(), Value::from(random_hex(3)));
+                }
+                if let Some(var) = pkcs11.get("pin_env").and_then(Value::as_str) {
+                    env.push((var.to_owned(), "123456".to_owned()));
+                }
+                if pkcs11.contains_key("pin_file") {
+                    let pin = dir.join("token.pin");
+                    fs::write(&pin, "123456\n").map_err(|err| err.to_string())?;
+                    pkcs11.insert("pin_file".into(), Value::from(pin.display().to_string()));
+                }
+                let tokens = dir.join("tokens");
+                fs::create_dir_all(&tokens).map_err(|err| err.to_string())?;
+                let conf = dir.join("softhsm2.conf");
+                fs::write(
+                    &conf,
+                    format!(
+                        "directories.tokendir = {}\nobjectstore.backend = file\n",
+                        tokens.display()
+                    ),
+                )
+                .map_err(|err| err.to_string())?;
+                env.push(("SOFTHSM2_CONF".into(), conf.display().to_string()));
+            }
+            for (inner, item) in map.iter_mut() {
+                if inner != "pkcs11" {
+                    localize_keys(inner, item, dir, env, stops_at)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The database URL with its host and port replaced by a loopback port nothing listens on, and
@@ -1060,13 +1090,20 @@ fn write_config(path: &Path, config: &Value) -> Result<(), String> {
 fn configuration_text(snippet: &Snippet) -> Result<Value, String> {
     let value: Value = match serde_json::from_str(&snippet.text) {
         Ok(value) => value,
-        // A fragment (`"diversification_key": {...}`): the fields of a configuration, checked
-        // in one with the initial admin key it needs.
+        // A fragment (`"diversification_key": {...}`): fields of a configuration, checked in
+        // a deployment's (the initial admin key, "tls" and a "registry" added where absent),
+        // as the fragments show changes to one (a master in a token, a master rotation).
         Err(err) => match serde_json::from_str::<Value>(&format!("{{{}}}", snippet.text)) {
             Ok(Value::Object(mut fields)) => {
                 fields
                     .entry("initial_admin_key")
                     .or_insert_with(|| Value::from("0".repeat(48)));
+                fields.entry("tls").or_insert_with(|| {
+                    serde_json::json!({"cert": "server.pem", "key": "server.key", "client_ca": "ca.pem"})
+                });
+                fields
+                    .entry("registry")
+                    .or_insert_with(|| Value::from("registry.sqlite"));
                 Value::Object(fields)
             }
             _ => return Err(format!("not JSON ({err}); if this block is not a server configuration, put `{NOT_A_CONFIGURATION}` on the line before it")),
