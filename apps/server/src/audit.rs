@@ -135,6 +135,31 @@ pub struct Entry {
     pub status: u16,
     /// What the caller was told, for a refusal or an error.
     pub message: Option<String>,
+    /// For the lifecycle routes (issue #25), which the core does not parse: what was asked.
+    pub lifecycle: Option<LifecycleRecord>,
+    /// For a card key: the master version that answers (issue #25).
+    pub key_version: Option<u8>,
+}
+
+/// What a lifecycle route (issue #25) was asked and changed, for its line: the same fields as a
+/// key route's line, and what changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LifecycleRecord {
+    /// `profiletemplates/configuration/smartcards`, `smartcards`, `requests` or
+    /// `requests/smartcards`.
+    pub endpoint: &'static str,
+    /// The request.
+    pub reqid: Option<Guid>,
+    /// The smart card.
+    pub scid: Option<Guid>,
+    /// The card.
+    pub cardid: Option<CardId>,
+    /// `initial_key` for the profile's configuration (it holds the initial admin key).
+    pub key_role: Option<&'static str>,
+    /// That key's check value.
+    pub key_check_value: Option<String>,
+    /// What changed (`smart card ... created`, `Completed: 1 pending version confirmed`, ...).
+    pub change: Option<String>,
 }
 
 /// What `requests add|close` did to the registry.
@@ -169,14 +194,38 @@ pub struct RegistryChange {
     pub action: RegistryAction,
     /// The request ID.
     pub reqid: Guid,
-    /// The request's smart card ID.
-    pub scid: Guid,
-    /// The request's card ID.
-    pub cardid: CardId,
+    /// The request's smart card ID (`None`: not bound yet).
+    pub scid: Option<Guid>,
+    /// The request's card ID (`None`: not bound yet).
+    pub cardid: Option<CardId>,
+    /// The request's type (`enroll`, `renew`, `retire`).
+    pub kind: Option<&'static str>,
+    /// The request's status after the change (`Approved`, `Completed`, ...).
+    pub status: Option<&'static str>,
     /// The request's operator.
     pub operator: String,
     /// The user id that ran the command, where the system has one.
     pub uid: Option<u32>,
+}
+
+impl RegistryChange {
+    /// The line for `action` on `request`, by user `uid`.
+    pub fn of(
+        action: RegistryAction,
+        request: &crate::registry::Request,
+        uid: Option<u32>,
+    ) -> Self {
+        Self {
+            action,
+            reqid: request.reqid,
+            scid: request.scid,
+            cardid: request.cardid,
+            kind: Some(request.kind.as_str()),
+            status: Some(request.status.as_str()),
+            operator: request.operator.clone(),
+            uid,
+        }
+    }
 }
 
 /// A line to write.
@@ -244,8 +293,12 @@ struct RequestLine<'a> {
     diversified: Option<bool>,
     key_role: Option<&'static str>,
     key_check_value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_version: Option<u8>,
     status: u16,
     message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<&'a str>,
     prev: &'a str,
 }
 
@@ -258,8 +311,12 @@ struct RegistryLine<'a> {
     seq: Option<u64>,
     registry: &'static str,
     reqid: String,
-    scid: String,
-    cardid: String,
+    scid: Option<String>,
+    cardid: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
     operator: &'a str,
     uid: Option<u32>,
     prev: &'a str,
@@ -314,13 +371,36 @@ pub fn render_at(
             seq,
             registry: change.action.as_str(),
             reqid: change.reqid.to_string(),
-            scid: change.scid.to_string(),
-            cardid: change.cardid.to_string(),
+            scid: change.scid.map(|id| id.to_string()),
+            cardid: change.cardid.map(|id| id.to_string()),
+            kind: change.kind,
+            status: change.status,
             operator: &change.operator,
             uid: change.uid,
             prev,
         }),
         Record::Request(entry) => {
+            if let Some(asked) = &entry.lifecycle {
+                return serde_json::to_vec(&RequestLine {
+                    time,
+                    node,
+                    seq,
+                    operator: entry.operator.as_deref(),
+                    endpoint: Some(asked.endpoint),
+                    reqid: asked.reqid.map(|id| id.to_string()),
+                    scid: asked.scid.map(|id| id.to_string()),
+                    cardid: asked.cardid.map(|id| id.to_string()),
+                    diversified: None,
+                    key_role: asked.key_role,
+                    key_check_value: asked.key_check_value.clone(),
+                    key_version: None,
+                    status: entry.status,
+                    message: entry.message.as_deref(),
+                    change: asked.change.as_deref(),
+                    prev,
+                })
+                .unwrap_or_default();
+            }
             let record = entry.record.as_ref();
             serde_json::to_vec(&RequestLine {
                 time,
@@ -346,8 +426,10 @@ pub fn render_at(
                 key_check_value: record
                     .and_then(cm::AuditRecord::key_check_value)
                     .map(|kcv| kcv.to_string()),
+                key_version: entry.key_version,
                 status: entry.status,
                 message: entry.message.as_deref(),
+                change: None,
                 prev,
             })
         }
@@ -1116,6 +1198,8 @@ mod tests {
             status: record.status(),
             record: Some(record),
             message: status_error.map(|error| error.to_string()),
+            lifecycle: None,
+            key_version: None,
         }
     }
 
@@ -1127,8 +1211,10 @@ mod tests {
         RegistryChange {
             action,
             reqid: Guid::parse("a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099").unwrap(),
-            scid: Guid::parse("17cf063d-e337-4aa9-a822-346554ddd3c9").unwrap(),
-            cardid: CardId::parse("bc88f13f-83ba-4037-8262-46eba1291c6e").unwrap(),
+            scid: Some(Guid::parse("17cf063d-e337-4aa9-a822-346554ddd3c9").unwrap()),
+            cardid: Some(CardId::parse("bc88f13f-83ba-4037-8262-46eba1291c6e").unwrap()),
+            kind: None,
+            status: None,
             operator: "alice".into(),
             uid: Some(1000),
         }

@@ -2,8 +2,8 @@
 //! `verify-audit` (the audit trail's chain).
 //!
 //! ```text
-//! cardadmin-server requests add --config CONFIG --reqid R --scid S --cardid C --operator NAME
-//! cardadmin-server requests close --config CONFIG --reqid R
+//! cardadmin-server requests add --config CONFIG --reqid R [--scid S] [--cardid C] --operator NAME [--type enroll|renew|retire]
+//! cardadmin-server requests close --config CONFIG --reqid R [--status Completed|Canceled|Abandoned]
 //! cardadmin-server requests list --config CONFIG
 //! cardadmin-server verify-audit PATH [--file-id ID]
 //! cardadmin-server verify-audit --config CONFIG
@@ -14,8 +14,10 @@
 //! same transaction as the change ([`crate::pg`]); `verify-audit --config` checks every
 //! node's chain and the checkpoints.
 //!
-//! `requests` reads only the configuration's `"registry"`, `"audit_log"` and
-//! `"audit_file_id"` (it needs no key, so a key store is never opened to manage requests).
+//! `requests` reads only the configuration's `"registry"`, `"audit_log"`, `"audit_file_id"`,
+//! `"database"`, `"node_id"` and `"diversification_key_version"` (the version a registry of an
+//! earlier server records its cards on when it is upgraded; it needs no key, so a key store is
+//! never opened to manage requests).
 //! With an `"audit_log"`, `add` and `close` write a line to the audit trail inside the
 //! registry's transaction, before the change commits (a change that cannot be recorded is not
 //! made), beside a running server ([`crate::audit::Trail::open_for_command`]); refused
@@ -32,7 +34,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{self, Record, RegistryAction, RegistryChange, Trail};
 use crate::pg;
-use crate::registry::{format_request, Registry, Request, State};
+use crate::registry::{format_request, Registry, Request, RequestType, State, Status};
 
 /// The fields `requests` reads; the rest of the file is the server's.
 #[derive(Deserialize)]
@@ -44,9 +46,16 @@ struct RequestsFields {
     database: Option<String>,
     #[serde(default)]
     node_id: Option<String>,
+    #[serde(default)]
+    diversification_key_version: Option<u64>,
 }
 
 impl RequestsFields {
+    /// `"diversification_key_version"`, checked (1 to 255, default 1).
+    pub fn version(&self) -> Result<u8, String> {
+        crate::versions::check_version(self.diversification_key_version)
+    }
+
     /// With `"database"`: the URL and the node, the other storage fields refused.
     fn database(&self) -> Result<Option<(&str, &str)>, String> {
         let Some(url) = self.database.as_deref() else {
@@ -70,7 +79,7 @@ impl RequestsFields {
 }
 
 /// A runtime for the database's asynchronous client, for one command.
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -85,41 +94,61 @@ fn requests_in_database(
     node: &str,
     password: Option<Zeroizing<String>>,
 ) -> Result<String, String> {
+    let version = options.fields()?.version()?;
     let target = pg::parse_url(url, password.as_deref().map(String::as_str))?;
     drop(password);
     let chain = pg::command_chain(node);
     runtime()?.block_on(async {
-        let database = pg::Database::open(target).await?;
+        let database = pg::Database::open(target, version).await?;
         match action {
             "add" => {
-                let request = Request {
-                    reqid: options.guid("reqid")?,
-                    scid: options.guid("scid")?,
-                    cardid: CardId::parse(options.value("cardid")?)
-                        .map_err(|err| format!("--cardid: {err}"))?,
-                    operator: options.value("operator")?.to_string(),
-                    state: State::Open,
-                };
+                let request = options.request()?;
                 let (seq, head) = database.add(&request, &chain, uid()).await?;
                 eprintln!("audit chain {chain}: record {seq}, head {head}");
-                Ok(format!(
-                    "added {}: smart card {}, card {}, operator {:?}, open",
-                    request.reqid, request.scid, request.cardid, request.operator
-                ))
+                Ok(added_text(&request))
             }
             "close" => {
                 let reqid = options.guid("reqid")?;
-                let (_, seq, head) = database.close(reqid, &chain, uid()).await?;
+                let (done, seq, head) = database
+                    .close(reqid, options.status()?, &chain, uid())
+                    .await?;
                 eprintln!("audit chain {chain}: record {seq}, head {head}");
-                Ok(format!("closed {reqid}"))
+                Ok(closed_text(&done))
             }
             _ => database.list().await.map(|requests| list_text(&requests)),
         }
     })
 }
 
+/// What `requests add` prints.
+fn added_text(request: &Request) -> String {
+    let id = |id: Option<String>| id.unwrap_or_else(|| String::from("none yet"));
+    format!(
+        "added {}: {} request, smart card {}, card {}, operator {:?}, open",
+        request.reqid,
+        request.kind.as_str(),
+        id(request.scid.map(|scid| scid.to_string())),
+        id(request.cardid.map(|cardid| cardid.to_string())),
+        request.operator
+    )
+}
+
+/// What `requests close` prints.
+fn closed_text(done: &crate::registry::Done) -> String {
+    format!(
+        "closed {} as {}{}",
+        done.request.reqid,
+        done.request.status.as_str(),
+        done.change
+            .as_deref()
+            .and_then(|change| change.split_once(": "))
+            .map(|(_, what)| format!(" ({what})"))
+            .unwrap_or_default()
+    )
+}
+
 fn list_text(requests: &[Request]) -> String {
-    let mut out = String::from("reqid\tscid\tcardid\toperator\tstate");
+    let mut out = String::from("reqid\tscid\tcardid\toperator\tstate\ttype\tstatus");
     for request in requests {
         out.push('\n');
         out.push_str(&format_request(request));
@@ -127,8 +156,8 @@ fn list_text(requests: &[Request]) -> String {
     out
 }
 
-const REQUESTS_USAGE: &str = "usage: cardadmin-server requests add --config <config.json> --reqid <GUID> --scid <GUID> --cardid <GUID> --operator <NAME>
-       cardadmin-server requests close --config <config.json> --reqid <GUID>
+const REQUESTS_USAGE: &str = "usage: cardadmin-server requests add --config <config.json> --reqid <GUID> [--scid <GUID>] [--cardid <GUID>] --operator <NAME> [--type enroll|renew|retire]
+       cardadmin-server requests close --config <config.json> --reqid <GUID> [--status Completed|Canceled|Abandoned]
        cardadmin-server requests list --config <config.json>";
 
 /// True when the arguments ask for help: `--help` or `-h` anywhere among them.
@@ -197,10 +226,13 @@ pub fn requests(args: &[String], password: Option<Zeroizing<String>>) -> ExitCod
             added
         }
         "close" => options.guid("reqid").and_then(|reqid| {
+            let status = options.status()?;
             let mut recorder = Recorder::new(&fields);
             let closed = registry
-                .close(reqid, |action, request| recorder.record(action, request))
-                .map(|_| format!("closed {reqid}"));
+                .close(reqid, status, |action, request| {
+                    recorder.record(action, request)
+                })
+                .map(|done| closed_text(&done));
             recorder.report();
             closed
         }),
@@ -227,17 +259,9 @@ fn add(
     options: &Options,
     recorder: &mut Recorder<'_>,
 ) -> Result<String, String> {
-    let reqid = options.guid("reqid")?;
-    let scid = options.guid("scid")?;
-    let cardid = options.value("cardid")?;
-    let cardid = CardId::parse(cardid).map_err(|err| format!("--cardid: {err}"))?;
-    let operator = options.value("operator")?;
-    registry.add(reqid, scid, cardid, operator, |action, request| {
-        recorder.record(action, request)
-    })?;
-    Ok(format!(
-        "added {reqid}: smart card {scid}, card {cardid}, operator {operator:?}, open"
-    ))
+    let request = options.request()?;
+    registry.add(&request, |action, request| recorder.record(action, request))?;
+    Ok(added_text(&request))
 }
 
 /// Writes the registry's changes to the configuration's audit trail, if it names one. The
@@ -278,14 +302,11 @@ impl<'a> Recorder<'a> {
                 self.trail.insert(Trail::open_for_command(path, &options)?)
             }
         };
-        trail.append(&[Record::Registry(&RegistryChange {
+        trail.append(&[Record::Registry(&RegistryChange::of(
             action,
-            reqid: request.reqid,
-            scid: request.scid,
-            cardid: request.cardid,
-            operator: request.operator.clone(),
-            uid: uid(),
-        })])
+            request,
+            uid(),
+        ))])
     }
 
     /// The trail's head after a change, on stderr: one more copy of it outside the file.
@@ -325,7 +346,12 @@ impl Options {
         while let Some(arg) = args.next() {
             let name = arg
                 .strip_prefix("--")
-                .filter(|name| ["config", "reqid", "scid", "cardid", "operator"].contains(name))
+                .filter(|name| {
+                    [
+                        "config", "reqid", "scid", "cardid", "operator", "type", "status",
+                    ]
+                    .contains(name)
+                })
                 .ok_or_else(|| format!("unknown argument {arg:?}"))?;
             let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
             if pairs.iter().any(|(seen, _)| seen == name) {
@@ -348,6 +374,50 @@ impl Options {
         Guid::parse(self.value(name)?).map_err(|err| format!("--{name}: {err}"))
     }
 
+    fn optional(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(seen, _)| seen == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The request `requests add` registers: `--type` (default enroll); `--scid` and
+    /// `--cardid` optional (required for renew and retire, by `registry::check_new`).
+    fn request(&self) -> Result<Request, String> {
+        let kind = match self.optional("type") {
+            None => RequestType::Enroll,
+            Some(text) => RequestType::parse(text)
+                .ok_or_else(|| String::from("--type: enroll, renew or retire (default enroll)"))?,
+        };
+        let scid = match self.optional("scid") {
+            Some(_) => Some(self.guid("scid")?),
+            None => None,
+        };
+        let cardid = self
+            .optional("cardid")
+            .map(|text| CardId::parse(text).map_err(|err| format!("--cardid: {err}")))
+            .transpose()?;
+        Ok(Request {
+            reqid: self.guid("reqid")?,
+            scid,
+            cardid,
+            operator: self.value("operator")?.to_string(),
+            state: State::Open,
+            kind,
+            status: Status::Approved,
+        })
+    }
+
+    /// `requests close --status` (default `Canceled`).
+    fn status(&self) -> Result<Status, String> {
+        match self.optional("status") {
+            None => Ok(Status::Canceled),
+            Some(text) => Status::parse_final(text).ok_or_else(|| {
+                String::from("--status: Completed, Canceled or Abandoned (default Canceled)")
+            }),
+        }
+    }
+
     fn fields(&self) -> Result<RequestsFields, String> {
         let config = self.value("config")?;
         let text =
@@ -363,7 +433,7 @@ impl Options {
                 "{config} names no \"registry\": add \"registry\": \"PATH\" (created on first use)"
             )
         })?;
-        Ok((Registry::open(path)?, fields))
+        Ok((Registry::open(path, fields.version()?)?, fields))
     }
 }
 
@@ -469,8 +539,9 @@ fn verify_database(config: &str, password: Option<Zeroizing<String>>) -> ExitCod
     };
     let checked = pg::parse_url(url, password.as_deref().map(String::as_str)).and_then(|target| {
         drop(password);
+        let version = fields.version()?;
         runtime()?.block_on(async {
-            let database = pg::Database::open(target).await?;
+            let database = pg::Database::open(target, version).await?;
             let verified = pg::verify(&database).await?;
             Ok((database.description().to_string(), verified))
         })

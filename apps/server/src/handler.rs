@@ -70,8 +70,10 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
-use crate::audit::Entry;
+use crate::audit::{Entry, LifecycleRecord};
+use crate::lifecycle::{self, Route};
 use crate::ratelimit::Refusal;
+use crate::registry::{self, Ask, KeyAsk, LifecycleError, Op, Status, Who};
 use crate::store::{Audit, Denied, KeyUseLimit, RefusalLimit, Registry};
 
 /// Who is asking: the client certificate's common name; `None` over plain HTTP.
@@ -99,8 +101,13 @@ pub struct Security {
 pub trait Answerer: Send + Sync + 'static {
     /// Where the diversification master key is (in memory, a key store).
     type Master: cardadmin::master::CmacSigner + Sync + ?Sized;
-    /// The profile requests are answered with.
-    fn profile(&self) -> cm::Profile<'_, Self::Master>;
+    /// The profile a request is answered with: `None` the current master's (or the one
+    /// without a master), `Some(version)` that master version's, if configured.
+    fn profile(&self, version: Option<u8>) -> Option<cm::Profile<'_, Self::Master>>;
+    /// The current master version (`None` without a master).
+    fn current_version(&self) -> Option<u8>;
+    /// The profile's configuration, for the lifecycle routes.
+    fn lifecycle(&self) -> &lifecycle::Profile;
     /// Registry, audit trail, rate limit.
     fn security(&self) -> &Security;
 }
@@ -231,6 +238,8 @@ struct Outcome {
     message: Option<String>,
     /// A refusal past the caller's refusal limit: neither the trail nor stdout has a line.
     unlogged: bool,
+    /// A 405's `Allow`, for the lifecycle routes.
+    allow: Option<&'static str>,
 }
 
 impl Outcome {
@@ -242,6 +251,31 @@ impl Outcome {
             body: reply.into_body(),
             message,
             unlogged: false,
+            allow: None,
+        }
+    }
+
+    /// A success with a JSON body (`body` already JSON).
+    fn json(status: u16, body: Zeroizing<String>) -> Self {
+        Self {
+            status,
+            content_type: Some(cm::CONTENT_TYPE),
+            body,
+            message: None,
+            unlogged: false,
+            allow: None,
+        }
+    }
+
+    /// A 204: no body, no content type.
+    fn no_content() -> Self {
+        Self {
+            status: 204,
+            content_type: None,
+            body: Zeroizing::new(String::new()),
+            message: None,
+            unlogged: false,
+            allow: None,
         }
     }
 
@@ -253,6 +287,34 @@ impl Outcome {
             body: Zeroizing::new(body),
             message: Some(message),
             unlogged: false,
+            allow: None,
+        }
+    }
+}
+
+/// What an audit line says besides the caller, status and message: the core's record of a key
+/// route, or a lifecycle route's, and the master version of a card key.
+#[derive(Clone, Debug, Default)]
+struct Detail {
+    record: Option<cm::AuditRecord>,
+    lifecycle: Option<LifecycleRecord>,
+    key_version: Option<u8>,
+}
+
+impl From<Option<cm::AuditRecord>> for Detail {
+    fn from(record: Option<cm::AuditRecord>) -> Self {
+        Self {
+            record,
+            ..Self::default()
+        }
+    }
+}
+
+impl From<LifecycleRecord> for Detail {
+    fn from(lifecycle: LifecycleRecord) -> Self {
+        Self {
+            lifecycle: Some(lifecycle),
+            ..Self::default()
         }
     }
 }
@@ -261,19 +323,22 @@ impl Outcome {
 async fn record(
     security: &Security,
     operator: &Option<String>,
-    record: Option<cm::AuditRecord>,
+    detail: impl Into<Detail>,
     status: u16,
     message: Option<&str>,
 ) -> Result<(), ()> {
     let Some(audit) = &security.audit else {
         return Ok(());
     };
+    let detail = detail.into();
     audit
         .append(Entry {
             operator: operator.clone(),
-            record,
+            record: detail.record,
             status,
             message: message.map(str::to_string),
+            lifecycle: detail.lifecycle,
+            key_version: detail.key_version,
         })
         .await
 }
@@ -302,9 +367,10 @@ async fn refuse(
 async fn refusal(
     security: &Security,
     operator: &Option<String>,
-    entry: Option<cm::AuditRecord>,
+    entry: impl Into<Detail>,
     outcome: Outcome,
 ) -> Outcome {
+    let entry: Detail = entry.into();
     let verdict = match &security.refusals {
         Some(limit) => limit.check(operator.as_deref().unwrap_or("")).await,
         None => Refusal::Record { unrecorded: 0 },
@@ -366,7 +432,7 @@ async fn record_unrecorded(
     let message = format!(
         "rate limited: {count} more refused requests by this caller were answered 429 and not recorded one by one"
     );
-    record(security, operator, None, 429, Some(&message)).await
+    record(security, operator, Detail::default(), 429, Some(&message)).await
 }
 
 /// Records the refusal counts not recorded yet: for the server's shutdown.
@@ -388,7 +454,7 @@ async fn refuse_early(security: &Security, operator: &Option<String>, outcome: O
     match record(
         security,
         operator,
-        None,
+        Detail::default(),
         outcome.status,
         outcome.message.as_deref(),
     )
@@ -405,6 +471,7 @@ async fn decide<S: Answerer>(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
+    body: Body,
 ) -> Outcome {
     let security = server.security();
     if security.loopback_hosts_only {
@@ -412,10 +479,22 @@ async fn decide<S: Answerer>(
             return refuse_early(security, operator, outcome).await;
         }
     }
+    if uri.path().len() <= cm::MAX_TARGET_LEN {
+        match lifecycle::route(uri.path()) {
+            Some(Ok(route)) => {
+                return lifecycle_route(server, operator, method, headers, body, route).await
+            }
+            Some(Err(message)) => {
+                let outcome = Outcome::json_error(400, message);
+                return refusal(security, operator, Detail::default(), outcome).await;
+            }
+            None => {}
+        }
+    }
     if method != Method::GET && method != Method::HEAD {
         let message = format!("method {method} is not allowed: the MIM CM endpoints answer GET");
         let outcome = Outcome::json_error(405, message);
-        return refusal(security, operator, None, outcome).await;
+        return refusal(security, operator, Detail::default(), outcome).await;
     }
     let target = uri.path_and_query().map_or("/", |target| target.as_str());
     let parsed = match cm::parse_request(target) {
@@ -435,17 +514,27 @@ async fn decide<S: Answerer>(
         );
         return refuse_early(security, operator, Outcome::json_error(405, message)).await;
     }
+    let ask = Ask {
+        operator: operator.as_deref(),
+        reqid: parsed.request_id(),
+        scid: parsed.smart_card_id(),
+        cardid: parsed.card_id(),
+        key: match parsed.endpoint() {
+            cm::Endpoint::AuthenticationResponse if parsed.diversified() == Some(true) => {
+                KeyAsk::CardAnswer
+            }
+            cm::Endpoint::AuthenticationResponse => KeyAsk::Initial,
+            cm::Endpoint::DiversifiedKey => KeyAsk::CardDerive,
+            _ => KeyAsk::None,
+        },
+        current: server.current_version(),
+    };
+    // Without a registry there are no records per card: every card key is the current
+    // master's (previous masters are refused at start-up without one).
+    let mut version = registry::version_for(None, ask.key, ask.current);
     if let Some(registry) = &security.registry {
-        match registry
-            .authorize(
-                operator.as_deref(),
-                parsed.request_id(),
-                parsed.smart_card_id(),
-                parsed.card_id(),
-            )
-            .await
-        {
-            Ok(()) => {}
+        match registry.authorize(&ask).await {
+            Ok(planned) => version = planned,
             Err(Denied::Rule(rule)) => {
                 return refuse(
                     security,
@@ -458,8 +547,14 @@ async fn decide<S: Answerer>(
             Err(Denied::Unavailable) => return database_failed(),
         }
     }
-    let profile = server.profile();
+    let Some(profile) = server.profile(version) else {
+        let error = RequestError::Forbidden {
+            rule: registry::UNKNOWN_VERSION,
+        };
+        return refuse(security, operator, Some(&parsed), error).await;
+    };
     let intent = parsed.audit(&profile);
+    let key_version = version.filter(|_| intent.key_role() == Some(cm::KeyRole::CardKey));
     if let (Some(limit), Some(_)) = (&security.rate_limit, intent.key_role()) {
         match limit.allow(operator.as_deref().unwrap_or("")).await {
             Ok(true) => {}
@@ -494,34 +589,38 @@ async fn decide<S: Answerer>(
         };
     }
     // A key will answer: the record of it is on disk before the key is used.
-    if record(security, operator, Some(intent), intent.status(), None)
+    let keyed = Detail {
+        record: Some(intent),
+        lifecycle: None,
+        key_version,
+    };
+    if record(security, operator, keyed, intent.status(), None)
         .await
         .is_err()
     {
         return audit_failed();
     }
     // Owned, so that the SQLite registry's check and the key use can run on a blocking
-    // thread together.
+    // thread together. The profile is there: it was found above, and profiles do not change.
     let use_key = {
         let (server, parsed) = (Arc::clone(server), parsed.clone());
-        move || cm::answer(&parsed, &server.profile(), &mut OsRng)
+        move || {
+            server
+                .profile(version)
+                .map(|profile| cm::answer(&parsed, &profile, &mut OsRng))
+        }
     };
     let used = match &security.registry {
-        // The request may have been closed while its line was written: checked again, and
-        // the key used, before any close can commit.
-        Some(registry) => {
-            registry
-                .while_authorized(
-                    operator.as_deref(),
-                    parsed.request_id(),
-                    parsed.smart_card_id(),
-                    parsed.card_id(),
-                    use_key,
-                )
-                .await
-        }
+        // The request may have been closed (or the card's version changed) while its line was
+        // written: checked again, and the key used, before any close can commit.
+        Some(registry) => registry.while_authorized(&ask, version, use_key).await,
         // The key store may block: off the async workers.
         None => Ok(blocking(use_key)),
+    };
+    let used = match used {
+        Ok(None) => Err(Denied::Rule(registry::UNKNOWN_VERSION)),
+        Ok(Some(answered)) => Ok(answered),
+        Err(denied) => Err(denied),
     };
     let (reply, done) = match used {
         Ok(answered) => answered,
@@ -532,7 +631,11 @@ async fn decide<S: Answerer>(
             let _ = record(
                 security,
                 operator,
-                Some(intent),
+                Detail {
+                    record: Some(intent),
+                    lifecycle: None,
+                    key_version,
+                },
                 503,
                 outcome.message.as_deref(),
             )
@@ -563,7 +666,11 @@ async fn decide<S: Answerer>(
         if record(
             security,
             operator,
-            Some(done),
+            Detail {
+                record: Some(done),
+                lifecycle: None,
+                key_version,
+            },
             done.status(),
             outcome.message.as_deref(),
         )
@@ -576,6 +683,339 @@ async fn decide<S: Answerer>(
     outcome
 }
 
+/// The answer to a lifecycle operation that failed: 403 naming the rule, 409, or 503.
+fn lifecycle_error(error: &LifecycleError) -> Outcome {
+    match error {
+        LifecycleError::Forbidden(rule) => {
+            Outcome::from_reply(cm::Reply::from_error(RequestError::Forbidden { rule }))
+        }
+        LifecycleError::Conflict(message) => Outcome::json_error(409, message.clone()),
+        LifecycleError::Unavailable => database_failed(),
+    }
+}
+
+/// Whether `headers` say the body is JSON (`application/json`, parameters allowed). Other
+/// types are refused (415): a web page can send `text/plain` or a form across origins without
+/// asking, never `application/json`.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The body of a POST or PUT, at most [`lifecycle::MAX_BODY`] bytes: the 413 or 415 otherwise.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes_of::Bytes, Outcome> {
+    if !is_json(headers) {
+        return Err(Outcome::json_error(
+            415,
+            "body: send it as Content-Type: application/json".into(),
+        ));
+    }
+    let too_long = || {
+        Outcome::json_error(
+            413,
+            format!(
+                "body: longer than {} bytes, the most this route reads",
+                lifecycle::MAX_BODY
+            ),
+        )
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > lifecycle::MAX_BODY as u64) {
+        return Err(too_long());
+    }
+    axum::body::to_bytes(body, lifecycle::MAX_BODY)
+        .await
+        .map_err(|_| too_long())
+}
+
+/// Re-exported for [`read_body`]'s signature.
+mod bytes_of {
+    pub use axum::body::Bytes;
+}
+
+/// A lifecycle route (issue #25), in this order: the method (405), the registry (501 without
+/// one), the caller (403 without a certificate), the body (415, 413, 400), then the registry's
+/// decision ([`crate::registry::decide`]): made once without committing, its line written,
+/// then made again and committed; should the second differ (the registry changed meanwhile),
+/// a second line says what was answered. The profile's configuration needs no registry; with
+/// one, the caller must have an open request. Every answer and refusal is recorded.
+async fn lifecycle_route<S: Answerer>(
+    server: &Arc<S>,
+    operator: &Option<String>,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Body,
+    route: Route,
+) -> Outcome {
+    let security = server.security();
+    let mut asked = LifecycleRecord {
+        endpoint: route.endpoint(),
+        reqid: route.reqid(),
+        scid: route.scid(),
+        ..LifecycleRecord::default()
+    };
+    if !route
+        .allow()
+        .split(", ")
+        .any(|allowed| allowed == method.as_str())
+    {
+        let mut outcome = Outcome::json_error(
+            405,
+            format!(
+                "method {method} is not allowed: this route answers {}",
+                route.allow()
+            ),
+        );
+        outcome.allow = Some(route.allow());
+        return refusal(security, operator, asked, outcome).await;
+    }
+    if let Route::Configuration(id) = route {
+        return configuration(server, operator, id, asked).await;
+    }
+    let Some(registry) = &security.registry else {
+        let outcome = Outcome::json_error(
+            501,
+            "registry: this server keeps no request registry (\"registry\" or \"database\" in its configuration), so it has no requests or smart cards".into(),
+        );
+        return match record(security, operator, asked, 501, outcome.message.as_deref()).await {
+            Ok(()) => outcome,
+            Err(()) => audit_failed(),
+        };
+    };
+    let Some(caller) = operator.clone() else {
+        let outcome = Outcome::from_reply(cm::Reply::from_error(RequestError::Forbidden {
+            rule: registry::NO_OPERATOR,
+        }));
+        return refusal(security, operator, asked, outcome).await;
+    };
+    let who = Who::Operator(caller);
+    let op = match (route, method == Method::GET) {
+        (Route::Request(reqid), true) => Op::Get { who, reqid },
+        (route, _) => {
+            let bytes = match read_body(headers, body).await {
+                Ok(bytes) => bytes,
+                Err(outcome) => return refusal(security, operator, asked, outcome).await,
+            };
+            let fields: &[lifecycle::Field] = match route {
+                Route::SmartCards => &lifecycle::SMART_CARD_FIELDS,
+                Route::Request(_) => &lifecycle::CLOSE_FIELDS,
+                _ => &lifecycle::RETIRE_FIELDS,
+            };
+            let found = match lifecycle::parse_body(&bytes, fields) {
+                Ok(found) => found,
+                Err(message) => {
+                    let outcome = Outcome::json_error(400, message);
+                    return refusal(security, operator, asked, outcome).await;
+                }
+            };
+            match route {
+                Route::SmartCards => {
+                    let (Some(reqid), Some(cardid)) = (
+                        lifecycle::guid_field(&found, "requestid"),
+                        lifecycle::guid_field(&found, "cardid"),
+                    ) else {
+                        let outcome = Outcome::json_error(
+                            400,
+                            "body: requestid and cardid are required".into(),
+                        );
+                        return refusal(security, operator, asked, outcome).await;
+                    };
+                    let cardid = lifecycle::card_id(cardid);
+                    asked.reqid = Some(reqid);
+                    asked.cardid = Some(cardid);
+                    let Some(new_scid) = new_guid() else {
+                        let outcome = Outcome::json_error(
+                            500,
+                            "smart card: the random generator failed, so no smart card ID could be drawn; try again".into(),
+                        );
+                        let _ = record(security, operator, asked, 500, outcome.message.as_deref())
+                            .await;
+                        return outcome;
+                    };
+                    Op::Bind {
+                        who,
+                        reqid,
+                        cardid,
+                        new_scid,
+                    }
+                }
+                Route::Request(reqid) => {
+                    let status = lifecycle::word_field(&found, "status")
+                        .and_then(Status::parse_final)
+                        .unwrap_or(Status::Canceled);
+                    Op::Close { who, reqid, status }
+                }
+                Route::RequestSmartCard(reqid, scid) => Op::Retire { who, reqid, scid },
+                // Answered above; kept whole here rather than assumed away.
+                Route::Configuration(id) => {
+                    return configuration(server, operator, id, asked).await
+                }
+            }
+        }
+    };
+    let reading = matches!(op, Op::Get { .. });
+    let planned = match registry.lifecycle(&op, reading).await {
+        Ok(planned) => planned,
+        Err(error) => {
+            let outcome = lifecycle_error(&error);
+            if outcome.status >= 500 {
+                let _ = record(
+                    security,
+                    operator,
+                    asked,
+                    outcome.status,
+                    outcome.message.as_deref(),
+                )
+                .await;
+                return outcome;
+            }
+            return refusal(security, operator, asked, outcome).await;
+        }
+    };
+    let answer = |done: &registry::Done| -> Outcome {
+        match (&op, done.status) {
+            (Op::Get { .. }, _) => {
+                Outcome::json(200, Zeroizing::new(lifecycle::request_json(&done.request)))
+            }
+            (Op::Bind { .. }, status) => Outcome::json(
+                status,
+                Zeroizing::new(format!(
+                    "\"{}\"",
+                    done.request
+                        .scid
+                        .map(|scid| scid.to_string())
+                        .unwrap_or_default()
+                )),
+            ),
+            _ => Outcome::no_content(),
+        }
+    };
+    let line = |done: &registry::Done| LifecycleRecord {
+        scid: done.request.scid.or(asked.scid),
+        cardid: done.request.cardid.or(asked.cardid),
+        change: done.change.clone(),
+        ..asked.clone()
+    };
+    if reading {
+        // Nothing changes: answered, then recorded.
+        let outcome = answer(&planned);
+        return match record(security, operator, line(&planned), outcome.status, None).await {
+            Ok(()) => outcome,
+            Err(()) => audit_failed(),
+        };
+    }
+    // A change: its line is written before it is made.
+    if record(security, operator, line(&planned), planned.status, None)
+        .await
+        .is_err()
+    {
+        return audit_failed();
+    }
+    match registry.lifecycle(&op, true).await {
+        Ok(done) => {
+            let outcome = answer(&done);
+            if done != planned
+                && record(security, operator, line(&done), done.status, None)
+                    .await
+                    .is_err()
+            {
+                return audit_failed();
+            }
+            outcome
+        }
+        Err(error) => {
+            // Nothing was changed: a second line says what was answered instead.
+            let outcome = lifecycle_error(&error);
+            match record(
+                security,
+                operator,
+                asked,
+                outcome.status,
+                outcome.message.as_deref(),
+            )
+            .await
+            {
+                Ok(()) => outcome,
+                Err(()) => audit_failed(),
+            }
+        }
+    }
+}
+
+/// A fresh random smart card ID (a version 4 GUID), drawn from the operating system; `None`
+/// when its generator fails.
+fn new_guid() -> Option<cm::Guid> {
+    let mut bytes = [0u8; 16];
+    cardadmin::rand_core::RngCore::try_fill_bytes(&mut OsRng, &mut bytes).ok()?;
+    // Version 4 and the RFC 4122 variant, in the Windows GUID layout (the version is in the
+    // third field, stored little-endian: its high nibble is byte 7's).
+    bytes[7] = (bytes[7] & 0x0F) | 0x40;
+    bytes[8] = (bytes[8] & 0x3F) | 0x80;
+    Some(cm::Guid::from_bytes(bytes))
+}
+
+/// `GET /profiletemplates/{id}/configuration/smartcards`: with a registry, for a caller with
+/// an open request; for the configured template only (404 otherwise); a key use (it holds the
+/// initial admin key): rate limited, recorded before it is answered.
+async fn configuration<S: Answerer>(
+    server: &Arc<S>,
+    operator: &Option<String>,
+    id: cm::Guid,
+    mut asked: LifecycleRecord,
+) -> Outcome {
+    let security = server.security();
+    let forbidden =
+        |rule| Outcome::from_reply(cm::Reply::from_error(RequestError::Forbidden { rule }));
+    if let Some(registry) = &security.registry {
+        let Some(caller) = operator.as_deref() else {
+            return refusal(security, operator, asked, forbidden(registry::NO_OPERATOR)).await;
+        };
+        match registry.has_open_request(caller).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return refusal(security, operator, asked, forbidden(registry::NO_OPEN_WORK)).await
+            }
+            Err(Denied::Rule(rule)) => {
+                return refusal(security, operator, asked, forbidden(rule)).await
+            }
+            Err(Denied::Unavailable) => return database_failed(),
+        }
+    }
+    let profile = server.lifecycle();
+    if profile.template != Some(id) {
+        let outcome = Outcome::json_error(
+            404,
+            "profile template: no profile template with this ID".into(),
+        );
+        return refusal(security, operator, asked, outcome).await;
+    }
+    if let Some(limit) = &security.rate_limit {
+        match limit.allow(operator.as_deref().unwrap_or("")).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let error = RequestError::RateLimited {
+                    per_minute: limit.per_minute(),
+                };
+                let outcome = Outcome::from_reply(cm::Reply::from_error(error));
+                return refusal(security, operator, asked, outcome).await;
+            }
+            Err(()) => return database_failed(),
+        }
+    }
+    asked.key_role = Some(cm::KeyRole::InitialKey.as_str());
+    asked.key_check_value = Some(profile.initial_check_value.clone());
+    if record(security, operator, asked, 200, None).await.is_err() {
+        return audit_failed();
+    }
+    Outcome::json(200, profile.configuration.clone())
+}
+
 /// The handler for every route.
 pub async fn handle<S: Answerer>(
     State(server): State<Arc<S>>,
@@ -583,10 +1023,11 @@ pub async fn handle<S: Answerer>(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let started = Instant::now();
     let operator = operator.and_then(|Extension(Operator(name))| name);
-    let outcome = decide(&server, &operator, &method, &uri, &headers).await;
+    let outcome = decide(&server, &operator, &method, &uri, &headers, body).await;
 
     // One line per request on stdout; the query (card ID, challenge) and the body (a key, a
     // PIN) are left out.
@@ -638,6 +1079,12 @@ pub async fn handle<S: Answerer>(
     // Bodies can be keys and PINs: no cache may keep them.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     match outcome.status {
+        405 if outcome.allow.is_some() => {
+            headers.insert(
+                header::ALLOW,
+                HeaderValue::from_static(outcome.allow.unwrap_or("GET")),
+            );
+        }
         // HEAD meets a 405 only where a key would answer: there GET alone is allowed.
         405 if method == Method::HEAD => {
             headers.insert(header::ALLOW, HeaderValue::from_static("GET"));

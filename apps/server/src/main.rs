@@ -38,16 +38,24 @@
 //!   shared by several instances ([`pg`]), in place of `"registry"` and `"audit_log"`. The
 //!   two backends meet the handler through [`store`].
 //!
+//! - `"profile_template_id"`, `"diversification_key_version"` and
+//!   `"previous_diversification_keys"` (issue #25): the MIM CM lifecycle routes
+//!   ([`lifecycle`]: the profile's configuration, `POST /smartcards`, `GET`/`PUT
+//!   /requests/{id}`, retire) and master key versions per card ([`versions`]; which version
+//!   answers for which card is [`registry::version_for`]), with `cardadmin-server keys`.
+//!
 //! The order in which a request meets them is in [`handler`].
 
 mod audit;
 mod cli;
 mod handler;
+mod lifecycle;
 mod pg;
 mod ratelimit;
 mod registry;
 mod store;
 mod tls;
+mod versions;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -57,7 +65,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::Router;
-use cardadmin::master::{self, CmacMessage, CmacSigner};
+use cardadmin::master::{CmacMessage, CmacSigner};
 use cardadmin::{AdminKey, Algorithm, MasterKey, PinPolicy};
 use cardadmin_mimcm as cm;
 use cardadmin_pkcs11::{CmacError, PinSource, Pkcs11Config, Pkcs11Master};
@@ -124,6 +132,16 @@ struct Config {
     /// This instance's name in the database's audit trail; required with `"database"`.
     #[serde(default)]
     node_id: Option<String>,
+    /// The profile template this server serves (issue #25): the GUID
+    /// `GET /profiletemplates/{id}/configuration/smartcards` answers.
+    #[serde(default)]
+    profile_template_id: Option<String>,
+    /// The version of `"diversification_key"`, 1 to 255 (default 1; issue #25).
+    #[serde(default)]
+    diversification_key_version: Option<u64>,
+    /// Older masters, answering only for the cards whose key came from them (issue #25).
+    #[serde(default)]
+    previous_diversification_keys: Vec<versions::PreviousKey>,
 }
 
 /// `"refusals_per_minute"` when neither it nor `"rate_limit_per_minute"` is set.
@@ -438,23 +456,40 @@ impl CmacSigner for ServerMaster {
 /// The configuration in use: the keys and policy, checked once at start-up.
 struct Keys {
     initial_admin_key: AdminKey,
-    master: Option<ServerMaster>,
+    masters: versions::Masters,
     pin_policy: PinPolicy,
 }
 
-/// What every request is answered from: one `cm::Profile`, built (and so checked: the same
-/// key in both roles is refused) once at start-up. The keys it borrows live as long as the
-/// process (`Box::leak`), so that a key store is not asked for a check value per request.
+/// What every request is answered from: one `cm::Profile` per master version, built (and so
+/// checked: the same key in two roles is refused) once at start-up. The keys they borrow live
+/// as long as the process (`Box::leak`), so that a key store is not asked for a check value
+/// per request.
 struct Server {
+    /// The current master's profile (or the one without a master).
     profile: cm::Profile<'static, ServerMaster>,
+    /// Every version's profile.
+    versions: std::collections::BTreeMap<u8, cm::Profile<'static, ServerMaster>>,
+    current: Option<u8>,
+    lifecycle: lifecycle::Profile,
     security: Security,
 }
 
 impl handler::Answerer for Server {
     type Master = ServerMaster;
 
-    fn profile(&self) -> cm::Profile<'_, ServerMaster> {
-        self.profile
+    fn profile(&self, version: Option<u8>) -> Option<cm::Profile<'_, ServerMaster>> {
+        match version {
+            None => Some(self.profile),
+            Some(version) => self.versions.get(&version).copied(),
+        }
+    }
+
+    fn current_version(&self) -> Option<u8> {
+        self.current
+    }
+
+    fn lifecycle(&self) -> &lifecycle::Profile {
+        &self.lifecycle
     }
 
     fn security(&self) -> &Security {
@@ -467,9 +502,10 @@ const USAGE: &str = "cardadmin-server: the MIM CM smart-card endpoints (authenti
 serverproposedpin) over HTTPS with client certificates, or over plain HTTP on loopback.
 
 usage: cardadmin-server --config <config.json> [--listen <address:port>]   serve (default 127.0.0.1:8080)
-       cardadmin-server requests add --config <config.json> --reqid <GUID> --scid <GUID> --cardid <GUID> --operator <NAME>
-       cardadmin-server requests close --config <config.json> --reqid <GUID>
+       cardadmin-server requests add --config <config.json> --reqid <GUID> [--scid <GUID>] [--cardid <GUID>] --operator <NAME> [--type enroll|renew|retire]
+       cardadmin-server requests close --config <config.json> --reqid <GUID> [--status Completed|Canceled|Abandoned]
        cardadmin-server requests list --config <config.json>
+       cardadmin-server keys --config <config.json>   (master versions, check values, cards on each)
        cardadmin-server verify-audit <audit log>
        cardadmin-server verify-audit --config <config.json>   (the trail in its \"database\")
        cardadmin-server --help | --version       (and `<command> --help` for each command)
@@ -548,6 +584,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("requests") => cli::requests(&args[1..], password),
         Some("verify-audit") => cli::verify_audit(&args[1..], password),
+        Some("keys") => versions::keys(&args[1..], password),
         _ => match parse_args(args) {
             Ok(Command::Help) => {
                 println!("{USAGE}");
@@ -651,62 +688,75 @@ async fn serve(
         check_value,
         &config.initial_admin_key.audit(),
     );
-    let master = match config
-        .diversification_key
-        .map(ServerMaster::open)
-        .transpose()
-    {
-        Ok(master) => master,
+    let masters = match versions::open(versions::MasterFields {
+        current: config.diversification_key,
+        version: config.diversification_key_version,
+        previous: config.previous_diversification_keys,
+        registry: security.registry.is_some(),
+        deployment,
+    }) {
+        Ok(masters) => masters,
         Err(message) => {
-            eprintln!("error: diversification_key: {message}");
+            eprintln!("error: {message}");
             return ExitCode::FAILURE;
         }
     };
-    let master_description = match &master {
+    let master_description = match masters.keys.first() {
         None => String::from("none (diversified=true and diversifiedkey answer 400)"),
-        Some(master) => match master::check_value(master) {
-            Ok(master_value) => {
-                if let Some(audit) = master.audit() {
-                    if deployment && !audit.is_clean() {
-                        let findings: Vec<String> = audit
-                            .findings()
-                            .map(|finding| finding.to_string())
-                            .collect();
-                        eprintln!(
-                            "error: the diversification key (check value {master_value}) is weak or well known ({}), and with \"tls\" the server is a deployment, so it does not start; make a new master (`cardadmin-ceremony generate`, or `import` from custodians' components, or 48 random hex digits); a weak or published master is served, with a warning, only over plain HTTP on loopback (a demonstration)",
-                            findings.join("; ")
-                        );
-                        return ExitCode::FAILURE;
-                    }
-                    warn_weak("diversification key", master_value, &audit);
-                }
-                format!(
-                    "{} {}, check value {master_value} (CMAC method)",
-                    master.algorithm(),
-                    master.location()
-                )
-            }
-            Err(err) => {
-                eprintln!("error: diversification_key: the key store failed: {err}");
-                return ExitCode::FAILURE;
-            }
-        },
+        Some(master) => format!(
+            "version {}, {} {}, check value {} (CMAC method)",
+            master.version,
+            master.key.algorithm(),
+            master.key.location(),
+            master.check_value
+        ),
+    };
+    let template = match config
+        .profile_template_id
+        .as_deref()
+        .map(cm::Guid::parse)
+        .transpose()
+    {
+        Ok(template) => template,
+        Err(err) => {
+            eprintln!("error: profile_template_id: {err}");
+            return ExitCode::FAILURE;
+        }
     };
     let keys: &'static Keys = Box::leak(Box::new(Keys {
         initial_admin_key: config.initial_admin_key,
-        master,
+        masters,
         pin_policy: config.pin_policy,
     }));
-    let profile = match cm::Profile::new(
-        &keys.initial_admin_key,
-        keys.master.as_ref(),
-        &keys.pin_policy,
-    ) {
-        Ok(profile) => profile,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
+    let mut profiles = std::collections::BTreeMap::new();
+    for master in &keys.masters.keys {
+        match cm::Profile::new(&keys.initial_admin_key, Some(&master.key), &keys.pin_policy) {
+            Ok(profile) => {
+                profiles.insert(master.version, profile);
+            }
+            Err(err) => {
+                eprintln!("error: master key version {}: {err}", master.version);
+                return ExitCode::FAILURE;
+            }
         }
+    }
+    let profile = match keys
+        .masters
+        .current
+        .and_then(|current| profiles.get(&current))
+    {
+        Some(profile) => *profile,
+        None => match cm::Profile::new(
+            &keys.initial_admin_key,
+            None::<&ServerMaster>,
+            &keys.pin_policy,
+        ) {
+            Ok(profile) => profile,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     eprintln!(
         "initial admin key check value {check_value}; diversification key: {master_description}; PIN policy {}..={} characters, server proposes PINs: {}",
@@ -714,8 +764,38 @@ async fn serve(
         keys.pin_policy.max_len(),
         keys.pin_policy.server_generates(),
     );
+    for master in keys.masters.keys.iter().skip(1) {
+        eprintln!(
+            "previous diversification key: version {}, {} {}, check value {} (answers only for cards whose key came from it)",
+            master.version,
+            master.key.algorithm(),
+            master.key.location(),
+            master.check_value
+        );
+    }
+    if let Some(registry) = &security.registry {
+        match registry.cards().await {
+            Ok(cards) => versions::warn_unconfigured(&keys.masters, &versions::count(&cards)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let lifecycle = lifecycle::Profile::new(
+        template,
+        &keys.initial_admin_key,
+        &keys.pin_policy,
+        keys.masters.current.is_some(),
+    );
 
-    let server = Arc::new(Server { profile, security });
+    let server = Arc::new(Server {
+        profile,
+        versions: profiles,
+        current: keys.masters.current,
+        lifecycle,
+        security,
+    });
     let app = Router::new()
         .fallback(handler::handle::<Server>)
         .with_state(server.clone());
@@ -829,7 +909,9 @@ async fn database_security(
 ) -> Result<Security, String> {
     let target = pg::parse_url(url, password.as_deref().map(String::as_str))?;
     drop(password);
-    let database = pg::Database::open(target).await?;
+    let version = versions::check_version(secured.diversification_key_version)
+        .map_err(|err| format!("diversification_key_version: {err}"))?;
+    let database = pg::Database::open(target, version).await?;
     let anchor_every = match secured.audit_anchor_every {
         Some(0) => {
             return Err("audit_anchor_every must be at least 1: a checkpoint is written every this many records (default 1000)".into())
@@ -899,7 +981,9 @@ async fn security(
     }
     let registry = match &secured.registry {
         Some(path) => {
-            let registry = registry::Registry::open(path)?;
+            let version = versions::check_version(secured.diversification_key_version)
+                .map_err(|err| format!("diversification_key_version: {err}"))?;
+            let registry = registry::Registry::open(path, version)?;
             let count = registry.list()?.len();
             eprintln!(
                 "registry {}: {count} requests; every endpoint answers only the operator of an open request",

@@ -55,10 +55,14 @@ use zeroize::Zeroizing;
 
 use crate::audit::{self, Checkpoint, Entry, Position, Record, RegistryAction, RegistryChange};
 use crate::ratelimit::Refusal;
-use crate::registry::{self, Request, Rule, State};
+use crate::registry::{
+    self, Ask, Card, Done, KeyAsk, LifecycleError, Op, Request, Rule, Status, Write,
+};
 
-/// The schema this binary writes. A database of a newer version is refused.
-pub const SCHEMA_VERSION: i32 = 1;
+/// The schema this binary writes. A database of a newer version is refused. Version 2 (issue
+/// #25): request types and statuses, smart card and card IDs optional until bound, and the
+/// `cards` table (each card's confirmed and pending master version, retired or not).
+pub const SCHEMA_VERSION: i32 = registry::SCHEMA_VERSION;
 
 /// Connections in the pool (the audit writer has one more of its own): enough for the
 /// requests in flight on a small machine without crowding the database's processes.
@@ -461,8 +465,9 @@ fn db_error(err: &tokio_postgres::Error) -> String {
 
 impl Database {
     /// Connects (once, to fail start-up with a message when the database cannot be reached)
-    /// and creates or migrates the tables.
-    pub async fn open(target: Target) -> Result<Arc<Self>, String> {
+    /// and creates or migrates the tables; a migration from schema 1 records every card of
+    /// its requests as confirmed on master `version` (the one configured now).
+    pub async fn open(target: Target, version: u8) -> Result<Arc<Self>, String> {
         let manager = Manager::from_config(
             target.config.clone(),
             target.tls.clone(),
@@ -489,7 +494,7 @@ impl Database {
                 database.target.description
             )
         })?;
-        migrate(&mut client)
+        migrate(&mut client, version)
             .await
             .map_err(|err| format!("database {}: {err}", database.target.description))?;
         drop(client);
@@ -555,70 +560,184 @@ impl Database {
     }
 
     /// [`crate::registry::Registry::authorize`], against the database.
-    pub async fn authorize(
-        &self,
-        operator: Option<&str>,
-        reqid: Option<Guid>,
-        scid: Guid,
-        cardid: Option<CardId>,
-    ) -> Result<(), Denied> {
-        let Some(operator) = operator else {
+    pub async fn authorize(&self, ask: &Ask<'_>) -> Result<Option<u8>, Denied> {
+        let Some(operator) = ask.operator else {
             return Err(Denied::Rule(registry::NO_OPERATOR));
         };
-        let asking = operator.to_string();
-        let rows = self
+        let operator = operator.to_string();
+        let (reqid, scid) = (ask.reqid, ask.scid);
+        let (rows, card) = self
             .with_client("reading the registry", |client| {
-                Box::pin(
-                    async move { select_requests(&*client, &asking, reqid, scid, false).await },
-                )
+                Box::pin(async move {
+                    let rows = select_requests(&*client, &operator, reqid, scid, false).await?;
+                    let card = match (reqid, rows.first().and_then(|request| request.cardid)) {
+                        (Some(_), Some(cardid)) => select_card(&*client, cardid, "").await?,
+                        _ => None,
+                    };
+                    Ok((rows, card))
+                })
             })
             .await
             .map_err(|()| Denied::Unavailable)?;
-        rule_of(operator, reqid, scid, cardid, &rows)
+        rule_of(ask, &rows, card.as_ref())
     }
 
     /// [`crate::registry::Registry::while_authorized`], against the database: the request's
-    /// rows are read `FOR SHARE` in a transaction that lasts until `use_key` has returned, so
-    /// a `requests close` (an `UPDATE` of the row) that comes meanwhile waits for the key use,
-    /// and one that committed before is seen.
+    /// rows and the card's are read `FOR SHARE` (`FOR UPDATE` for `diversifiedkey`, which
+    /// writes the card's pending version) in a transaction that lasts until `use_key` has
+    /// returned, so a `requests close` or `PUT /requests/{id}` (an `UPDATE` of those rows)
+    /// that comes meanwhile waits for the key use, and one that committed before is seen.
+    /// `diversifiedkey`'s pending version is committed before the answer is given.
     pub async fn while_authorized<T>(
         &self,
-        operator: Option<&str>,
-        reqid: Option<Guid>,
-        scid: Guid,
-        cardid: Option<CardId>,
+        ask: &Ask<'_>,
+        planned: Option<u8>,
         use_key: impl FnOnce() -> T,
     ) -> Result<T, Denied> {
-        let Some(operator) = operator else {
+        let Some(operator) = ask.operator else {
             return Err(Denied::Rule(registry::NO_OPERATOR));
         };
+        let derive = ask.key == KeyAsk::CardDerive;
         let mut client = self.client().await.map_err(|()| Denied::Unavailable)?;
         let checked = tokio::time::timeout(TIMEOUT, async {
             let transaction = client.transaction().await?;
-            let rows = select_requests(&transaction, operator, reqid, scid, true).await?;
-            Ok::<_, tokio_postgres::Error>((transaction, rows))
+            let rows = select_requests(&transaction, operator, ask.reqid, ask.scid, true).await?;
+            let lock = if derive { " FOR UPDATE" } else { " FOR SHARE" };
+            let card = match (ask.reqid, rows.first().and_then(|request| request.cardid)) {
+                (Some(_), Some(cardid)) => select_card(&transaction, cardid, lock).await?,
+                _ => None,
+            };
+            Ok::<_, tokio_postgres::Error>((transaction, rows, card))
         })
         .await;
-        let (transaction, rows) = match checked {
+        let what = "checking the request before its key use";
+        let (transaction, rows, card) = match checked {
             Ok(Ok(checked)) => checked,
             Ok(Err(err)) => {
-                self.failed("checking the request before its key use", &db_error(&err));
+                self.failed(what, &db_error(&err));
                 return Err(Denied::Unavailable);
             }
             Err(_) => {
-                self.failed(
-                    "checking the request before its key use",
-                    "no answer within 5 s",
-                );
+                self.failed(what, "no answer within 5 s");
                 return Err(Denied::Unavailable);
             }
         };
         self.answered();
-        rule_of(operator, reqid, scid, cardid, &rows)?;
+        let version = rule_of(ask, &rows, card.as_ref())?;
+        if version != planned {
+            return Err(Denied::Rule(registry::VERSION_CHANGED));
+        }
+        if let (true, Some(version), Some(reqid), Some(cardid)) =
+            (derive, version, ask.reqid, ask.cardid)
+        {
+            let written = tokio::time::timeout(
+                TIMEOUT,
+                transaction.execute(
+                    "INSERT INTO cards (cardid, pending, pending_reqid) VALUES ($1, $2, $3)
+                     ON CONFLICT (cardid) DO UPDATE SET pending = $2, pending_reqid = $3",
+                    &[
+                        &&cardid.as_bytes()[..],
+                        &i16::from(version),
+                        &&reqid.as_bytes()[..],
+                    ],
+                ),
+            )
+            .await;
+            if !matches!(written, Ok(Ok(_))) {
+                self.failed("recording the card's pending version", "the write failed");
+                return Err(Denied::Unavailable);
+            }
+        }
         let used = use_key();
-        // Nothing was written: the rollback only lets go of the row locks.
-        let _ = tokio::time::timeout(TIMEOUT, transaction.rollback()).await;
+        if derive {
+            match tokio::time::timeout(TIMEOUT, transaction.commit()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    self.failed("recording the card's pending version", &db_error(&err));
+                    return Err(Denied::Unavailable);
+                }
+                Err(_) => {
+                    self.failed(
+                        "recording the card's pending version",
+                        "no answer within 5 s",
+                    );
+                    return Err(Denied::Unavailable);
+                }
+            }
+        } else {
+            // Nothing was written: the rollback only lets go of the row locks.
+            let _ = tokio::time::timeout(TIMEOUT, transaction.rollback()).await;
+        }
         Ok(used)
+    }
+
+    /// Whether `operator` has an open request (any): for the profile's configuration.
+    pub async fn has_open_request(&self, operator: &str) -> Result<bool, ()> {
+        let operator = operator.to_string();
+        self.with_client("reading the registry", |client| {
+            Box::pin(async move {
+                let row = client
+                    .query_one(
+                        "SELECT count(*) > 0 FROM requests WHERE operator = $1 AND state = 'open'",
+                        &[&operator],
+                    )
+                    .await?;
+                row.try_get::<_, bool>(0)
+            })
+        })
+        .await
+    }
+
+    /// [`crate::registry::Registry::lifecycle`], against the database: the request's row and
+    /// the card's are read `FOR UPDATE`, the decision ([`registry::decide`]) made and its
+    /// rows written in one transaction, committed when `commit`.
+    pub async fn lifecycle(&self, op: &Op, commit: bool) -> Result<Done, LifecycleError> {
+        let mut client = self
+            .client()
+            .await
+            .map_err(|()| LifecycleError::Unavailable)?;
+        let result = tokio::time::timeout(TIMEOUT, async {
+            let transaction = client.transaction().await?;
+            let decided = lifecycle_in(&transaction, op).await?;
+            if commit && decided.is_ok() {
+                transaction.commit().await?;
+            } else {
+                transaction.rollback().await?;
+            }
+            Ok::<_, tokio_postgres::Error>(decided)
+        })
+        .await;
+        match result {
+            Ok(Ok(decided)) => {
+                self.answered();
+                decided
+            }
+            Ok(Err(err)) => {
+                self.failed("a lifecycle change of the registry", &db_error(&err));
+                Err(LifecycleError::Unavailable)
+            }
+            Err(_) => {
+                self.failed("a lifecycle change of the registry", "no answer within 5 s");
+                Err(LifecycleError::Unavailable)
+            }
+        }
+    }
+
+    /// Every card's row (for `keys` and the start-up counts).
+    pub async fn cards(&self) -> Result<Vec<Card>, String> {
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|err| format!("database: {err}"))?;
+        let rows = client
+            .query(
+                "SELECT cardid, confirmed, pending, pending_reqid, retired FROM cards",
+                &[],
+            )
+            .await
+            .map_err(|err| format!("database: {}", db_error(&err)))?;
+        rows.iter().map(row_to_card).collect()
     }
 
     /// Every request, in the order they were added.
@@ -630,7 +749,7 @@ impl Database {
             .map_err(|err| format!("database: {err}"))?;
         let rows = client
             .query(
-                "SELECT reqid, scid, cardid, operator, state FROM requests ORDER BY added",
+                &format!("SELECT {COLUMNS} FROM requests ORDER BY added"),
                 &[],
             )
             .await
@@ -646,9 +765,7 @@ impl Database {
         chain: &str,
         uid: Option<u32>,
     ) -> Result<(u64, String), String> {
-        if request.operator.is_empty() {
-            return Err("the operator is empty: give the client certificate's common name".into());
-        }
+        registry::check_new(request)?;
         let mut client = self
             .pool
             .get()
@@ -660,12 +777,13 @@ impl Database {
             .map_err(|err| format!("database: {}", db_error(&err)))?;
         let inserted = transaction
             .execute(
-                "INSERT INTO requests (reqid, scid, cardid, operator, state) VALUES ($1, $2, $3, $4, 'open')",
+                &format!("INSERT INTO requests ({COLUMNS}) VALUES ($1, $2, $3, $4, 'open', $5, 'Approved')"),
                 &[
                     &&request.reqid.as_bytes()[..],
-                    &&request.scid.as_bytes()[..],
-                    &&request.cardid.as_bytes()[..],
+                    &request.scid.map(|scid| scid.as_bytes().to_vec()),
+                    &request.cardid.map(|cardid| cardid.as_bytes().to_vec()),
                     &request.operator,
+                    &request.kind.as_str(),
                 ],
             )
             .await;
@@ -676,7 +794,12 @@ impl Database {
             }
             Err(err) => return Err(format!("database: {}", db_error(&err))),
         }
-        let head = append_in_transaction(&transaction, chain, RegistryAction::Add, request, uid)
+        let added = Request {
+            state: registry::State::Open,
+            status: Status::Approved,
+            ..request.clone()
+        };
+        let head = append_in_transaction(&transaction, chain, RegistryAction::Add, &added, uid)
             .await
             .map_err(|err| format!("{err}; request {} was not added", request.reqid))?;
         transaction.commit().await.map_err(|err| {
@@ -689,14 +812,17 @@ impl Database {
         Ok(head)
     }
 
-    /// `requests close`: as [`Database::add`]. The `UPDATE` waits for any key use of the
-    /// request in progress ([`Database::while_authorized`]).
+    /// `requests close`: as [`Database::add`], with the decision of [`registry::decide`]
+    /// (the pending versions the request began confirmed for `Completed`, else dropped). The
+    /// `UPDATE` waits for any key use of the request in progress
+    /// ([`Database::while_authorized`]).
     pub async fn close(
         &self,
         reqid: Guid,
+        status: Status,
         chain: &str,
         uid: Option<u32>,
-    ) -> Result<(Request, u64, String), String> {
+    ) -> Result<(Done, u64, String), String> {
         let mut client = self
             .pool
             .get()
@@ -706,45 +832,31 @@ impl Database {
             .transaction()
             .await
             .map_err(|err| format!("database: {}", db_error(&err)))?;
-        let rows = transaction
-            .query(
-                "SELECT reqid, scid, cardid, operator, state FROM requests WHERE reqid = $1 FOR UPDATE",
-                &[&&reqid.as_bytes()[..]],
-            )
-            .await
-            .map_err(|err| format!("database: {}", db_error(&err)))?;
-        let request = match rows.first().map(row_to_request).transpose()? {
-            None => return Err(format!("request {reqid} is not registered")),
-            Some(request) if request.state == State::Closed => {
-                return Err(format!("request {reqid} is closed already"))
-            }
-            Some(request) => request,
+        let op = Op::Close {
+            who: registry::Who::Command,
+            reqid,
+            status,
         };
-        transaction
-            .execute(
-                "UPDATE requests SET state = 'closed' WHERE reqid = $1",
-                &[&&reqid.as_bytes()[..]],
-            )
+        let done = lifecycle_in(&transaction, &op)
             .await
-            .map_err(|err| format!("database: {}", db_error(&err)))?;
-        let (seq, head) =
-            append_in_transaction(&transaction, chain, RegistryAction::Close, &request, uid)
-                .await
-                .map_err(|err| format!("{err}; request {reqid} was not closed"))?;
+            .map_err(|err| format!("database: {}", db_error(&err)))?
+            .map_err(|err| registry::command_error(reqid, err))?;
+        let (seq, head) = append_in_transaction(
+            &transaction,
+            chain,
+            RegistryAction::Close,
+            &done.request,
+            uid,
+        )
+        .await
+        .map_err(|err| format!("{err}; request {reqid} was not closed"))?;
         transaction.commit().await.map_err(|err| {
             format!(
                 "database: {}; request {reqid} was not closed",
                 db_error(&err)
             )
         })?;
-        Ok((
-            Request {
-                state: State::Closed,
-                ..request
-            },
-            seq,
-            head,
-        ))
+        Ok((done, seq, head))
     }
 
     /// One key use of `operator` against `per_minute`, counted across every instance: `true`
@@ -829,19 +941,24 @@ impl Database {
     }
 }
 
-/// The rule for the rows read: see [`registry::rule_for_request`].
-fn rule_of(
-    operator: &str,
-    reqid: Option<Guid>,
-    scid: Guid,
-    cardid: Option<CardId>,
-    rows: &[Request],
-) -> Result<(), Denied> {
-    match reqid {
-        Some(_) => registry::rule_for_request(operator, rows.first(), scid, cardid),
-        None => registry::rule_for_open(rows, cardid),
+/// The columns every request query reads, in [`row_to_request`]'s order.
+const COLUMNS: &str = "reqid, scid, cardid, operator, state, type, status";
+
+/// The rules for the rows read (see [`registry::rule_for_request`] and
+/// [`registry::rule_for_key`]), and the version a card key answers under.
+fn rule_of(ask: &Ask<'_>, rows: &[Request], card: Option<&Card>) -> Result<Option<u8>, Denied> {
+    let operator = ask.operator.unwrap_or_default();
+    match ask.reqid {
+        Some(_) => {
+            let request = registry::rule_for_request(operator, rows.first(), ask.scid, ask.cardid)
+                .map_err(Denied::Rule)?;
+            registry::rule_for_key(request, card, ask.key).map_err(Denied::Rule)?;
+            Ok(registry::version_for(card, ask.key, ask.current))
+        }
+        None => registry::rule_for_open(rows, ask.cardid)
+            .map(|()| None)
+            .map_err(Denied::Rule),
     }
-    .map_err(Denied::Rule)
 }
 
 /// The rows the rules need: the request named (with a request ID), else the caller's open
@@ -856,15 +973,13 @@ async fn select_requests(
     let suffix = if lock { " FOR SHARE" } else { "" };
     let rows = match reqid {
         Some(reqid) => {
-            let sql = format!(
-                "SELECT reqid, scid, cardid, operator, state FROM requests WHERE reqid = $1{suffix}"
-            );
+            let sql = format!("SELECT {COLUMNS} FROM requests WHERE reqid = $1{suffix}");
             let statement = client.prepare_cached(&sql).await?;
             client.query(&statement, &[&&reqid.as_bytes()[..]]).await?
         }
         None => {
             let sql = format!(
-                "SELECT reqid, scid, cardid, operator, state FROM requests WHERE scid = $1 AND operator = $2 AND state = 'open'{suffix}"
+                "SELECT {COLUMNS} FROM requests WHERE scid = $1 AND operator = $2 AND state = 'open'{suffix}"
             );
             let statement = client.prepare_cached(&sql).await?;
             client
@@ -879,31 +994,185 @@ async fn select_requests(
         .collect())
 }
 
-fn guid_of(row: &tokio_postgres::Row, index: usize) -> Result<[u8; 16], String> {
-    let bytes: Vec<u8> = row
+/// The card's row, with `lock` (`""`, `" FOR SHARE"` or `" FOR UPDATE"`).
+async fn select_card(
+    client: &impl deadpool_postgres::GenericClient,
+    cardid: cardadmin::CardId,
+    lock: &str,
+) -> Result<Option<Card>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT cardid, confirmed, pending, pending_reqid, retired FROM cards WHERE cardid = $1{lock}"
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    let row = client
+        .query_opt(&statement, &[&&cardid.as_bytes()[..]])
+        .await?;
+    // A row that does not read as a card (it cannot: the table's checks) reads as none.
+    Ok(row.and_then(|row| row_to_card(&row).ok()))
+}
+
+/// [`registry::decide`] in `transaction`: the request's and the card's rows read `FOR UPDATE`,
+/// the writes made. The outer error is the database's; the inner one the decision's.
+async fn lifecycle_in(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    op: &Op,
+) -> Result<Result<Done, LifecycleError>, tokio_postgres::Error> {
+    let reqid = op.reqid();
+    let request = transaction
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM requests WHERE reqid = $1 FOR UPDATE"),
+            &[&&reqid.as_bytes()[..]],
+        )
+        .await?
+        .and_then(|row| row_to_request(&row).ok());
+    let card = match op.cardid(request.as_ref()) {
+        Some(cardid) => select_card(transaction, cardid, " FOR UPDATE").await?,
+        None => None,
+    };
+    let pending: i64 = transaction
+        .query_one(
+            "SELECT count(*) FROM cards WHERE pending_reqid = $1",
+            &[&&reqid.as_bytes()[..]],
+        )
+        .await?
+        .try_get(0)?;
+    let (done, writes) = match registry::decide(
+        op,
+        request.as_ref(),
+        card.as_ref(),
+        u64::try_from(pending).unwrap_or(0),
+    ) {
+        Ok(decided) => decided,
+        Err(err) => return Ok(Err(err)),
+    };
+    for write in &writes {
+        apply(transaction, write).await?;
+    }
+    Ok(Ok(done))
+}
+
+async fn apply(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    write: &Write,
+) -> Result<u64, tokio_postgres::Error> {
+    match write {
+        Write::Bind {
+            reqid,
+            scid,
+            cardid,
+        } => {
+            transaction
+                .execute(
+                    "UPDATE requests SET scid = $2, cardid = $3 WHERE reqid = $1",
+                    &[
+                        &&reqid.as_bytes()[..],
+                        &&scid.as_bytes()[..],
+                        &&cardid.as_bytes()[..],
+                    ],
+                )
+                .await
+        }
+        Write::EnsureCard(cardid) => {
+            transaction
+                .execute(
+                    "INSERT INTO cards (cardid) VALUES ($1) ON CONFLICT (cardid) DO NOTHING",
+                    &[&&cardid.as_bytes()[..]],
+                )
+                .await
+        }
+        Write::Close(reqid, status) => {
+            transaction
+                .execute(
+                    "UPDATE requests SET state = 'closed', status = $2 WHERE reqid = $1",
+                    &[&&reqid.as_bytes()[..], &status.as_str()],
+                )
+                .await
+        }
+        Write::ConfirmPending(reqid) => {
+            transaction
+                .execute(
+                    "UPDATE cards SET confirmed = pending, pending = NULL, pending_reqid = NULL WHERE pending_reqid = $1",
+                    &[&&reqid.as_bytes()[..]],
+                )
+                .await
+        }
+        Write::DropPending(reqid) => {
+            transaction
+                .execute(
+                    "UPDATE cards SET pending = NULL, pending_reqid = NULL WHERE pending_reqid = $1",
+                    &[&&reqid.as_bytes()[..]],
+                )
+                .await
+        }
+        Write::Retire(cardid) => {
+            transaction
+                .execute(
+                    "INSERT INTO cards (cardid, retired) VALUES ($1, true)
+                     ON CONFLICT (cardid) DO UPDATE SET retired = true, pending = NULL, pending_reqid = NULL",
+                    &[&&cardid.as_bytes()[..]],
+                )
+                .await
+        }
+    }
+}
+
+fn guid_of(row: &tokio_postgres::Row, index: usize) -> Result<Option<[u8; 16]>, String> {
+    let bytes: Option<Vec<u8>> = row
         .try_get(index)
         .map_err(|err| format!("database: {}", db_error(&err)))?;
     bytes
-        .try_into()
-        .map_err(|_| String::from("database: a GUID column that is not 16 bytes"))
+        .map(|bytes| {
+            bytes
+                .try_into()
+                .map_err(|_| String::from("database: a GUID column that is not 16 bytes"))
+        })
+        .transpose()
+}
+
+fn required_guid_of(row: &tokio_postgres::Row, index: usize) -> Result<[u8; 16], String> {
+    guid_of(row, index)?.ok_or_else(|| String::from("database: a required GUID that is NULL"))
 }
 
 fn row_to_request(row: &tokio_postgres::Row) -> Result<Request, String> {
-    let state: String = row
-        .try_get(4)
-        .map_err(|err| format!("database: {}", db_error(&err)))?;
+    let text = |index: usize| -> Result<String, String> {
+        row.try_get(index)
+            .map_err(|err| format!("database: {}", db_error(&err)))
+    };
+    let state = text(4)?;
     Ok(Request {
-        reqid: Guid::from_bytes(guid_of(row, 0)?),
-        scid: Guid::from_bytes(guid_of(row, 1)?),
-        cardid: CardId::from_bytes(guid_of(row, 2)?),
-        operator: row
-            .try_get(3)
-            .map_err(|err| format!("database: {}", db_error(&err)))?,
+        reqid: Guid::from_bytes(required_guid_of(row, 0)?),
+        scid: guid_of(row, 1)?.map(Guid::from_bytes),
+        cardid: guid_of(row, 2)?.map(CardId::from_bytes),
+        operator: text(3)?,
         state: if state == "open" {
-            State::Open
+            registry::State::Open
         } else {
-            State::Closed
+            registry::State::Closed
         },
+        kind: registry::RequestType::parse(&text(5)?)
+            .ok_or("database: a request type the table's checks do not allow")?,
+        status: Status::parse(&text(6)?)
+            .ok_or("database: a request status the table's checks do not allow")?,
+    })
+}
+
+fn row_to_card(row: &tokio_postgres::Row) -> Result<Card, String> {
+    let fail = |err: tokio_postgres::Error| format!("database: {}", db_error(&err));
+    let version = |index: usize| -> Result<Option<u8>, String> {
+        let value: Option<i16> = row.try_get(index).map_err(fail)?;
+        value
+            .map(|value| {
+                u8::try_from(value)
+                    .map_err(|_| String::from("database: a master version out of 1 to 255"))
+            })
+            .transpose()
+    };
+    Ok(Card {
+        cardid: CardId::from_bytes(required_guid_of(row, 0)?),
+        confirmed: version(1)?,
+        pending: version(2)?,
+        pending_reqid: guid_of(row, 3)?.map(Guid::from_bytes),
+        retired: row.try_get(4).map_err(fail)?,
     })
 }
 
@@ -932,8 +1201,10 @@ ON CONFLICT (operator) DO UPDATE SET
     times = cardadmin_recent(r.times) || CASE WHEN cardinality(cardadmin_recent(r.times)) < $2::bigint THEN ARRAY[now()] ELSE '{}'::timestamptz[] END
 RETURNING verdict, reported";
 
-/// The migrations, in order: entry `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: [&str; 1] = ["
+/// The migrations, in order: entry `n` takes the schema from version `n` to `n + 1`. In them,
+/// `$CONFIGURED_VERSION` stands for the master version configured at the moment (a number
+/// from 1 to 255, written in by [`migrate`]).
+const MIGRATIONS: [&str; 2] = ["
 CREATE TABLE requests (
     reqid bytea PRIMARY KEY CHECK (length(reqid) = 16),
     scid bytea NOT NULL CHECK (length(scid) = 16),
@@ -967,11 +1238,28 @@ CREATE TABLE refusals (
 CREATE FUNCTION cardadmin_recent(times timestamptz[]) RETURNS timestamptz[]
     LANGUAGE sql STABLE
     AS $$ SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(times) AS t WHERE t > now() - interval '60 seconds' $$;
+", "
+ALTER TABLE requests
+    ALTER COLUMN scid DROP NOT NULL,
+    ALTER COLUMN cardid DROP NOT NULL,
+    ADD COLUMN type text NOT NULL DEFAULT 'enroll' CHECK (type IN ('enroll', 'renew', 'retire')),
+    ADD COLUMN status text NOT NULL DEFAULT 'Approved' CHECK (status IN ('Approved', 'Completed', 'Canceled', 'Abandoned'));
+UPDATE requests SET status = 'Completed' WHERE state = 'closed';
+CREATE TABLE cards (
+    cardid bytea PRIMARY KEY CHECK (length(cardid) = 16),
+    confirmed smallint CHECK (confirmed BETWEEN 1 AND 255),
+    pending smallint CHECK (pending BETWEEN 1 AND 255),
+    pending_reqid bytea CHECK (length(pending_reqid) = 16),
+    retired boolean NOT NULL DEFAULT false
+);
+CREATE INDEX cards_by_pending_request ON cards (pending_reqid);
+INSERT INTO cards (cardid, confirmed)
+    SELECT DISTINCT cardid, $CONFIGURED_VERSION FROM requests WHERE cardid IS NOT NULL;
 "];
 
 /// Creates or migrates the tables, one instance at a time (a transaction-scoped advisory
 /// lock): refuses a schema newer than this binary's.
-async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), String> {
+async fn migrate(client: &mut deadpool_postgres::Object, version: u8) -> Result<(), String> {
     let fail = |err: tokio_postgres::Error| format!("creating the tables: {}", db_error(&err));
     let transaction = client.transaction().await.map_err(fail)?;
     transaction
@@ -996,14 +1284,18 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), String> {
             "the database's tables are schema version {found}, newer than this cardadmin-server knows (version {SCHEMA_VERSION}): a newer cardadmin-server created them; run that version (or a newer one), not this one"
         ));
     }
-    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        transaction.batch_execute(sql).await.map_err(|err| {
+    for (to, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let sql = sql.replace("$CONFIGURED_VERSION", &version.to_string());
+        transaction.batch_execute(&sql).await.map_err(|err| {
             format!(
                 "migrating the tables to schema version {}: {}",
-                version + 1,
+                to + 1,
                 db_error(&err)
             )
         })?;
+        if to == 1 && found == 1 {
+            eprintln!("database: upgraded to schema version 2: every card of the registry recorded as confirmed on master version {version} (the \"diversification_key_version\" configured now)");
+        }
     }
     if found < SCHEMA_VERSION {
         transaction
@@ -1097,14 +1389,7 @@ async fn append_in_transaction(
         .await
         .map_err(fail)?;
     let head = chain_head(&**transaction, chain).await?;
-    let change = RegistryChange {
-        action,
-        reqid: request.reqid,
-        scid: request.scid,
-        cardid: request.cardid,
-        operator: request.operator.clone(),
-        uid,
-    };
+    let change = RegistryChange::of(action, request, uid);
     let rows = chain_rows(chain, &head, &[Record::Registry(&change)]);
     transaction
         .execute(INSERT_SQL, &[&chain, &rows.0, &rows.1, &rows.2, &rows.3])

@@ -18,7 +18,7 @@ use crate::audit::{AuditLog, Entry};
 pub use crate::pg::Denied;
 use crate::pg::{self, Database};
 use crate::ratelimit::{self, Refusal};
-use crate::registry::{self, UNAVAILABLE};
+use crate::registry::{self, Ask, Card, Done, KeyAsk, LifecycleError, Op, UNAVAILABLE};
 
 /// The request registry.
 pub enum Registry {
@@ -29,57 +29,131 @@ pub enum Registry {
 }
 
 impl Registry {
-    /// Whether `operator` may ask this: see [`registry::Registry::authorize`]. The SQLite
-    /// registry that cannot be read refuses with [`UNAVAILABLE`] (403, as before); the
-    /// database that does not answer is [`Denied::Unavailable`] (503).
-    pub async fn authorize(
-        &self,
-        operator: Option<&str>,
-        reqid: Option<Guid>,
-        scid: Guid,
-        cardid: Option<CardId>,
-    ) -> Result<(), Denied> {
+    /// Whether the caller may ask this, and the master version a card key answers under: see
+    /// [`registry::Registry::authorize`]. The SQLite registry that cannot be read refuses with
+    /// [`UNAVAILABLE`] (403, as before); the database that does not answer is
+    /// [`Denied::Unavailable`] (503).
+    pub async fn authorize(&self, ask: &Ask<'_>) -> Result<Option<u8>, Denied> {
         match self {
             Self::Sqlite(registry) => {
                 let registry = registry.clone();
-                let operator = operator.map(str::to_string);
-                tokio::task::spawn_blocking(move || {
-                    registry.authorize(operator.as_deref(), reqid, scid, cardid)
-                })
-                .await
-                .unwrap_or(Err(UNAVAILABLE))
-                .map_err(Denied::Rule)
+                let owned = OwnedAsk::from(ask);
+                tokio::task::spawn_blocking(move || registry.authorize(&owned.ask()))
+                    .await
+                    .unwrap_or(Err(UNAVAILABLE))
+                    .map_err(Denied::Rule)
             }
-            Self::Postgres(database) => database.authorize(operator, reqid, scid, cardid).await,
+            Self::Postgres(database) => database.authorize(ask).await,
         }
     }
 
-    /// Checks again and runs `use_key` while no `requests close` can commit: see
-    /// [`registry::Registry::while_authorized`] and [`Database::while_authorized`].
+    /// Checks again (the version still `planned`) and runs `use_key` while no close can
+    /// commit: see [`registry::Registry::while_authorized`] and [`Database::while_authorized`].
     pub async fn while_authorized<T: Send + 'static>(
         &self,
-        operator: Option<&str>,
-        reqid: Option<Guid>,
-        scid: Guid,
-        cardid: Option<CardId>,
+        ask: &Ask<'_>,
+        planned: Option<u8>,
         use_key: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Denied> {
         match self {
             Self::Sqlite(registry) => {
                 let registry = registry.clone();
-                let operator = operator.map(str::to_string);
+                let owned = OwnedAsk::from(ask);
                 tokio::task::spawn_blocking(move || {
-                    registry.while_authorized(operator.as_deref(), reqid, scid, cardid, use_key)
+                    registry.while_authorized(&owned.ask(), planned, use_key)
                 })
                 .await
                 .unwrap_or(Err(UNAVAILABLE))
                 .map_err(Denied::Rule)
             }
-            Self::Postgres(database) => {
-                database
-                    .while_authorized(operator, reqid, scid, cardid, use_key)
+            Self::Postgres(database) => database.while_authorized(ask, planned, use_key).await,
+        }
+    }
+
+    /// Whether `operator` has an open request: `Err` a rule (403) or an unavailable database.
+    pub async fn has_open_request(&self, operator: &str) -> Result<bool, Denied> {
+        match self {
+            Self::Sqlite(registry) => {
+                let registry = registry.clone();
+                let operator = operator.to_string();
+                tokio::task::spawn_blocking(move || registry.has_open_request(&operator))
                     .await
+                    .unwrap_or(Err(UNAVAILABLE))
+                    .map_err(Denied::Rule)
             }
+            Self::Postgres(database) => database
+                .has_open_request(operator)
+                .await
+                .map_err(|()| Denied::Unavailable),
+        }
+    }
+
+    /// A lifecycle operation (issue #25), committed when `commit`, else a dry run: see
+    /// [`registry::Registry::lifecycle`].
+    pub async fn lifecycle(&self, op: &Op, commit: bool) -> Result<Done, LifecycleError> {
+        match self {
+            Self::Sqlite(registry) => {
+                let registry = registry.clone();
+                let op = op.clone();
+                tokio::task::spawn_blocking(move || registry.lifecycle(&op, commit))
+                    .await
+                    .unwrap_or(Err(LifecycleError::Forbidden(UNAVAILABLE)))
+                    // The SQLite file that cannot be read refuses as the key routes do.
+                    .map_err(|err| match err {
+                        LifecycleError::Unavailable => LifecycleError::Forbidden(UNAVAILABLE),
+                        other => other,
+                    })
+            }
+            Self::Postgres(database) => database.lifecycle(op, commit).await,
+        }
+    }
+
+    /// Every card's row.
+    pub async fn cards(&self) -> Result<Vec<Card>, String> {
+        match self {
+            Self::Sqlite(registry) => {
+                let registry = registry.clone();
+                tokio::task::spawn_blocking(move || registry.cards())
+                    .await
+                    .map_err(|err| err.to_string())?
+            }
+            Self::Postgres(database) => database.cards().await,
+        }
+    }
+}
+
+/// An [`Ask`] that owns its operator, to cross to a blocking thread.
+struct OwnedAsk {
+    operator: Option<String>,
+    reqid: Option<Guid>,
+    scid: Guid,
+    cardid: Option<CardId>,
+    key: KeyAsk,
+    current: Option<u8>,
+}
+
+impl From<&Ask<'_>> for OwnedAsk {
+    fn from(ask: &Ask<'_>) -> Self {
+        Self {
+            operator: ask.operator.map(str::to_string),
+            reqid: ask.reqid,
+            scid: ask.scid,
+            cardid: ask.cardid,
+            key: ask.key,
+            current: ask.current,
+        }
+    }
+}
+
+impl OwnedAsk {
+    fn ask(&self) -> Ask<'_> {
+        Ask {
+            operator: self.operator.as_deref(),
+            reqid: self.reqid,
+            scid: self.scid,
+            cardid: self.cardid,
+            key: self.key,
+            current: self.current,
         }
     }
 }

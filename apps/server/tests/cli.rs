@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 
-const HELP_FORMS: [&[&str]; 11] = [
+const HELP_FORMS: [&[&str]; 13] = [
     &["--help"],
     &["-h"],
     &["--config", "x.json", "--help"],
@@ -18,6 +18,8 @@ const HELP_FORMS: [&[&str]; 11] = [
     &["verify-audit", "--help"],
     &["verify-audit", "-h"],
     &["--listen", "127.0.0.1:1", "-h"],
+    &["keys", "--help"],
+    &["keys", "--config", "x.json", "-h"],
 ];
 
 #[test]
@@ -76,7 +78,7 @@ fn bad_arguments_exit_2_with_a_message_on_stderr() {
 }
 
 /// The configuration's fields, each as the README must name it.
-const FIELDS: [&str; 20] = [
+const FIELDS: [&str; 23] = [
     "initial_admin_key",
     "diversification_key",
     "algorithm",
@@ -97,6 +99,9 @@ const FIELDS: [&str; 20] = [
     "rate_limit_per_minute",
     "max_connections",
     "header_read_timeout_seconds",
+    "profile_template_id",
+    "diversification_key_version",
+    "previous_diversification_keys",
 ];
 
 #[test]

@@ -220,7 +220,13 @@ fn malformed_requests_get_exact_messages() {
             "{name}"
         );
     }
-    let unknown = server.get(&format!("{PREFIX}/smartcards"));
+    // `/smartcards` is a route since issue #25, for POST only.
+    let post_only = server.get(&format!("{PREFIX}/smartcards"));
+    assert_eq!(
+        (post_only.status, post_only.header("allow")),
+        (405, Some("POST"))
+    );
+    let unknown = server.get(&format!("{PREFIX}/smartcardz"));
     assert_eq!((unknown.status, unknown.content_type()), (404, JSON));
     assert!(
         unknown

@@ -605,7 +605,7 @@ fn a_database_of_a_newer_schema_is_refused() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         psql(&url, "SELECT version FROM cardadmin_schema").trim(),
-        "1"
+        "2"
     );
     psql(&url, "UPDATE cardadmin_schema SET version = 99");
     let (status, stderr) = Server::spawn(&a, 19844)
@@ -613,7 +613,7 @@ fn a_database_of_a_newer_schema_is_refused() {
         .expect("a server on a newer schema");
     assert_eq!(status, Some(1));
     assert!(
-        stderr.contains("schema version 99, newer than this cardadmin-server knows (version 1)"),
+        stderr.contains("schema version 99, newer than this cardadmin-server knows (version 2)"),
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

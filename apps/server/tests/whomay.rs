@@ -92,11 +92,15 @@ fn register(config: &Path) -> String {
     assert_eq!(code, 0);
     assert_eq!(list.lines().count(), 4, "{list}");
     assert!(
-        list.contains(&format!("\n{REQ2}\t{SCID2}\t{CARD}\tbob\topen\n")),
+        list.contains(&format!(
+            "\n{REQ2}\t{SCID2}\t{CARD}\tbob\topen\tenroll\tApproved\n"
+        )),
         "{list}"
     );
     assert!(
-        list.contains(&format!("\n{REQ3}\t{SCID}\t{CARD}\talice\tclosed")),
+        list.contains(&format!(
+            "\n{REQ3}\t{SCID}\t{CARD}\talice\tclosed\tenroll\tCanceled"
+        )),
         "{list}"
     );
     list
