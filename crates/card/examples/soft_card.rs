@@ -31,9 +31,10 @@
 //! blocked; `6982` (security status not satisfied) with no counter and no blocking, as a
 //! YubiKey answers.
 //!
-//! `--card-id GUID` (32 hex digits, hyphens allowed: `bc88f13f-83ba-4037-8262-46eba1291c6e`)
-//! gives the card a CHUID holding that GUID, the card ID a card management system reads
-//! (`SoftCard::with_card_id`); without it GET DATA of the CHUID answers `6A82`.
+//! `--card-id GUID` (GUID text as MIM CM writes card IDs, `bc88f13f-83ba-4037-8262-46eba1291c6e`,
+//! in any form `cardadmin::CardId::parse` reads) gives the card a CHUID whose GUID is that card
+//! ID's 16 bytes (the Windows GUID layout, `CardId::as_bytes`): the card ID a card management
+//! system reads (`SoftCard::with_card_id`). Without it GET DATA of the CHUID answers `6A82`.
 //!
 //! **vpcd.** With `--vpcd ADDR` the card connects to the vsmartcard driver of pcscd
 //! (Debian's `vsmartcard-vpcd`: the driver is the server, the card the client; as
@@ -67,7 +68,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cardadmin::rng::OsRng;
-use cardadmin::{AdminKey, Algorithm};
+use cardadmin::{AdminKey, Algorithm, CardId};
 use cardadmin_card::auth::gids;
 use cardadmin_card::soft_card::{SoftCard, WrongKeyStatus};
 use zeroize::Zeroizing;
@@ -184,12 +185,8 @@ fn parse_args() -> Result<Options, Option<String>> {
             }
             "--card-id" => {
                 let text = value("--card-id")?;
-                let bytes = decode_hex(&text.replace('-', ""))
-                    .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
-                    .ok_or(format!(
-                        "--card-id {text}: a GUID, 32 hex digits (hyphens allowed)"
-                    ))?;
-                card_id = Some(bytes);
+                let id = CardId::parse(&text).map_err(|err| format!("--card-id {text}: {err}"))?;
+                card_id = Some(*id.as_bytes());
             }
             "-h" | "--help" => return Err(None),
             // Only the option's name: `--key=0102...` must not print the key.

@@ -392,10 +392,11 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
 
     /// The same card with a card ID: the GUID of the CHUID that GET DATA `5F C1 02` answers
     /// (SP 800-73-4 part 1, 3.1.2), which identifies the card to a card management system
-    /// (MIM CM's card ID). The CHUID holds the GUID (tag `34`, the 16 bytes as given, RFC 4122
-    /// order), an expiration date (tag `35`, `20991231`), an empty issuer signature (`3E`) and
-    /// error detection code (`FE`); no FASC-N, as a card that only a GUID identifies. Without
-    /// an ID (the default) the CHUID is not found (`6A82`).
+    /// (MIM CM's card ID: these 16 bytes in the Windows GUID layout, [`cardadmin::CardId`]).
+    /// The CHUID holds the GUID (tag `34`, the 16 bytes as given), an expiration date (tag
+    /// `35`, `20991231`), an empty issuer signature (`3E`) and error detection code (`FE`); no
+    /// FASC-N, as a card that only its GUID identifies. Without an ID (the default) the CHUID
+    /// is not found (`6A82`).
     ///
     /// ```
     /// # #[cfg(feature = "getrandom")]
