@@ -262,25 +262,25 @@ realstack_stage() {
         "$card_admin" --reader "$reader" gids authenticate --algorithm tdes --key-env REALSTACK_K_WRONG
     stop_card
 
-    # -- The MIM CM enrollment against the example server ---------------------------------------
-    # The card ships with the profile's initial admin key; the server's configuration names it,
-    # in the two roles of issue #15 (initial admin key, diversification key).
+    # -- card-admin against another PC/SC application, a hostile server, a server without requests
+    # The card ships with the profile's initial admin key and says its card ID (a CHUID); the
+    # server's configuration names the key in the two roles of issue #15 (initial admin key,
+    # diversification key) and the profile template whose configuration hands the key out.
     # A master with no audit finding: with "tls" (below) the server refuses a weak one.
     local initial=$k_other master=2b7e151628aed2a6abf7158809cf4f3c762e7160f38b4da5
-    printf '{"initial_admin_key": "%s", "diversification_key": "%s"}\n' "$initial" "$master" \
-        >"$work/server.json"
+    local cardid=bc88f13f-83ba-4037-8262-46eba1291c6e profile=12bd5120-86a2-4ee1-8d05-131066871578
+    printf '{"initial_admin_key": "%s", "diversification_key": "%s", "profile_template_id": "%s"}\n' \
+        "$initial" "$master" "$profile" >"$work/server.json"
     target/release/cardadmin-server --config "$work/server.json" --listen "$listen" \
         >"$work/server.out" 2>"$work/server.err" &
     server_pid=$!
     wait_port "${listen%:*}" "${listen##*:}" "$server_pid" 100 || { echo "realstack: the server did not start"; cat "$work/server.err"; return 1; }
-    start_card tdes "$initial"
-    local ids=(--reqid a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099 --scid 17cf063d-e337-4aa9-a822-346554ddd3c9
-        --cardid bc88f13f-83ba-4037-8262-46eba1291c6e)
+    start_card_with --algorithm tdes --key "$initial" --card-id "$cardid"
+    local ids=(--reqid a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099 --profile-template "$profile")
 
-    # -- card-admin against another PC/SC application and a hostile server (issue #24 item 9) --
     # The probe (apps/card-admin/tests/interop/pcsc_probe.py) answers every request after trying
-    # a SELECT of its own on the card: card-admin is mid-flow then (the card holds the challenge
-    # it gave), so the SELECT must be held back by card-admin's PC/SC transaction.
+    # a SELECT of its own on the card: card-admin is mid-flow then (it selected PIV and read the
+    # card ID), so the SELECT must be held back by card-admin's PC/SC transaction.
     local probe_port=${probe##*:}
     "$venv/bin/python" apps/card-admin/tests/interop/pcsc_probe.py server "$probe_port" "$reader" \
         >"$work/probe.out" 2>&1 &
@@ -308,27 +308,22 @@ realstack_stage() {
     stop_pid "$probe_pid"
     probe_pid=""
 
-    local enroll=("$card_admin" --reader "$reader" enroll --server "http://$listen" "${ids[@]}")
-    if "${enroll[@]}" >"$work/enroll.out" 2>&1 && grep -q '^enrolled: ' "$work/enroll.out"; then
-        ok "card-admin enroll: $(grep -c '^step .*: ok' "$work/enroll.out") steps ok, card enrolled"
-        sed 's/^/realstack:        /' "$work/enroll.out"
-    else
-        fail "card-admin enroll" "$work/enroll.out"
-    fi
-    refuse "enroll again: the card no longer holds the initial key, card answered" \
-        "step card accepts the initial key's response failed: the card answered 63C[0-9A-F]" "${enroll[@]}"
-    refuse "card-admin piv verify-pin after enrollment, old PIN" 'step verify PIN failed: the card answered 63C[0-9A-F].*' \
-        "$card_admin" --reader "$reader" piv verify-pin --pin-env REALSTACK_PIN
+    # MIM CM's walkthrough needs the server's requests: without a registry it stops there.
+    refuse "card-admin enroll against a server without a request registry stops at the request, changing nothing" \
+        'step request failed: the server answered 501: registry: this server keeps no request registry.*this run changed nothing' \
+        "$card_admin" --reader "$reader" enroll --server "http://$listen" "${ids[@]}"
+    expect "the card still holds the initial key" 'step PIV mutual authenticate \(3DES\): ok' \
+        "$card_admin" --reader "$reader" piv authenticate --algorithm tdes --key-env REALSTACK_K_OTHER
     stop_card
     stop_pid "$server_pid"
     server_pid=""
     [ "$stopped_code" = 0 ] || fail "server exited with $stopped_code after SIGTERM" "$work/server.err"
 
-    # -- The same enrollment against the secured server (issue #16) ----------------------------
+    # -- The MIM CM walkthrough against the secured server: enroll, a master rotated, renew ------
     # TLS with a client certificate (CN = the operator), the request registry and the audit
-    # trail, certificates made here with openssl. Without a client certificate the handshake
-    # fails before anything is written to the card, so the run with one that follows still
-    # finds the initial key on the card.
+    # trail, certificates made here with openssl (issue #16); the lifecycle routes and master
+    # versions of issue #25. Without a client certificate the handshake fails before anything
+    # is written to the card, so the run with one that follows still finds the initial key.
     local tls_listen="${REALSTACK_TLS_SERVER:-127.0.0.1:18444}" ossl="$work/openssl.log"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
         -keyout "$work/ca.key" -out "$work/ca.pem" -subj "/CN=realstack CA" \
@@ -342,44 +337,104 @@ realstack_stage() {
     }
     leaf tls-server localhost 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n'
     leaf operator alice 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
-    cat >"$work/secured.json" <<JSON
+    # secured_config FILE MASTERS: the secured server's configuration with these master fields.
+    secured_config() {
+        cat >"$1" <<JSON
 {
   "initial_admin_key": "$initial",
-  "diversification_key": "$master",
+  $2,
+  "profile_template_id": "$profile",
   "tls": {"cert": "$work/tls-server.pem", "key": "$work/tls-server.key", "client_ca": "$work/ca.pem"},
   "registry": "$work/registry.sqlite",
   "audit_log": "$work/audit.jsonl"
 }
 JSON
-    local reqid=a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099 scid=17cf063d-e337-4aa9-a822-346554ddd3c9
-    local cardid=bc88f13f-83ba-4037-8262-46eba1291c6e
-    expect "requests add: the enrollment's request, operator alice" "" \
-        target/release/cardadmin-server requests add --config "$work/secured.json" --reqid "$reqid" \
-        --scid "$scid" --cardid "$cardid" --operator alice
-    target/release/cardadmin-server --config "$work/secured.json" --listen "$tls_listen" \
-        >"$work/secured.out" 2>"$work/secured.err" &
-    server_pid=$!
-    wait_port "${tls_listen%:*}" "${tls_listen##*:}" "$server_pid" 100 || { echo "realstack: the secured server did not start"; cat "$work/secured.err"; return 1; }
-    start_card tdes "$initial"
-    local secured=("$card_admin" --reader "$reader" enroll --server "https://$tls_listen"
-        --reqid "$reqid" --scid "$scid" --cardid "$cardid" --cacert "$work/ca.pem")
+    }
+    secured_config "$work/secured.json" "\"diversification_key\": \"$master\""
+    start_secured() {
+        target/release/cardadmin-server --config "$work/secured.json" --listen "$tls_listen" \
+            >"$work/secured.out" 2>>"$work/secured.err" &
+        server_pid=$!
+        wait_port "${tls_listen%:*}" "${tls_listen##*:}" "$server_pid" 100 || { echo "realstack: the secured server did not start"; cat "$work/secured.err"; return 1; }
+    }
+    stop_secured() {
+        stop_pid "$server_pid"
+        server_pid=""
+        [ "$stopped_code" = 0 ] || fail "secured server exited with $stopped_code after SIGTERM" "$work/secured.err"
+    }
+    # keys_line VERSION: the `keys` line of that version (version, role, algorithm, check value,
+    # confirmed, pending), tab-separated.
+    keys_line() {
+        target/release/cardadmin-server keys --config "$work/secured.json" 2>>"$work/secured.err" | awk -F'\t' -v v="$1" '$1 == v'
+    }
+    local reqid=a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099 renew_reqid=5d0f7d0e-3f52-4c1e-9a7e-0c2b9f0d6a11
+    local wrong_cardid=11111111-2222-3333-4444-555555555555
+    # The enroll request names no smart card or card: POST /smartcards binds them.
+    expect "requests add: an enroll request, operator alice, no smart card yet" "" \
+        target/release/cardadmin-server requests add --config "$work/secured.json" --reqid "$reqid" --operator alice
+    start_secured
+    start_card_with --algorithm tdes --key "$initial" --card-id "$cardid"
+    local tls_opts=(--server "https://$tls_listen" --cacert "$work/ca.pem")
+    local as_alice=(--cert "$work/operator.pem" --key "$work/operator.key")
+    local secured=("$card_admin" --reader "$reader" enroll "${tls_opts[@]}" --reqid "$reqid" --profile-template "$profile")
     refuse "secured enroll without a client certificate stops at the server" \
-        "step authenticationresponse \(diversified=False\) failed: .*" "${secured[@]}"
-    if "${secured[@]}" --cert "$work/operator.pem" --key "$work/operator.key" >"$work/enroll.out" 2>&1 \
-        && grep -q '^enrolled: ' "$work/enroll.out"; then
-        ok "card-admin enroll over TLS as alice, registry and audit trail: $(grep -c '^step .*: ok' "$work/enroll.out") steps ok, card enrolled"
+        "step request failed: .*CertificateRequired.*this run changed nothing" "${secured[@]}"
+    refuse "enroll with a --cardid the card's CHUID contradicts stops before the server is asked" \
+        "step read card ID failed: this card's ID is $cardid \(its CHUID\), not --cardid $wrong_cardid.*this run changed nothing" \
+        "${secured[@]}" "${as_alice[@]}" --cardid "$wrong_cardid"
+    if "${secured[@]}" "${as_alice[@]}" >"$work/enroll.out" 2>&1 && grep -q '^enrolled: ' "$work/enroll.out" \
+        && grep -q "^step read card ID: ok, $cardid (the card's CHUID)" "$work/enroll.out"; then
+        ok "card-admin enroll over TLS as alice (card ID from the CHUID, profile configuration, POST /smartcards, Completed): $(grep -c '^step .*: ok' "$work/enroll.out") steps ok, card enrolled"
+        sed 's/^/realstack:        /' "$work/enroll.out"
     else
         fail "card-admin enroll over TLS" "$work/enroll.out"
         sed 's/^/realstack:        /' "$work/secured.err" | tail -n 20
     fi
-    expect "the audit trail of the secured enrollment verifies" "" \
+    local scid
+    scid="$(sed -n 's/^step create smart card: ok, smart card //p' "$work/enroll.out")"
+    refuse "enroll again: the request is completed" "step request failed: the request's status is Completed, not Approved" \
+        "${secured[@]}" "${as_alice[@]}"
+    refuse "card-admin piv verify-pin after enrollment, old PIN" 'step verify PIN failed: the card answered 63C[0-9A-F].*' \
+        "$card_admin" --reader "$reader" piv verify-pin --pin-env REALSTACK_PIN
+    expect_eq "keys: the enrolled card is confirmed on version 1" "1 current 1 0" \
+        "$(keys_line 1 | awk -F'\t' '{print $1, $2, $5, $6}')"
+    stop_secured
+
+    # The master rotated (a new random one): the old one moves to previous_diversification_keys
+    # as version 1.
+    local master2=896f474f64bdd0d346609c2358f1dae54f4a4d0dbc4beaf9
+    secured_config "$work/secured.json" "\"diversification_key\": \"$master2\", \"diversification_key_version\": 2,
+  \"previous_diversification_keys\": [{\"version\": 1, \"key\": \"$master\"}]"
+    expect "requests add: a renew request for the enrolled card" "" \
+        target/release/cardadmin-server requests add --config "$work/secured.json" --type renew \
+        --reqid "$renew_reqid" --scid "$scid" --cardid "$cardid" --operator alice
+    start_secured
+    expect_eq "keys after the rotation: version 2 current with no card, version 1 previous with the card" \
+        "2 current 0 0;1 previous 1 0" \
+        "$(keys_line 2 | awk -F'\t' '{printf "%s %s %s %s", $1, $2, $5, $6}');$(keys_line 1 | awk -F'\t' '{printf "%s %s %s %s", $1, $2, $5, $6}')"
+    local renew=("$card_admin" --reader "$reader" renew "${tls_opts[@]}" "${as_alice[@]}" --reqid "$renew_reqid" --scid "$scid")
+    refuse "renew with a --cardid the card's CHUID contradicts stops before any key change" \
+        "step read card ID failed: this card's ID is $cardid \(its CHUID\), not --cardid $wrong_cardid.*this run changed nothing" \
+        "${renew[@]}" --cardid "$wrong_cardid"
+    expect_eq "keys: still no key change under way" "1 previous 1 0" "$(keys_line 1 | awk -F'\t' '{print $1, $2, $5, $6}')"
+    if "${renew[@]}" --cardid "$cardid" >"$work/renew.out" 2>&1 && grep -q '^renewed: ' "$work/renew.out"; then
+        ok "card-admin renew: the card's key under version 1 authenticated, the version 2 key set and proven, Completed: $(grep -c '^step .*: ok' "$work/renew.out") steps ok"
+        sed 's/^/realstack:        /' "$work/renew.out"
+    else
+        fail "card-admin renew" "$work/renew.out"
+        sed 's/^/realstack:        /' "$work/secured.err" | tail -n 20
+    fi
+    expect_eq "keys after the renew: the card confirmed on version 2, none left on version 1" \
+        "2 current 1 0;1 previous 0 0" \
+        "$(keys_line 2 | awk -F'\t' '{printf "%s %s %s %s", $1, $2, $5, $6}');$(keys_line 1 | awk -F'\t' '{printf "%s %s %s %s", $1, $2, $5, $6}')"
+    refuse "renew again: the request is completed" "step request failed: the request's status is Completed, not Approved" \
+        "${renew[@]}" --cardid "$cardid"
+    expect "the audit trail of the enrollment and renewal verifies" "" \
         target/release/cardadmin-server verify-audit "$work/audit.jsonl"
-    expect "the audit trail has the initial key's and the card key's answers" "" \
-        bash -c "grep -q '\"key_role\":\"initial_key\"' '$work/audit.jsonl' && grep -q '\"key_role\":\"card_key\"' '$work/audit.jsonl'"
+    expect "the audit trail has the initial key's, version 1's and version 2's answers" "" \
+        bash -c "grep -q '\"key_role\":\"initial_key\"' '$work/audit.jsonl' && grep -q '\"key_version\":1' '$work/audit.jsonl' && grep -q '\"key_version\":2' '$work/audit.jsonl'"
     stop_card
-    stop_pid "$server_pid"
-    server_pid=""
-    [ "$stopped_code" = 0 ] || fail "secured server exited with $stopped_code after SIGTERM" "$work/secured.err"
+    stop_secured
     stop_pid "$pcscd_pid"
     pcscd_pid=""
     stop_pid "$netns_pid"
