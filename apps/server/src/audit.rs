@@ -135,8 +135,9 @@ pub struct Entry {
     pub status: u16,
     /// What the caller was told, for a refusal or an error.
     pub message: Option<String>,
-    /// For the lifecycle routes (issue #25), which the core does not parse: what was asked.
-    pub lifecycle: Option<LifecycleRecord>,
+    /// For the lifecycle routes (issue #25), which the core does not parse: what was asked
+    /// (boxed: most lines have none, and entries wait in queues).
+    pub lifecycle: Option<Box<LifecycleRecord>>,
     /// For a card key: the master version that answers (issue #25).
     pub key_version: Option<u8>,
 }

@@ -337,7 +337,7 @@ async fn record(
             record: detail.record,
             status,
             message: message.map(str::to_string),
-            lifecycle: detail.lifecycle,
+            lifecycle: detail.lifecycle.map(Box::new),
             key_version: detail.key_version,
         })
         .await
@@ -783,10 +783,8 @@ async fn lifecycle_route<S: Answerer>(
             501,
             "registry: this server keeps no request registry (\"registry\" or \"database\" in its configuration), so it has no requests or smart cards".into(),
         );
-        return match record(security, operator, asked, 501, outcome.message.as_deref()).await {
-            Ok(()) => outcome,
-            Err(()) => audit_failed(),
-        };
+        // Through the refusal limit, as a 4xx: no key, nothing changed.
+        return refusal(security, operator, asked, outcome).await;
     };
     let Some(caller) = operator.clone() else {
         let outcome = Outcome::from_reply(cm::Reply::from_error(RequestError::Forbidden {

@@ -246,6 +246,9 @@ pub const VERSION_CHANGED: Rule =
 pub const UNKNOWN_VERSION: Rule = "the card's key comes from a master version this server does not hold (cardadmin-server keys lists the versions in use)";
 /// `POST /smartcards` on a renew or retire request.
 pub const NOT_ENROLL: Rule = "smart cards are created for enroll requests; a renew or retire request names its smart card and card when it is added";
+/// `POST /smartcards` for a card that is enrolled already (on a master version, or with a key
+/// change under way): an enroll request must not become a way to another card's key.
+pub const ENROLLED: Rule = "the card is enrolled already (its key is on a master version, or a key change is under way): renew it, or retire it first";
 /// `PUT /requests/{r}/smartcards/{s}` on another request type.
 pub const NOT_RETIRE: Rule = "a smart card is retired within a retire request";
 /// The profile's configuration (it holds the initial key) for a caller with no open request.
@@ -426,6 +429,9 @@ pub fn decide(
                     },
                     Vec::new(),
                 ));
+            }
+            if card.is_some_and(|card| card.confirmed.is_some() || card.pending.is_some()) {
+                return Err(LifecycleError::Forbidden(ENROLLED));
             }
             let scid = request.scid.unwrap_or(*new_scid);
             Ok((

@@ -172,7 +172,7 @@ impl Bench {
     }
 
     /// `keys`' table: version to (role, check value, confirmed, pending), and the last line.
-    fn keys(&self) -> (Vec<(String, String, String, u64, u64)>, String) {
+    fn keys(&self) -> (Vec<KeysRow>, String) {
         let (code, stdout, stderr) = self.command(&["keys"]);
         assert_eq!(code, 0, "keys: {stdout}{stderr}");
         let mut lines = stdout.lines();
@@ -199,6 +199,9 @@ impl Bench {
         (rows, last)
     }
 }
+
+/// A row of `keys`: version, role, check value, confirmed, pending.
+type KeysRow = (String, String, String, u64, u64);
 
 /// `METHOD target` over TLS with `client`, with a JSON body when given.
 fn send(
@@ -419,6 +422,25 @@ fn rotation(backend: Backend) {
         ("1", "current", 2, 0)
     );
     assert_eq!(rows[0].2, cmac_check_value(TEST_MASTER));
+    // An enrolled card is not enrolled again (an enroll request is no way to another card's
+    // key): it is renewed or retired.
+    let r11 = guid(11);
+    bench.add(&["--reqid", &r11, "--operator", "alice"]);
+    let again = send(
+        &server,
+        &bench.alice,
+        "POST",
+        &format!("{PREFIX}/smartcards"),
+        Some(&format!(r#"{{"requestid": "{r11}", "cardid": "{C3}"}}"#)),
+    );
+    assert_eq!(again.status, 403);
+    assert!(
+        again
+            .message()
+            .starts_with("forbidden: the card is enrolled already"),
+        "{}",
+        again.text()
+    );
     server.stop();
 
     // The rotation: version 2 current, version 1 previous.
@@ -489,7 +511,7 @@ fn rotation(backend: Backend) {
     // A new card enrolls under version 2.
     enroll(&bench, &server, &guid(4), C2, MASTER_2);
     let (rows, _) = bench.keys();
-    let row = |rows: &[(String, String, String, u64, u64)], version: &str| {
+    let row = |rows: &[KeysRow], version: &str| {
         rows.iter()
             .find(|row| row.0 == version)
             .map(|row| (row.1.clone(), row.3, row.4))

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 /// raw query, both still percent-encoded (in axum or hyper, `uri.path_and_query()`). The
 /// request's method is the server's business: MIM CM's endpoints are all `GET`.
 ///
-/// Routes, under [`PREFIX`] (`/CertificateManagement/api/v1.0`), matched without regard to
+/// Routes, under [`PREFIX`](crate::PREFIX) (`/CertificateManagement/api/v1.0`), matched without regard to
 /// case, with an optional trailing `/`:
 ///
 /// | route | query | 200 body | else |

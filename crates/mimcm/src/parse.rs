@@ -104,15 +104,15 @@ impl ParsedRequest {
         self.diversified
     }
 
-    /// The audit record of this request under `profile`, as [`answer`] will return it, made
+    /// The audit record of this request under `profile`, as [`answer`](crate::answer) will return it, made
     /// before any key is used: which key role will answer, that key's check value, and the
     /// status the answer will have. A server writes it down (and flushes it) first, then calls
-    /// [`answer`]; the two records are equal.
+    /// [`answer`](crate::answer); the two records are equal.
     ///
     /// Everything that can fail before a key is used is decided here, including a challenge
     /// that is not one block of the answering key's cipher (a 400 with no key role: no key
     /// answers it). What cannot be known in advance, a random generator that fails while
-    /// proposing a PIN (which uses no key), makes [`answer`]'s record differ in its status.
+    /// proposing a PIN (which uses no key), makes [`answer`](crate::answer)'s record differ in its status.
     ///
     /// ```
     /// # #[cfg(feature = "getrandom")]
@@ -208,13 +208,13 @@ impl ParsedRequest {
 }
 
 /// Reads a request target into a [`ParsedRequest`], using no key: the route, its GUIDs and
-/// every query parameter the endpoint reads, by the rules of [`handle_request`] and in its
-/// order. An error is a [`CmError`] whose [`Reply::from_error`] is the answer.
+/// every query parameter the endpoint reads, by the rules of [`handle_request`](crate::handle_request) and in its
+/// order. An error is a [`RequestError`](crate::RequestError) whose [`Reply::from_error`](crate::Reply::from_error) is the answer.
 ///
 /// A server that decides who may ask calls this, checks the parsed IDs against its own
 /// rules (refusing with [`RequestError::Forbidden`], 403, when they fail), records
-/// [`ParsedRequest::audit`], and only then calls [`answer`]. [`handle_request`] is
-/// `parse_request` followed by [`answer`].
+/// [`ParsedRequest::audit`], and only then calls [`answer`](crate::answer). [`handle_request`](crate::handle_request) is
+/// `parse_request` followed by [`answer`](crate::answer).
 ///
 /// ```
 /// # #[cfg(feature = "getrandom")]

@@ -48,7 +48,7 @@ impl fmt::Display for KeyRole {
 /// `key_check_value` identifies the key the server holds for the role: the initial admin key's
 /// check value for [`KeyRole::InitialKey`] (`AdminKey::check_value`, the first 3 bytes of
 /// `E_K(0)`), the diversification master's for [`KeyRole::CardKey`]
-/// (`master::check_value`, ANSI X9.24-1:2017's CMAC method, asked once by [`Profile::new`]).
+/// (`master::check_value`, ANSI X9.24-1:2017's CMAC method, asked once by [`Profile::new`](crate::Profile::new)).
 /// A card key is not computed before its use is recorded, so the record names the master it
 /// comes from and the card ID it is derived for.
 ///
