@@ -7,6 +7,7 @@ use cardadmin_card::auth::{gids, piv, yubikey};
 use zeroize::Zeroizing;
 
 use crate::enroll;
+use crate::mimcm::Kind;
 use crate::reader::{self, expect_success, flow, Connection, Session, Step, StepError};
 use crate::server_url;
 #[cfg(test)]
@@ -21,20 +22,23 @@ const COMMANDS: &[(&str, &str)] = &[
     ("piv", "card-admin [--reader NAME] piv verify-pin PIN"),
     ("gids", "card-admin [--reader NAME] gids authenticate --algorithm ALG KEY"),
     ("gids", "card-admin [--reader NAME] gids put-key --algorithm ALG KEY NEW_KEY"),
-    ("enroll", "card-admin [--reader NAME] enroll --server URL --reqid GUID --scid GUID --cardid ID\n                  [PIN] [--cert PEM --key PEM] [--cacert PEM]"),
+    ("enroll", "card-admin [--reader NAME] enroll --server URL --reqid GUID [--profile-template GUID] [--scid GUID]\n                  [--cardid GUID] [PIN] [--cert PEM --key PEM] [--cacert PEM]"),
+    ("renew", "card-admin [--reader NAME] renew --server URL --reqid GUID --scid GUID --cardid GUID\n                  [--cert PEM --key PEM] [--cacert PEM]"),
 ];
 
 const NOTES: &str = "  ALG: tdes, aes128, aes192 or aes256
   KEY: --key-env VAR | --key-file PATH (hex); NEW_KEY: --new-key-env VAR | --new-key-file PATH
   PIN: --pin-env VAR | --pin-file PATH (enroll: the card's current PIN, 123456 if not given)
   keys and PINs are never taken from the command line
-  URL (enroll): https://HOST[:PORT], or http:// to a loopback host only (localhost, 127.0.0.0/8, ::1)
+  URL (enroll, renew): https://HOST[:PORT], or http:// to a loopback host only (localhost, 127.0.0.0/8, ::1)
+  --cardid: the card's ID, read from the card when it says it (PIV CHUID), and then --cardid must name it
+  enroll: the profile template named by the request, or --profile-template; the smart card from POST /smartcards
   a command that talks to the card holds it (a PC/SC transaction) until it ends, then resets it
   -h, --help: this text (after a command word: that command's); -V, --version: the version
   documentation: apps/card-admin/README.md in the source repository";
 
 /// The usage text: every command, or those named by `topic` (`piv`, `gids`, `enroll`,
-/// `readers`).
+/// `renew`, `readers`).
 pub fn usage(topic: Option<&str>) -> String {
     let mut text = String::new();
     let lines = COMMANDS
@@ -121,7 +125,8 @@ pub enum Action {
         key: Source,
         new_key: Source,
     },
-    Enroll(enroll::Options),
+    /// `enroll` or `renew`.
+    Lifecycle(enroll::Options),
 }
 
 pub struct Invocation {
@@ -140,10 +145,10 @@ pub enum Parsed {
 }
 
 /// The words that name a command (the first word of each).
-const COMMAND_WORDS: [&str; 4] = ["readers", "piv", "gids", "enroll"];
+const COMMAND_WORDS: [&str; 5] = ["readers", "piv", "gids", "enroll", "renew"];
 
 /// The options this tool knows, for a message about one given as `--name=value`.
-const OPTIONS: [&str; 19] = [
+const OPTIONS: [&str; 20] = [
     "--reader",
     "--algorithm",
     "--new-algorithm",
@@ -160,6 +165,7 @@ const OPTIONS: [&str; 19] = [
     "--reqid",
     "--scid",
     "--cardid",
+    "--profile-template",
     "--cert",
     "--key",
     "--cacert",
@@ -211,6 +217,7 @@ struct Flags {
     reqid: Option<String>,
     scid: Option<String>,
     cardid: Option<String>,
+    profile_template: Option<String>,
     tls: Option<Tls>,
 }
 
@@ -285,6 +292,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, Usage> {
             "--reqid" => flags.reqid = Some(value(&arg)?),
             "--scid" => flags.scid = Some(value(&arg)?),
             "--cardid" => flags.cardid = Some(value(&arg)?),
+            "--profile-template" => flags.profile_template = Some(value(&arg)?),
             "--cert" | "--key" | "--cacert" => {
                 let path = value(&arg)?;
                 let tls = flags.tls.get_or_insert(Tls {
@@ -342,9 +350,14 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, Usage> {
                 .new_key
                 .ok_or_else(|| Usage("--new-key-env or --new-key-file is required".into()))?,
         },
-        ["enroll"] => {
+        [word @ ("enroll" | "renew")] => {
+            let kind = if *word == "enroll" {
+                Kind::Enroll
+            } else {
+                Kind::Renew
+            };
             let required = |value: Option<String>, flag: &str| {
-                value.ok_or_else(|| Usage(format!("enroll: {flag} is required")))
+                value.ok_or_else(|| Usage(format!("{word}: {flag} is required")))
             };
             let tls = flags.tls.unwrap_or(Tls {
                 cert: None,
@@ -352,18 +365,44 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, Usage> {
                 cacert: None,
             });
             if tls.cert.is_some() != tls.key.is_some() {
-                return Err(Usage("enroll: --cert and --key go together".into()));
+                return Err(Usage(format!("{word}: --cert and --key go together")));
             }
             let server = required(flags.server, "--server")?;
             let transport = server_url::check(&server).map_err(|err| Usage(err.to_string()))?;
-            Action::Enroll(enroll::Options {
-                server,
-                transport,
-                reqid: required(flags.reqid, "--reqid")?,
-                scid: required(flags.scid, "--scid")?,
-                cardid: required(flags.cardid, "--cardid")?,
+            let reqid = required(flags.reqid, "--reqid")?;
+            let (scid, cardid) = match kind {
+                Kind::Enroll => (flags.scid, flags.cardid),
+                // A renew request names its smart card and card when it is registered.
+                Kind::Renew => {
+                    if flags.pin.is_some() {
+                        return Err(Usage(
+                            "renew: --pin-env and --pin-file are for enroll (renew leaves the PIN alone)".into(),
+                        ));
+                    }
+                    if flags.profile_template.is_some() {
+                        return Err(Usage(
+                            "renew: --profile-template is for enroll (renew reads no profile)"
+                                .into(),
+                        ));
+                    }
+                    (
+                        Some(required(flags.scid, "--scid")?),
+                        Some(required(flags.cardid, "--cardid")?),
+                    )
+                }
+            };
+            Action::Lifecycle(enroll::Options {
+                kind,
+                server: enroll::ServerOptions {
+                    server,
+                    transport,
+                    tls,
+                },
+                reqid,
+                scid,
+                cardid,
+                profile_template: flags.profile_template,
                 current_pin: flags.pin,
-                tls,
             })
         }
         [] => return Err(Usage(String::new())),
@@ -375,11 +414,12 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, Usage> {
 /// The message for words that name no command. Only the words this tool knows are shown: a
 /// word it does not know may be a key or a PIN typed in the wrong place.
 fn unknown_command(words: &[&str]) -> String {
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 9] = [
         "readers",
         "piv",
         "gids",
         "enroll",
+        "renew",
         "authenticate",
         "set-management-key",
         "verify-pin",
@@ -485,7 +525,7 @@ pub fn run(invocation: Invocation) -> Result<(), StepError> {
                 Ok(())
             })
         }
-        Action::Enroll(options) => open()?.hold(|card| enroll::run(card, &options)),
+        Action::Lifecycle(options) => open()?.hold(|card| enroll::run(card, &options)),
     }
 }
 
@@ -497,7 +537,7 @@ pub fn piv_select(card: &Session<'_>) -> Result<(), StepError> {
     Ok(())
 }
 
-fn piv_authenticate(card: &Session<'_>, key: &AdminKey, mutual: bool) -> Result<(), StepError> {
+pub fn piv_authenticate(card: &Session<'_>, key: &AdminKey, mutual: bool) -> Result<(), StepError> {
     let kind = if mutual { "mutual" } else { "single" };
     let step = format!("PIV {kind} authenticate ({})", key.algorithm());
     if mutual {
@@ -743,6 +783,86 @@ mod tests {
         assert!(enroll_with("http://0.0.0.0:8080").is_err());
     }
 
+    fn lifecycle(words: &[&str]) -> enroll::Options {
+        match parse_words(words) {
+            Ok(Parsed::Run(invocation)) => match invocation.action {
+                Action::Lifecycle(options) => options,
+                _ => panic!("{words:?}: not enroll or renew"),
+            },
+            Err(Usage(message)) => panic!("{words:?} refused: {message}"),
+            Ok(_) => panic!("{words:?}: help or version"),
+        }
+    }
+
+    const SERVER: [&str; 2] = ["--server", "https://cm.example.com"];
+
+    #[test]
+    fn renew_takes_the_request_smart_card_and_card() {
+        let mut words = vec!["renew"];
+        words.extend(SERVER);
+        words.extend(&ENROLL[1..]);
+        let options = lifecycle(&words);
+        assert_eq!(options.kind, Kind::Renew);
+        assert_eq!(options.reqid, "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099");
+        assert_eq!(
+            options.scid.as_deref(),
+            Some("17cf063d-e337-4aa9-a822-346554ddd3c9")
+        );
+        assert_eq!(
+            options.cardid.as_deref(),
+            Some("bc88f13f-83ba-4037-8262-46eba1291c6e")
+        );
+    }
+
+    #[test]
+    fn renew_requires_its_smart_card_and_card_and_takes_no_pin_or_profile() {
+        for (leave_out, flag) in [(3, "--scid"), (5, "--cardid"), (1, "--reqid")] {
+            let mut words = vec!["renew"];
+            words.extend(SERVER);
+            for (at, word) in ENROLL.iter().enumerate().skip(1) {
+                if at != leave_out && at != leave_out + 1 {
+                    words.push(word);
+                }
+            }
+            assert_eq!(refusal(&words), format!("renew: {flag} is required"));
+        }
+        let mut words = vec!["renew"];
+        words.extend(SERVER);
+        words.extend(&ENROLL[1..]);
+        let mut with_pin = words.clone();
+        with_pin.extend(["--pin-env", "PIN"]);
+        assert!(refusal(&with_pin).starts_with("renew: --pin-env and --pin-file are for enroll"));
+        words.extend(["--profile-template", "12bd5120-86a2-4ee1-8d05-131066871578"]);
+        assert!(refusal(&words).starts_with("renew: --profile-template is for enroll"));
+    }
+
+    #[test]
+    fn enroll_needs_only_the_server_and_request() {
+        let mut words = vec!["enroll"];
+        words.extend(SERVER);
+        words.extend(["--reqid", "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099"]);
+        let options = lifecycle(&words);
+        assert_eq!(options.kind, Kind::Enroll);
+        assert!(options.scid.is_none() && options.cardid.is_none());
+        assert!(options.profile_template.is_none());
+        words.extend(["--profile-template", "12bd5120-86a2-4ee1-8d05-131066871578"]);
+        assert_eq!(
+            lifecycle(&words).profile_template.as_deref(),
+            Some("12bd5120-86a2-4ee1-8d05-131066871578")
+        );
+        assert_eq!(
+            refusal(&["enroll", "--reqid", "r"]),
+            "enroll: --server is required"
+        );
+    }
+
+    #[test]
+    fn renew_refuses_plain_http_off_loopback_too() {
+        let mut words = vec!["renew", "--server", "http://cm.example.com"];
+        words.extend(&ENROLL[1..]);
+        assert!(refusal(&words).contains("not a loopback host"));
+    }
+
     #[test]
     fn enroll_takes_https_anywhere_and_plain_http_on_loopback() {
         for (server, transport) in [
@@ -753,8 +873,8 @@ mod tests {
         ] {
             match enroll_with(server) {
                 Ok(Parsed::Run(invocation)) => match invocation.action {
-                    Action::Enroll(options) => {
-                        assert_eq!(options.transport, transport, "{server}")
+                    Action::Lifecycle(options) => {
+                        assert_eq!(options.server.transport, transport, "{server}")
                     }
                     _ => panic!("{server}: not an enrollment"),
                 },

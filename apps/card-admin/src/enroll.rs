@@ -1,17 +1,36 @@
-//! The MIM CM enrollment of a 3DES PIV card, step by step, against a MIM CM-shaped server
-//! (this repository's example server, or anything answering the same three endpoints):
+//! The MIM CM enrollment and renewal of a PIV card, step by step, against a MIM CM-shaped
+//! server (this repository's example server, or anything answering the same endpoints), as
+//! MIM CM's walkthrough runs them.
 //!
-//! 1. read the card's 8-byte challenge (PIV GENERAL AUTHENTICATE, `7C 02 81 00`);
-//! 2. ask `authenticationresponse` with `diversified=False` (the card still holds the
-//!    profile's initial admin key) and give the answer to the card (`7C 0A 82 08 ..`);
-//! 3. ask `diversifiedkey` and write it to the card (YubiKey SET MANAGEMENT KEY);
-//! 4. read a new challenge, ask `authenticationresponse` with `diversified=True`; the card
+//! `card-admin enroll`:
+//!
+//! 1. read the card ID from the card (the GUID of its CHUID), or take `--cardid`; a card that
+//!    says another ID than `--cardid` stops here;
+//! 2. `GET /requests/{id}`: the request must be an open `Enroll` request for this card;
+//! 3. `GET /profiletemplates/{id}/configuration/smartcards`: the profile's initial admin key
+//!    (`DefaultAdminKeyHex`, in `AdminKeyAlgorithm`), which must be diversified
+//!    (`DiversifyAdminKey`);
+//! 4. `POST /smartcards` with the request, the card ID and the ATR: the smart card ID;
+//! 5. mutual authentication with the initial key (the card proves it holds it, and this host);
+//! 6. `diversifiedkey` (the server records the key's master version as the card's pending
+//!    one: the key change begins) and write it to the card (YubiKey SET MANAGEMENT KEY);
+//! 7. a new challenge, answered by `authenticationresponse` with `diversified=True`: the card
 //!    accepts it, which proves that server and card now share the card's own key;
-//! 5. ask `serverproposedpin`, set it as the card's PIN (CHANGE REFERENCE DATA, from the
-//!    card's current PIN), and VERIFY it.
+//! 8. `serverproposedpin`, set as the card's PIN (CHANGE REFERENCE DATA, from the card's
+//!    current PIN), and VERIFY it;
+//! 9. `PUT /requests/{id}` `{"status": "Completed"}`: the server confirms the key's version.
 //!
-//! A failing step stops the enrollment with the step's name, and the message says what the
-//! card holds at that point (initial key or diversified key, old PIN or new).
+//! `card-admin renew` moves a card to the current master: the card ID (1), an open `Renew`
+//! request for this smart card and card (2), a challenge answered by `authenticationresponse`
+//! with `diversified=True` (the card's current key, under the master version it is on), then
+//! 6, 7 and 9.
+//!
+//! A failing step stops the command with the step's name, and the message says what the card
+//! holds (its old key or the new one, old PIN or new) and what became of the request: a step
+//! that fails after the key change began while the card still holds its old key cancels the
+//! request (`PUT /requests/{id}` `{"status": "Canceled"}`: the server drops the pending version);
+//! once the card holds (or may hold) the new key, the request is left open for the operator,
+//! because canceling it would strand the card ([`mimcm::on_failure`]).
 //!
 //! HTTP: `ureq`, blocking (one request after another is what an enrollment is; no async
 //! runtime in a command-line tool), TLS through rustls only (no OpenSSL to install), with a
@@ -21,91 +40,173 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use cardadmin::{AdminKey, Algorithm};
-use cardadmin_card::apdu::{Command, ResponseApdu, Tlv};
+use cardadmin::{AdminKey, Algorithm, CardId};
+use cardadmin_card::apdu::{Command, ResponseApdu, StatusWord, Tlv};
 use cardadmin_card::auth::piv;
 use zeroize::Zeroizing;
 
 use crate::cli::{self, Source, Tls};
-use crate::reader::{expect_success, Session, Step, StepError};
+use crate::mimcm::{self, Closing, Kind, ProfileConfig, Progress, RequestInfo};
+use crate::reader::{expect_success, status_of, Session, Step, StepError};
 use crate::server_url::Transport;
 use crate::text::{count, strip_controls};
 
-pub struct Options {
+/// Where the server is and how to reach it.
+pub struct ServerOptions {
     pub server: String,
     /// How `server` is reached, as `server_url::check` found it.
     pub transport: Transport,
-    pub reqid: String,
-    pub scid: String,
-    pub cardid: String,
-    pub current_pin: Option<Source>,
     pub tls: Tls,
 }
 
-/// What the card holds, for the message of a failed step.
-#[derive(Clone, Copy)]
-enum Written {
-    Nothing,
-    DiversifiedKey,
-    Pin,
+/// What `enroll` and `renew` run.
+pub struct Options {
+    pub kind: Kind,
+    pub server: ServerOptions,
+    pub reqid: String,
+    /// `--scid`: required by `renew`; for `enroll`, the smart card `POST /smartcards` must
+    /// answer, when given.
+    pub scid: Option<String>,
+    /// `--cardid`: the card's ID when the card does not say it; otherwise it must be the one
+    /// the card says.
+    pub cardid: Option<String>,
+    /// `--profile-template`: the profile template whose configuration `enroll` reads, when the
+    /// request does not name it.
+    pub profile_template: Option<String>,
+    /// The card's current PIN (`enroll`; `123456` when not given).
+    pub current_pin: Option<Source>,
+}
+
+/// What the run has changed so far, for the message of a failed step.
+struct Run {
+    progress: Progress,
+    /// The card's PIN is the server-proposed one.
+    pin_written: bool,
+    /// The new key's check value, once fetched.
+    new_key: Option<String>,
+    /// The server, once its client is made (to cancel the request).
+    server: Option<Server>,
 }
 
 pub fn run(card: &Session<'_>, options: &Options) -> Result<(), StepError> {
-    let mut written = Written::Nothing;
-    let result = steps(card, options, &mut written);
-    result.map_err(|err| {
-        let state = match written {
-            Written::Nothing => "this run wrote nothing to the card: its admin key and PIN are as they were",
-            Written::DiversifiedKey => "the card holds the diversified key written by step 'write diversified key' (the server can derive it again); its PIN is unchanged",
-            Written::Pin => "the card holds the diversified key and the server-proposed PIN",
-        };
-        err.note(state)
-    })
+    let mut state = Run {
+        progress: Progress::Untouched,
+        pin_written: false,
+        new_key: None,
+        server: None,
+    };
+    let result = match options.kind {
+        Kind::Enroll => enroll(card, options, &mut state),
+        Kind::Renew => renew(card, options, &mut state),
+    };
+    result.map_err(|err| failed(err, &state, &options.reqid))
 }
 
-fn steps(card: &Session<'_>, options: &Options, written: &mut Written) -> Result<(), StepError> {
+/// The note a failed step gets: what the card holds, and what became of the request (canceled
+/// here when [`mimcm::on_failure`] says so).
+fn failed(err: StepError, state: &Run, reqid: &str) -> StepError {
+    let pin = if state.pin_written {
+        "the server-proposed PIN"
+    } else {
+        "its PIN unchanged"
+    };
+    let new_key = state.new_key.as_deref().unwrap_or("?");
+    let close_by_hand = |status: &str| {
+        format!(
+            "PUT /requests/{reqid} {{\"status\": \"{status}\"}} (cardadmin-server requests close --reqid {reqid} --status {status})"
+        )
+    };
+    let note = match mimcm::on_failure(state.progress) {
+        Closing::LeaveOpen => {
+            "this run changed nothing: the card's admin key and PIN are as they were, and the request is as it was".to_owned()
+        }
+        Closing::Cancel => {
+            let card = format!("the card kept its old admin key and {pin}");
+            match state.server.as_ref().map(|server| server.close("cancel request", "Canceled")) {
+                Some(Ok(())) => format!(
+                    "{card}; request {reqid} canceled, so the server dropped the key version it had recorded as pending"
+                ),
+                Some(Err(cancel)) => format!(
+                    "{card}; canceling the request failed too ({cancel}): cancel it with {}, or the server keeps answering for a key the card does not hold",
+                    close_by_hand("Canceled")
+                ),
+                None => format!("{card}; the request could not be canceled: cancel it with {}", close_by_hand("Canceled")),
+            }
+        }
+        Closing::LeaveOpenForOperator if state.progress == Progress::WriteUnknown => format!(
+            "the card's answer to the key change was lost: it holds its old admin key or the new one (check value {new_key}), and {pin}; request {reqid} is left open: complete it if the card holds the new key, cancel it if not, with {}",
+            close_by_hand("Completed or Canceled")
+        ),
+        Closing::LeaveOpenForOperator => format!(
+            "the card holds the new admin key (check value {new_key}) and {pin}; request {reqid} is left open, because canceling it would make the server answer for the old key a card that no longer holds it: complete it with {}",
+            close_by_hand("Completed")
+        ),
+    };
+    err.note(&note)
+}
+
+fn enroll(card: &Session<'_>, options: &Options, state: &mut Run) -> Result<(), StepError> {
     let current_pin = match &options.current_pin {
         Some(source) => source.read("read current PIN", "--pin")?,
         None => Zeroizing::new(String::from("123456")),
     };
-    let server = Server::new(options)?;
+    let server = Server::new(&options.server, &options.reqid)?;
     cli::piv_select(card)?;
+    let cardid = read_card_id(card, options.cardid.as_deref())?;
 
-    let challenge = read_challenge(card, "read challenge")?;
-    let response = server.authentication_response(
-        "authenticationresponse (diversified=False)",
-        &challenge,
-        false,
-    )?;
-    answer_card(card, "card accepts the initial key's response", &response)?;
+    let request = server.request("request")?;
+    request
+        .check(Kind::Enroll, options.scid.as_deref(), &cardid)
+        .map_err(|err| StepError::new("request", err))?;
+    println!("step request: ok, an open Enroll request");
 
-    let key = server.diversified_key("diversifiedkey")?;
-    let step = "write diversified key";
-    // The server's card key is audited before it is written: a weak one is refused (issue #14).
-    let command = cardadmin_card::auth::yubikey::set_management_key(&key, false)
-        .map_err(|err| StepError::new(step, err))?;
-    let answer = card.send(step, &command)?;
-    cardadmin_card::auth::yubikey::check_set_management_key(&answer)
-        .map_err(|err| StepError::new(step, err))?;
-    *written = Written::DiversifiedKey;
+    let step = "profile configuration";
+    let template = options
+        .profile_template
+        .as_deref()
+        .or(request.profile_template.as_deref())
+        .ok_or_else(|| {
+            StepError::new(
+                step,
+                "the request names no profile template (no ProfileTemplateUuid): give it with --profile-template GUID",
+            )
+        })?;
+    let config = server.profile_configuration(step, template)?;
+    if !config.diversify {
+        return Err(StepError::new(
+            step,
+            "the profile does not diversify admin keys (DiversifyAdminKey is not true): card-admin enrolls cards with diversified admin keys only",
+        ));
+    }
     println!(
-        "step {step}: ok, the card's management key now has check value {}",
-        key.check_value()
+        "step {step}: ok, the initial admin key is {} with check value {}, admin keys are diversified",
+        config.initial_key.algorithm(),
+        config.initial_key.check_value()
     );
 
-    let challenge = read_challenge(card, "read new challenge")?;
-    let response = server.authentication_response(
-        "authenticationresponse (diversified=True)",
-        &challenge,
-        true,
-    )?;
-    answer_card(
-        card,
-        "card accepts the diversified key's response",
-        &response,
-    )?;
+    let step = "create smart card";
+    let atr = card.atr(step)?;
+    let scid = server.create_smartcard(step, &cardid, &atr)?;
+    if let Some(expected) = &options.scid {
+        if !mimcm::same_guid(expected, &scid) {
+            return Err(StepError::new(
+                step,
+                format!(
+                    "the server answered smart card {}, not --scid {}",
+                    strip_controls(&scid),
+                    strip_controls(expected)
+                ),
+            ));
+        }
+    }
+    println!("step {step}: ok, smart card {}", strip_controls(&scid));
+    let ids = Ids { scid, cardid };
 
-    let pin = server.proposed_pin("serverproposedpin")?;
+    // The card proves it holds the profile's initial key (and this host proves it too).
+    cli::piv_authenticate(card, &config.initial_key, true)?;
+    change_key(card, &server, &ids, state)?;
+
+    let pin = server.proposed_pin("serverproposedpin", &ids)?;
     let step = "set PIN";
     let old = cli::padded_pin(step, &current_pin)?;
     let new = cli::padded_pin(step, &pin)?;
@@ -115,14 +216,135 @@ fn steps(card: &Session<'_>, options: &Options, written: &mut Written) -> Result
     let command = Command::new(0x00, 0x24, 0x00, 0x80, &data).step(step)?;
     let answer = card.send(step, &command)?;
     expect_success(step, &answer)?;
-    *written = Written::Pin;
+    state.pin_written = true;
     println!(
         "step {step}: ok, the card's PIN is the server-proposed one ({})",
         count(pin.len(), "character", "characters")
     );
     cli::verify_pin(card, "verify PIN", &pin)?;
-    println!("enrolled: the card holds its diversified admin key and the server-proposed PIN");
+
+    server.close("complete request", "Completed")?;
+    println!("step complete request: ok, Completed");
+    println!(
+        "enrolled: the card holds its diversified admin key and the server-proposed PIN; request {} is completed",
+        strip_controls(&options.reqid)
+    );
     Ok(())
+}
+
+fn renew(card: &Session<'_>, options: &Options, state: &mut Run) -> Result<(), StepError> {
+    let server = Server::new(&options.server, &options.reqid)?;
+    // The command line requires both for renew.
+    let scid = options.scid.clone().unwrap_or_default();
+    cli::piv_select(card)?;
+    let cardid = read_card_id(card, options.cardid.as_deref())?;
+
+    let request = server.request("request")?;
+    request
+        .check(Kind::Renew, Some(&scid), &cardid)
+        .map_err(|err| StepError::new("request", err))?;
+    println!("step request: ok, an open Renew request for this smart card");
+    let ids = Ids { scid, cardid };
+
+    // The card's current key, under whichever master version the server has it on.
+    let challenge = read_challenge(card, "read challenge")?;
+    let response = server.authentication_response(
+        "authenticationresponse (diversified=True, the card's current key)",
+        &ids,
+        &challenge,
+        true,
+    )?;
+    answer_card(card, "card accepts its current key's response", &response)?;
+    change_key(card, &server, &ids, state)?;
+
+    server.close("complete request", "Completed")?;
+    println!("step complete request: ok, Completed");
+    println!(
+        "renewed: the card holds its admin key under the server's current master; request {} is completed",
+        strip_controls(&options.reqid)
+    );
+    Ok(())
+}
+
+/// The key change, on a card authenticated with its current key: fetch the new key (the server
+/// records its version as pending), write it, and prove it with a new challenge answered by
+/// the server under that version. `state` follows each step, for the message of a failure.
+fn change_key(
+    card: &Session<'_>,
+    server: &Server,
+    ids: &Ids,
+    state: &mut Run,
+) -> Result<(), StepError> {
+    state.server = Some(server.clone());
+    let key = server.diversified_key("diversifiedkey", ids)?;
+    state.progress = Progress::KeyFetched;
+    state.new_key = Some(key.check_value().to_string());
+    let step = "write diversified key";
+    // The server's card key is audited before it is written: a weak one is refused (issue #14).
+    let command = cardadmin_card::auth::yubikey::set_management_key(&key, false)
+        .map_err(|err| StepError::new(step, err))?;
+    // From here until the card answers, it may hold either key.
+    state.progress = Progress::WriteUnknown;
+    let answer = card.send(step, &command)?;
+    state.progress = if status_of(&answer) == Some(StatusWord::SUCCESS) {
+        Progress::KeyWritten
+    } else {
+        // The card answered, and not with success: it kept its key.
+        Progress::KeyFetched
+    };
+    cardadmin_card::auth::yubikey::check_set_management_key(&answer)
+        .map_err(|err| StepError::new(step, err))?;
+    println!(
+        "step {step}: ok, the card's management key now has check value {}",
+        key.check_value()
+    );
+
+    let challenge = read_challenge(card, "read new challenge")?;
+    let response = server.authentication_response(
+        "authenticationresponse (diversified=True)",
+        ids,
+        &challenge,
+        true,
+    )?;
+    answer_card(
+        card,
+        "card accepts the diversified key's response",
+        &response,
+    )
+}
+
+/// The card ID: the one the card says (PIV CHUID), which `--cardid` must name when given, or
+/// else `--cardid`. Read before anything is asked of the server.
+fn read_card_id(card: &Session<'_>, option: Option<&str>) -> Result<CardId, StepError> {
+    let step = "read card ID";
+    let mut data = vec![0x5c, 0x03];
+    data.extend_from_slice(&mimcm::CHUID_TAG);
+    let command = Command::new(0x00, 0xcb, 0x3f, 0xff, &data)
+        .step(step)?
+        .expecting_data();
+    let answer = card.send(step, &command)?;
+    let (from_card, source) = match status_of(&answer) {
+        Some(StatusWord::SUCCESS) => {
+            let response = ResponseApdu::parse(&answer).step(step)?;
+            let id = mimcm::card_id_from_chuid(response.data())
+                .map_err(|err| StepError::new(step, err))?;
+            let source = if id.is_some() {
+                "the card's CHUID"
+            } else {
+                "--cardid; the card's CHUID holds no GUID"
+            };
+            (id, source)
+        }
+        Some(StatusWord::NOT_FOUND) => (None, "--cardid; the card has no CHUID (6A82)"),
+        _ => {
+            expect_success(step, &answer)?;
+            (None, "--cardid")
+        }
+    };
+    let cardid =
+        mimcm::choose_card_id(from_card, option).map_err(|err| StepError::new(step, err))?;
+    println!("step {step}: ok, {cardid} ({source})");
+    Ok(cardid)
 }
 
 fn read_challenge(card: &Session<'_>, step: &str) -> Result<[u8; 8], StepError> {
@@ -186,12 +408,18 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// The server's client. Cloned into the failure path, to cancel the request.
+#[derive(Clone)]
 struct Server {
     agent: ureq::Agent,
     base: String,
     reqid: String,
+}
+
+/// The smart card and card a command works on.
+struct Ids {
     scid: String,
-    cardid: String,
+    cardid: CardId,
 }
 
 fn read_pem(step: &str, what: &str, path: &str) -> Result<Vec<u8>, StepError> {
@@ -199,7 +427,7 @@ fn read_pem(step: &str, what: &str, path: &str) -> Result<Vec<u8>, StepError> {
 }
 
 impl Server {
-    fn new(options: &Options) -> Result<Self, StepError> {
+    fn new(options: &ServerOptions, reqid: &str) -> Result<Self, StepError> {
         let step = "prepare HTTP client";
         let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
         if let (Some(cert), Some(key)) = (&options.tls.cert, &options.tls.key) {
@@ -254,15 +482,16 @@ impl Server {
                 "{}/CertificateManagement/api/v1.0",
                 options.server.trim_end_matches('/')
             ),
-            reqid: options.reqid.clone(),
-            scid: options.scid.clone(),
-            cardid: options.cardid.clone(),
+            reqid: reqid.to_owned(),
         })
     }
 
-    /// GETs `url`: its status and body.
-    fn get(&self, step: &str, url: &str) -> Result<(u16, Zeroizing<String>), StepError> {
-        let mut response = self.agent.get(url).call().map_err(|err| {
+    /// The status and body of an answer.
+    fn read(
+        step: &str,
+        answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(u16, Zeroizing<String>), StepError> {
+        let mut response = answer.map_err(|err| {
             StepError::new(step, format!("HTTP: {}", strip_controls(&err.to_string())))
         })?;
         let status = response.status().as_u16();
@@ -275,32 +504,113 @@ impl Server {
         Ok((status, body))
     }
 
+    /// GETs `url`: its status and body.
+    fn get(&self, step: &str, url: &str) -> Result<(u16, Zeroizing<String>), StepError> {
+        Self::read(step, self.agent.get(url).call())
+    }
+
+    /// POSTs (`put` false) or PUTs the JSON `body` to `url`: the status and body answered.
+    fn send_json(
+        &self,
+        step: &str,
+        put: bool,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, Zeroizing<String>), StepError> {
+        let body = body.to_string();
+        let answer = if put {
+            self.agent
+                .put(url)
+                .header("Content-Type", "application/json")
+                .send(body.as_bytes())
+        } else {
+            self.agent
+                .post(url)
+                .header("Content-Type", "application/json")
+                .send(body.as_bytes())
+        };
+        Self::read(step, answer)
+    }
+
     /// GETs `url` and returns the JSON string it answers with 200.
     fn get_string(&self, step: &str, url: &str) -> Result<Zeroizing<String>, StepError> {
         let (status, body) = self.get(step, url)?;
-        json_string(step, status, &body)
+        json_string(step, status, &[200], &body)
     }
 
-    fn card_url(&self, endpoint: &str) -> String {
+    fn request_url(&self) -> String {
+        format!("{}/requests/{}", self.base, encode(&self.reqid))
+    }
+
+    fn card_url(&self, ids: &Ids, endpoint: &str) -> String {
         format!(
-            "{}/requests/{}/smartcards/{}/{endpoint}?cardid={}",
-            self.base,
-            encode(&self.reqid),
-            encode(&self.scid),
-            encode(&self.cardid)
+            "{}/smartcards/{}/{endpoint}?cardid={}",
+            self.request_url(),
+            encode(&ids.scid),
+            ids.cardid
         )
+    }
+
+    /// `GET /requests/{id}`.
+    fn request(&self, step: &str) -> Result<RequestInfo, StepError> {
+        let (status, body) = self.get(step, &self.request_url())?;
+        expect_status(step, status, &[200], &body)?;
+        RequestInfo::from_json(&body).map_err(|err| StepError::new(step, err))
+    }
+
+    /// `GET /profiletemplates/{id}/configuration/smartcards`.
+    fn profile_configuration(
+        &self,
+        step: &str,
+        template: &str,
+    ) -> Result<ProfileConfig, StepError> {
+        let url = format!(
+            "{}/profiletemplates/{}/configuration/smartcards",
+            self.base,
+            encode(template)
+        );
+        let (status, body) = self.get(step, &url)?;
+        expect_status(step, status, &[200], &body)?;
+        ProfileConfig::from_json(&body).map_err(|err| StepError::new(step, err))
+    }
+
+    /// `POST /smartcards`: the smart card ID the server answers (201 for a new one, 200 for
+    /// one the request has already, a retry).
+    fn create_smartcard(
+        &self,
+        step: &str,
+        cardid: &CardId,
+        atr: &[u8],
+    ) -> Result<String, StepError> {
+        let body = serde_json::json!({
+            "requestid": self.reqid,
+            "cardid": cardid.to_string(),
+            "atr": hex(atr).to_uppercase(),
+        });
+        let url = format!("{}/smartcards", self.base);
+        let (status, answer) = self.send_json(step, false, &url, &body)?;
+        let scid = json_string(step, status, &[200, 201], &answer)?;
+        Ok(scid.to_string())
+    }
+
+    /// `PUT /requests/{id}` with the final `status`.
+    fn close(&self, step: &str, status: &str) -> Result<(), StepError> {
+        let body = serde_json::json!({ "status": status });
+        let (answered, answer) = self.send_json(step, true, &self.request_url(), &body)?;
+        expect_status(step, answered, &[200, 204], &answer)
     }
 
     fn authentication_response(
         &self,
         step: &str,
+        ids: &Ids,
         challenge: &[u8; 8],
         diversified: bool,
     ) -> Result<[u8; 8], StepError> {
         let challenge = base64::engine::general_purpose::STANDARD.encode(challenge);
         let url = format!(
             "{}&challenge={}&diversified={}",
-            self.card_url("authenticationresponse"),
+            self.card_url(ids, "authenticationresponse"),
             encode(&challenge),
             if diversified { "True" } else { "False" }
         );
@@ -321,15 +631,15 @@ impl Server {
         Ok(response)
     }
 
-    fn diversified_key(&self, step: &str) -> Result<AdminKey, StepError> {
-        let (status, body) = self.get(step, &self.card_url("diversifiedkey"))?;
+    fn diversified_key(&self, step: &str, ids: &Ids) -> Result<AdminKey, StepError> {
+        let (status, body) = self.get(step, &self.card_url(ids, "diversifiedkey"))?;
         if status == 204 {
             return Err(StepError::new(
                 step,
                 "the server answered 204: its profile does not diversify keys",
             ));
         }
-        let text = json_string(step, status, &body)?;
+        let text = json_string(step, status, &[200], &body)?;
         let bytes = Zeroizing::new(
             base64::engine::general_purpose::STANDARD
                 .decode(text.as_bytes())
@@ -344,11 +654,11 @@ impl Server {
         Ok(key)
     }
 
-    fn proposed_pin(&self, step: &str) -> Result<Zeroizing<String>, StepError> {
+    fn proposed_pin(&self, step: &str, ids: &Ids) -> Result<Zeroizing<String>, StepError> {
         let url = format!(
             "{}/smartcards/{}/serverproposedpin",
             self.base,
-            encode(&self.scid)
+            encode(&ids.scid)
         );
         let pin = self.get_string(step, &url)?;
         println!(
@@ -359,9 +669,12 @@ impl Server {
     }
 }
 
-/// The JSON string of a 200 answer; for any other status, the server's message, made safe to
-/// print (see [`server_message`]).
-fn json_string(step: &str, status: u16, body: &str) -> Result<Zeroizing<String>, StepError> {
+/// `Ok` for a status in `expected`; a redirect or any other status is the step's error, with
+/// the server's message made safe to print (see [`server_message`]).
+fn expect_status(step: &str, status: u16, expected: &[u16], body: &str) -> Result<(), StepError> {
+    if expected.contains(&status) {
+        return Ok(());
+    }
     if (300..400).contains(&status) {
         return Err(StepError::new(
             step,
@@ -371,14 +684,27 @@ fn json_string(step: &str, status: u16, body: &str) -> Result<Zeroizing<String>,
             ),
         ));
     }
-    if status != 200 {
-        return Err(StepError::new(
+    Err(StepError::new(
+        step,
+        format!("the server answered {status}: {}", server_message(body)),
+    ))
+}
+
+/// The JSON string of an answer with a status in `expected`; for any other status, the
+/// server's message (see [`expect_status`]).
+fn json_string(
+    step: &str,
+    status: u16,
+    expected: &[u16],
+    body: &str,
+) -> Result<Zeroizing<String>, StepError> {
+    expect_status(step, status, expected, body)?;
+    let text: String = serde_json::from_str(body).map_err(|_| {
+        StepError::new(
             step,
-            format!("the server answered {status}: {}", server_message(body)),
-        ));
-    }
-    let text: String = serde_json::from_str(body)
-        .map_err(|_| StepError::new(step, "the server's 200 answer is not a JSON string"))?;
+            format!("the server's {status} answer is not a JSON string"),
+        )
+    })?;
     Ok(Zeroizing::new(text))
 }
 
@@ -421,7 +747,7 @@ mod tests {
     use super::*;
 
     fn refusal(status: u16, body: &str) -> String {
-        match json_string("step", status, body) {
+        match json_string("step", status, &[200], body) {
             Err(err) => err.to_string(),
             Ok(_) => panic!("{status} accepted"),
         }
@@ -453,7 +779,9 @@ mod tests {
 
     #[test]
     fn a_200_answer_is_the_json_string() {
-        let text = json_string("step", 200, r#""F0Zudm4wPLY=""#).ok().unwrap();
+        let text = json_string("step", 200, &[200], r#""F0Zudm4wPLY=""#)
+            .ok()
+            .unwrap();
         assert_eq!(text.as_str(), "F0Zudm4wPLY=");
     }
 }

@@ -33,6 +33,7 @@
 
 mod cli;
 mod enroll;
+mod mimcm;
 mod reader;
 mod server_url;
 mod text;

@@ -201,6 +201,15 @@ impl Session<'_> {
         Err(StepError::new(step, "the card kept answering 61xx/6Cxx"))
     }
 
+    /// The card's ATR (answer to reset), as the reader reports it.
+    pub fn atr(&self, step: &str) -> Result<Vec<u8>, StepError> {
+        let status = self
+            .transaction
+            .status2_owned()
+            .map_err(|err| StepError::new(step, format!("PC/SC status (the ATR): {err}")))?;
+        Ok(status.atr().to_vec())
+    }
+
     /// Sends a `cardadmin` command in its short form.
     pub fn send(&self, step: &str, command: &Command) -> Result<Zeroizing<Vec<u8>>, StepError> {
         self.transmit(step, command.encode(LengthForm::Short).as_bytes())

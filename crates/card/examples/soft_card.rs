@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example soft_card --all-features -- --algorithm ALG KEY [--wrong-key-sw 63cx|6982]
-//! cargo run --release --example soft_card --all-features -- --algorithm ALG KEY --vpcd 127.0.0.1:35963 [--atr HEX]
+//! cargo run --release --example soft_card --all-features -- --algorithm ALG KEY --vpcd 127.0.0.1:35963 [--atr HEX] [--card-id GUID]
 //! ```
 //!
 //! `ALG` is `tdes`, `aes128`, `aes192` or `aes256`. `KEY` is the management/admin key in hex,
@@ -30,6 +30,11 @@
 //! (the default) with a counter of 3 tries, `63Cx` with the tries left and `6983` once
 //! blocked; `6982` (security status not satisfied) with no counter and no blocking, as a
 //! YubiKey answers.
+//!
+//! `--card-id GUID` (GUID text as MIM CM writes card IDs, `bc88f13f-83ba-4037-8262-46eba1291c6e`,
+//! in any form `cardadmin::CardId::parse` reads) gives the card a CHUID whose GUID is that card
+//! ID's 16 bytes (the Windows GUID layout, `CardId::as_bytes`): the card ID a card management
+//! system reads (`SoftCard::with_card_id`). Without it GET DATA of the CHUID answers `6A82`.
 //!
 //! **vpcd.** With `--vpcd ADDR` the card connects to the vsmartcard driver of pcscd
 //! (Debian's `vsmartcard-vpcd`: the driver is the server, the card the client; as
@@ -63,12 +68,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cardadmin::rng::OsRng;
-use cardadmin::{AdminKey, Algorithm};
+use cardadmin::{AdminKey, Algorithm, CardId};
 use cardadmin_card::auth::gids;
 use cardadmin_card::soft_card::{SoftCard, WrongKeyStatus};
 use zeroize::Zeroizing;
 
-const USAGE: &str = "usage: soft_card --algorithm tdes|aes128|aes192|aes256 (--key-env VAR | --key-file PATH | --key HEX) [--wrong-key-sw 63cx|6982] [--vpcd 127.0.0.1:35963 [--atr HEX]]
+const USAGE: &str = "usage: soft_card --algorithm tdes|aes128|aes192|aes256 (--key-env VAR | --key-file PATH | --key HEX) [--wrong-key-sw 63cx|6982] [--vpcd 127.0.0.1:35963 [--atr HEX]] [--card-id GUID]
   --key-env VAR: the key in hex in the environment variable VAR; --key-file PATH: in a file
   --key HEX: on the command line, which every user of the machine can read: for tests only";
 
@@ -83,6 +88,7 @@ struct Options {
     wrong_key: WrongKeyStatus,
     vpcd: Option<SocketAddr>,
     atr: Vec<u8>,
+    card_id: Option<[u8; 16]>,
 }
 
 /// Where the key comes from.
@@ -122,6 +128,7 @@ fn parse_args() -> Result<Options, Option<String>> {
     let mut key: Option<KeySource> = None;
     let mut vpcd: Option<SocketAddr> = None;
     let mut atr: Option<Vec<u8>> = None;
+    let mut card_id: Option<[u8; 16]> = None;
     let mut wrong_key = WrongKeyStatus::Retries;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -176,11 +183,16 @@ fn parse_args() -> Result<Options, Option<String>> {
                     .ok_or(format!("--atr {text}: 2 to 33 bytes in hex"))?;
                 atr = Some(bytes);
             }
+            "--card-id" => {
+                let text = value("--card-id")?;
+                let id = CardId::parse(&text).map_err(|err| format!("--card-id {text}: {err}"))?;
+                card_id = Some(*id.as_bytes());
+            }
             "-h" | "--help" => return Err(None),
             // Only the option's name: `--key=0102...` must not print the key.
             other if other.starts_with('-') => {
                 let name = other.split_once('=').map_or(other, |(name, _)| name);
-                const OPTIONS: [&str; 7] = [
+                const OPTIONS: [&str; 8] = [
                     "--algorithm",
                     "--key-env",
                     "--key-file",
@@ -188,6 +200,7 @@ fn parse_args() -> Result<Options, Option<String>> {
                     "--wrong-key-sw",
                     "--vpcd",
                     "--atr",
+                    "--card-id",
                 ];
                 return Err(Some(if name.len() == other.len() {
                     format!("unexpected option {name}")
@@ -200,7 +213,7 @@ fn parse_args() -> Result<Options, Option<String>> {
             _ => {
                 return Err(
                     "unexpected word (not shown: it may be a key); options are --algorithm, \
-                     --key-env, --key-file, --key, --wrong-key-sw, --vpcd and --atr"
+                     --key-env, --key-file, --key, --wrong-key-sw, --vpcd, --atr and --card-id"
                         .to_owned()
                         .into(),
                 )
@@ -227,6 +240,7 @@ fn parse_args() -> Result<Options, Option<String>> {
         wrong_key,
         vpcd,
         atr: atr.unwrap_or_else(|| DEFAULT_ATR.to_vec()),
+        card_id,
     })
 }
 
@@ -244,6 +258,9 @@ fn main() -> ExitCode {
         }
     };
     let mut card = SoftCard::new(options.key, OsRng).with_wrong_key_status(options.wrong_key);
+    if let Some(card_id) = options.card_id {
+        card = card.with_card_id(card_id);
+    }
     if names_gids(&options.atr) {
         // A GIDS card's ATR: no PIV application, so OpenSC's PIV driver (tried before its
         // GIDS driver) does not take the card.

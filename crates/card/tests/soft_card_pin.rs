@@ -293,3 +293,44 @@ fn the_gids_personality_has_no_piv_and_takes_opensc_put_key_bodies() {
     );
     assert_eq!(card.key_check_value(), new_key.check_value());
 }
+
+#[test]
+fn a_card_given_an_id_answers_its_chuid_with_that_guid() {
+    let id = [
+        0xbc, 0x88, 0xf1, 0x3f, 0x83, 0xba, 0x40, 0x37, 0x82, 0x62, 0x46, 0xeb, 0xa1, 0x29, 0x1c,
+        0x6e,
+    ];
+    let mut card = card().with_card_id(id);
+    let chuid = [0x5c, 0x03, 0x5f, 0xc1, 0x02];
+    let mut expected = vec![0x53, 0x20, 0x34, 0x10];
+    expected.extend_from_slice(&id);
+    expected.extend_from_slice(&[0x35, 0x08]);
+    expected.extend_from_slice(b"20991231");
+    expected.extend_from_slice(&[0x3e, 0x00, 0xfe, 0x00, 0x90, 0x00]);
+    assert_eq!(
+        card.process(&apdu([0x00, 0xcb, 0x3f, 0xff], &chuid))
+            .as_bytes(),
+        expected
+    );
+    // The other objects are still not found; a wrong P1 P2 is still refused.
+    assert_eq!(
+        card.process(&apdu(
+            [0x00, 0xcb, 0x3f, 0xff],
+            &[0x5c, 0x03, 0x5f, 0xc1, 0x07]
+        ))
+        .as_bytes(),
+        [0x6a, 0x82]
+    );
+    assert_eq!(
+        card.process(&apdu([0x00, 0xcb, 0x3f, 0xfe], &chuid))
+            .as_bytes(),
+        [0x6a, 0x86]
+    );
+    // GIDS has no GET DATA of PIV's.
+    card.process(&apdu([0x00, 0xa4, 0x04, 0x00], &gids::AID));
+    assert_eq!(
+        card.process(&apdu([0x00, 0xcb, 0x3f, 0xff], &chuid))
+            .as_bytes(),
+        [0x6d, 0x00]
+    );
+}

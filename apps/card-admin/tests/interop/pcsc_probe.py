@@ -5,9 +5,10 @@ pyscard's raw SCard calls) and a hostile server.
 
   pcsc_probe.py server PORT READER
       A MIM CM-shaped server on 127.0.0.1:PORT that, when card-admin's enrollment asks it for
-      something (card-admin is then in the middle of its flow: the card holds the challenge it
-      just gave), sends SELECT PIV to the card from this other application and prints what
-      became of it ("interleaved: ..."), then answers:
+      something (card-admin is then in the middle of its flow: it has selected PIV and read
+      the card's ID, and holds the card until the flow ends), sends SELECT PIV to the card
+      from this other application and prints what became of it ("interleaved: ..."), then
+      answers:
         - a path under /redirect: 302 to http://0.0.0.0:PORT+1/... (nothing listens there;
           card-admin must not follow it);
         - anything else: 500 with a message full of terminal control sequences (card-admin

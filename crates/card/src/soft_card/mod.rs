@@ -36,7 +36,7 @@
 //! | VERIFY | `00 20 00 80 08 PIN` | PIV and GIDS; the PIN padded with `FF` to 8 bytes; no data asks the state (`9000` verified, else `63Cx`); `P1 = FF` forgets the verification |
 //! | CHANGE REFERENCE DATA | `00 24 00 80\|81 10 old new` | PIN (`80`) or PUK (`81`), each padded to 8 bytes |
 //! | RESET RETRY COUNTER | `00 2C 00 80 10 PUK PIN` | a new PIN with the PUK |
-//! | GET DATA | `00 CB 3F FF 5C L tag` | PIV; the card holds no data objects (CHUID, CCC, discovery, key history...): `6A82` for every tag |
+//! | GET DATA | `00 CB 3F FF 5C L tag` | PIV; the CHUID (`5F C1 02`) of a card given an ID ([`SoftCard::with_card_id`]); no other data object (CCC, discovery, key history...): `6A82` for every other tag, and for the CHUID of a card without an ID |
 //! | GET METADATA | `00 F7 00 80\|81` | PIV (YubiKey); PIN or PUK: `01 01 FF`, `05 01` default or not, `06 02` total and left tries |
 //! | GET SERIAL | `00 F8 00 00` | PIV (YubiKey); the serial given to [`SoftCard::with_serial`] |
 //!
@@ -202,6 +202,7 @@ pub struct SoftCard<R> {
     pins: pin::Pins,
     serial: u32,
     has_piv: bool,
+    card_id: Option<[u8; 16]>,
 }
 
 impl<R> fmt::Debug for SoftCard<R> {
@@ -252,6 +253,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             pins: pin::Pins::new(),
             serial: 0x00c0_ffee,
             has_piv: true,
+            card_id: None,
         }
     }
 
@@ -385,6 +387,33 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     #[must_use]
     pub fn with_serial(mut self, serial: u32) -> Self {
         self.serial = serial;
+        self
+    }
+
+    /// The same card with a card ID: the GUID of the CHUID that GET DATA `5F C1 02` answers
+    /// (SP 800-73-4 part 1, 3.1.2), which identifies the card to a card management system
+    /// (MIM CM's card ID: these 16 bytes in the Windows GUID layout, [`cardadmin::CardId`]).
+    /// The CHUID holds the GUID (tag `34`, the 16 bytes as given), an expiration date (tag
+    /// `35`, `20991231`), an empty issuer signature (`3E`) and error detection code (`FE`); no
+    /// FASC-N, as a card that only its GUID identifies. Without an ID (the default) the CHUID
+    /// is not found (`6A82`).
+    ///
+    /// ```
+    /// # #[cfg(feature = "getrandom")]
+    /// # {
+    /// use cardadmin_card::soft_card::SoftCard;
+    /// use cardadmin::AdminKey;
+    /// use cardadmin::rng::OsRng;
+    ///
+    /// let mut card = SoftCard::new(AdminKey::from_bytes([0; 24]), OsRng).with_card_id([0x11; 16]);
+    /// let answer = card.process(&[0x00, 0xcb, 0x3f, 0xff, 0x05, 0x5c, 0x03, 0x5f, 0xc1, 0x02, 0x00]);
+    /// assert_eq!(answer.as_bytes().get(..4), Some(&[0x53, 0x20, 0x34, 0x10][..]));
+    /// assert_eq!(answer.as_bytes().get(4..20), Some(&[0x11; 16][..]));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_card_id(mut self, card_id: [u8; 16]) -> Self {
+        self.card_id = Some(card_id);
         self
     }
 
@@ -582,7 +611,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             (pin::INS_VERIFY, Some(_)) => self.pins.verify(&command),
             (pin::INS_CHANGE_REFERENCE_DATA, Some(_)) => self.pins.change_reference_data(&command),
             (pin::INS_RESET_RETRY_COUNTER, Some(_)) => self.pins.reset_retry_counter(&command),
-            (pin::INS_GET_DATA, Some(Application::Piv)) => pin::get_data(&command),
+            (pin::INS_GET_DATA, Some(Application::Piv)) => self.get_data(&command),
             (pin::INS_GET_SERIAL, Some(Application::Piv)) => self.get_serial(&command),
             _ => Reply::status(StatusWord::INS_NOT_SUPPORTED),
         }
@@ -632,6 +661,25 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             return Reply::status(StatusWord::WRONG_P1_P2);
         }
         reply(|w| w.bytes(&self.version))
+    }
+
+    /// GET DATA: the CHUID of a card with an ID; every other well-formed request is "not
+    /// found" ([`pin::get_data`] checks the form).
+    fn get_data(&mut self, command: &CommandApdu<'_>) -> Reply {
+        match (command.data(), self.card_id) {
+            ([0x5c, 0x03, 0x5f, 0xc1, 0x02], Some(card_id))
+                if (command.p1(), command.p2()) == (0x3f, 0xff) =>
+            {
+                reply(|w| {
+                    w.header(0x53, 2 + 16 + 2 + 8 + 2 + 2)?;
+                    w.tlv(0x34, &card_id)?;
+                    w.tlv(0x35, b"20991231")?;
+                    w.tlv(0x3e, &[])?;
+                    w.tlv(0xfe, &[])
+                })
+            }
+            _ => pin::get_data(command),
+        }
     }
 
     fn get_serial(&mut self, command: &CommandApdu<'_>) -> Reply {
