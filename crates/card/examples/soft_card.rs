@@ -2,8 +2,8 @@
 //! hex lines over standard input and output, or as the card in pcscd's virtual reader (vpcd).
 //!
 //! ```text
-//! cargo run --example soft_card --all-features -- --algorithm ALG KEY [--wrong-key-sw 63cx|6982]
-//! cargo run --release --example soft_card --all-features -- --algorithm ALG KEY --vpcd 127.0.0.1:35963 [--atr HEX] [--card-id GUID]
+//! cargo run -p cardadmin-card --example soft_card --all-features -- --algorithm ALG KEY [--wrong-key-sw 63cx|6982]
+//! cargo run --release -p cardadmin-card --example soft_card --all-features -- --algorithm ALG KEY --vpcd 127.0.0.1:35963 [--atr HEX] [--card-id GUID]
 //! ```
 //!
 //! `ALG` is `tdes`, `aes128`, `aes192` or `aes256`. `KEY` is the management/admin key in hex,
@@ -21,7 +21,7 @@
 //! lines, until end of input.
 //!
 //! ```text
-//! $ printf '00a4040005a000000308\n00fd000000\n' | cargo run -q --example soft_card --all-features -- --algorithm aes192 --key 010203040506070801020304050607080102030405060708
+//! $ printf '00a4040005a000000308\n00fd000000\n' | cargo run -q -p cardadmin-card --example soft_card --all-features -- --algorithm aes192 --key 010203040506070801020304050607080102030405060708
 //! 61114f0600001000010079074f05a0000003089000
 //! 0507029000
 //! ```

@@ -230,14 +230,14 @@ struct Bridge {
 
 impl Bridge {
     /// The bridge built next to this test (`cargo test` builds the examples; alone, run
-    /// `cargo build --all-features --example soft_card` first).
+    /// `cargo build -p cardadmin-card --all-features --example soft_card` first).
     fn start(algorithm: &str, key: &AdminKey, extra: &[&str]) -> Self {
         let exe = std::env::current_exe().unwrap();
         let dir = exe.parent().unwrap().parent().unwrap();
         let path = dir.join("examples").join("soft_card");
         assert!(
             path.exists(),
-            "{} missing: cargo build --all-features --example soft_card",
+            "{} missing: cargo build -p cardadmin-card --all-features --example soft_card",
             path.display()
         );
         let hex: String = key
