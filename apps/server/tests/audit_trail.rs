@@ -51,13 +51,6 @@ fn plain_config(dir: &Path, extra: Value) -> PathBuf {
     config_with(dir, "plain.json", config, extra)
 }
 
-/// A CA in `dir` and a client for each of `operators` (CN = the name).
-fn make_pki<const N: usize>(dir: &Path, operators: [&str; N]) -> (Pki, [Client; N]) {
-    let pki = Pki::new(dir, "ca");
-    let clients = operators.map(|name| Client::new(&pki, Some(&pki.issue(name))));
-    (pki, clients)
-}
-
 /// The TLS configuration with a registry and an audit trail (certificates of `pki`), and
 /// `extra` fields.
 fn tls_config(dir: &Path, pki: &Pki, extra: Value) -> PathBuf {
@@ -69,11 +62,6 @@ fn tls_config(dir: &Path, pki: &Pki, extra: Value) -> PathBuf {
         "audit_log": dir.join("audit.jsonl"),
     });
     config_with(dir, "tls.json", config, extra)
-}
-
-/// The server with `config`, or the exit code and stderr of one that did not start.
-fn spawn(config: &Path) -> Result<Server, (Option<i32>, String)> {
-    Server::launch(Launch::new(config.to_path_buf())).map_err(|exited| (exited.code, exited.stderr))
 }
 
 /// SIGTERM, as `kill PID`; stdout and stderr once it exited (with success).
@@ -91,25 +79,6 @@ fn get(server: &Server, target: &str) -> (u16, String) {
 fn get_tls(client: &Client, addr: std::net::SocketAddr, target: &str) -> (u16, String) {
     let answer = common::tls_request(client, addr, "GET", target).unwrap();
     (answer.status, answer.text())
-}
-
-/// `requests add` of the documented request for `operator`, with `config`.
-fn add_request(config: &Path, operator: &str) {
-    let (code, stdout, stderr) = run(&[
-        "requests",
-        "add",
-        "--config",
-        config.to_str().unwrap(),
-        "--reqid",
-        REQ,
-        "--scid",
-        SCID,
-        "--cardid",
-        CARD,
-        "--operator",
-        operator,
-    ]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
 }
 
 fn trail_lines(path: &Path) -> Vec<String> {
@@ -150,7 +119,7 @@ fn a_second_server_on_the_same_trail_refuses_to_start() {
     let dir = dir.path();
     let config = plain_config(dir, json!({}));
     let first = Server::start_file(&config);
-    let (status, stderr) = spawn(&config)
+    let (status, stderr) = common::try_start(&config)
         .err()
         .expect("a second server started on the same audit trail");
     assert_eq!(status, Some(1), "{stderr}");
@@ -278,7 +247,7 @@ fn the_file_id_names_the_trail_and_a_trail_from_before_ids_still_verifies() {
     );
     // The configuration names another trail: start-up stops; the right one: it starts.
     let config = plain_config(dir, json!({"audit_file_id": other}));
-    let (status, stderr) = spawn(&config)
+    let (status, stderr) = common::try_start(&config)
         .err()
         .expect("a server started on a trail with another file id");
     assert_eq!(status, Some(1));
@@ -375,9 +344,9 @@ fn requests_add_and_close_are_on_the_trail_beside_a_running_server() {
 fn a_flood_of_404s_from_a_certificate_without_a_request_is_throttled() {
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, [alice, carol]) = make_pki(dir, ["alice", "carol"]);
+    let (pki, [alice, carol]) = common::pki_with(dir, ["alice", "carol"]);
     let config = tls_config(dir, &pki, json!({"rate_limit_per_minute": 5}));
-    add_request(&config, "alice");
+    common::add_request(&config, "alice");
     let path = dir.join("audit.jsonl");
     let server = Server::start_file(&config);
     let before = trail_lines(&path).len();
@@ -417,9 +386,9 @@ fn a_flood_of_404s_from_a_certificate_without_a_request_is_throttled() {
 fn someone_elses_request_is_refused_like_an_unknown_one() {
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, [alice, bob]) = make_pki(dir, ["alice", "bob"]);
+    let (pki, [alice, bob]) = common::pki_with(dir, ["alice", "bob"]);
     let config = tls_config(dir, &pki, json!({}));
-    add_request(&config, "alice");
+    common::add_request(&config, "alice");
     let server = Server::start_file(&config);
     let alices = get_tls(&bob, server.addr, &diversified_key());
     let unknown = get_tls(
@@ -466,10 +435,10 @@ fn wait_for_waiters(inode: u64, count: usize) {
 fn a_request_closed_while_its_line_is_written_uses_no_key() {
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, [alice]) = make_pki(dir, ["alice"]);
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
     let config = tls_config(dir, &pki, json!({}));
     let config_arg = config.to_str().unwrap().to_string();
-    add_request(&config, "alice");
+    common::add_request(&config, "alice");
     let server = Server::start_file(&config);
     let path = dir.join("audit.jsonl");
     let lock_file = OpenOptions::new()

@@ -33,13 +33,6 @@ fn database(name: &str) -> Option<String> {
     common::test_database("cardadmin_test", name)
 }
 
-/// A CA in `dir` and a client for each of `operators` (CN = the name).
-fn make_pki<const N: usize>(dir: &Path, operators: [&str; N]) -> (Pki, [Client; N]) {
-    let pki = Pki::new(dir, "ca");
-    let clients = operators.map(|name| Client::new(&pki, Some(&pki.issue(name))));
-    (pki, clients)
-}
-
 /// The configuration of node `node` on `url`, with `extra` fields.
 fn config(dir: &Path, pki: &Pki, node: &str, url: &str, extra: Value) -> PathBuf {
     let mut config = json!({
@@ -53,11 +46,6 @@ fn config(dir: &Path, pki: &Pki, node: &str, url: &str, extra: Value) -> PathBuf
         config[name] = value.clone();
     }
     common::write_config(dir, &format!("{node}.json"), &config)
-}
-
-/// The server with `config`, or the exit code and stderr of one that did not start.
-fn spawn(config: &Path) -> Result<Server, (Option<i32>, String)> {
-    Server::launch(Launch::new(config.to_path_buf())).map_err(|exited| (exited.code, exited.stderr))
 }
 
 /// SIGTERM; its stderr once it exited (with success).
@@ -75,24 +63,6 @@ fn get(server: &Server, client: &Client, target: &str) -> (u16, String) {
     try_get(client, server.addr, target).expect("an answer")
 }
 
-fn add_request(config: &Path, operator: &str) {
-    let (code, stdout, stderr) = run(&[
-        "requests",
-        "add",
-        "--config",
-        config.to_str().unwrap(),
-        "--reqid",
-        REQ,
-        "--scid",
-        SCID,
-        "--cardid",
-        CARD,
-        "--operator",
-        operator,
-    ]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-}
-
 /// The configuration fields of issue #23, checked before anything is opened (no database
 /// needed): `"registry"`, `"audit_log"` and `"audit_file_id"` are refused beside `"database"`
 /// with a message naming `"database"`, `"node_id"` is required with it (and only with it), a
@@ -101,11 +71,11 @@ fn add_request(config: &Path, operator: &str) {
 fn the_database_fields_are_checked_at_start_up() {
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, []) = make_pki(dir, []);
+    let (pki, []) = common::pki_with(dir, []);
     let url = "postgresql://cardadmin@127.0.0.1:1/cardadmin";
     let refused = |extra: Value| {
         let config = config(dir, &pki, "a", url, extra);
-        let (status, stderr) = spawn(&config)
+        let (status, stderr) = common::try_start(&config)
             .err()
             .expect("the server started with a refused configuration");
         assert_eq!(status, Some(1), "{stderr}");
@@ -165,13 +135,13 @@ fn two_instances_share_the_registry_the_trail_and_the_rate_limit() {
     };
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, [alice, bob]) = make_pki(dir, ["alice", "bob"]);
+    let (pki, [alice, bob]) = common::pki_with(dir, ["alice", "bob"]);
     let limit = json!({"rate_limit_per_minute": 3});
     let (a, b) = (
         config(dir, &pki, "a", &url, limit.clone()),
         config(dir, &pki, "b", &url, limit),
     );
-    add_request(&a, "alice");
+    common::add_request(&a, "alice");
     let (code, stdout, _) = run(&["requests", "list", "--config", b.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(
@@ -253,14 +223,16 @@ fn verify_audit_names_the_node_and_seq_of_the_first_break() {
     };
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, [alice]) = make_pki(dir, ["alice"]);
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
     let (a, b) = (
         config(dir, &pki, "a", &url, json!({})),
         config(dir, &pki, "b", &url, json!({})),
     );
-    add_request(&a, "alice");
+    common::add_request(&a, "alice");
     let server_a = Server::start_file(&a);
-    let (status, stderr) = spawn(&a).err().expect("two instances with node_id a");
+    let (status, stderr) = common::try_start(&a)
+        .err()
+        .expect("two instances with node_id a");
     assert_eq!(status, Some(1));
     assert!(stderr.contains("node_id \"a\" is in use"), "{stderr}");
     let server_b = Server::start_file(&b);
@@ -340,7 +312,7 @@ fn a_database_of_a_newer_schema_is_refused() {
     };
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, []) = make_pki(dir, []);
+    let (pki, []) = common::pki_with(dir, []);
     let a = config(dir, &pki, "a", &url, json!({}));
     let (code, _, stderr) = run(&["requests", "list", "--config", a.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
@@ -349,7 +321,9 @@ fn a_database_of_a_newer_schema_is_refused() {
         "2"
     );
     psql(&url, "UPDATE cardadmin_schema SET version = 99");
-    let (status, stderr) = spawn(&a).err().expect("a server on a newer schema");
+    let (status, stderr) = common::try_start(&a)
+        .err()
+        .expect("a server on a newer schema");
     assert_eq!(status, Some(1));
     assert!(
         stderr.contains("schema version 99, newer than this cardadmin-server knows (version 2)"),
@@ -366,9 +340,9 @@ fn a_close_in_progress_during_a_request_means_no_key() {
     let Some(url) = database("race") else { return };
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, [alice]) = make_pki(dir, ["alice"]);
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
     let a = config(dir, &pki, "a", &url, json!({}));
-    add_request(&a, "alice");
+    common::add_request(&a, "alice");
     let server = Server::start_file(&a);
     // A close that holds its row lock for 2 s before it commits.
     let closer = {
@@ -487,9 +461,9 @@ fn database_unreachable_answers_503_and_service_comes_back_by_itself() {
     };
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, [alice]) = make_pki(dir, ["alice"]);
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
     let direct = config(dir, &pki, "a", &url, json!({}));
-    add_request(&direct, "alice");
+    common::add_request(&direct, "alice");
     // The same database through the relay.
     let after = url.split_once('@').unwrap().1;
     let (hostport, rest) = after.split_once('/').unwrap();
@@ -546,12 +520,12 @@ fn an_instance_killed_under_load_loses_no_acknowledged_key_use() {
     let Some(url) = database("kill") else { return };
     let dir = common::temp_dir();
     let dir = dir.path();
-    let (pki, [alice]) = make_pki(dir, ["alice"]);
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
     let (a, b) = (
         config(dir, &pki, "a", &url, json!({})),
         config(dir, &pki, "b", &url, json!({})),
     );
-    add_request(&a, "alice");
+    common::add_request(&a, "alice");
     let mut server_a = Server::start_file(&a);
     let server_b = Server::start_file(&b);
     let done = Arc::new(AtomicBool::new(false));

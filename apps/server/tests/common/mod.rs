@@ -122,6 +122,32 @@ pub fn run_text(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `requests add` of the documented request ([`REQ`], [`SCID`], [`CARD`]) for `operator`,
+/// with the configuration file `config`; panics unless it succeeds.
+pub fn add_request(config: &Path, operator: &str) {
+    let (code, stdout, stderr) = run_text(&[
+        "requests",
+        "add",
+        "--config",
+        config.to_str().unwrap(),
+        "--reqid",
+        REQ,
+        "--scid",
+        SCID,
+        "--cardid",
+        CARD,
+        "--operator",
+        operator,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+/// The server with the configuration file `config`, or the exit code and stderr of one that
+/// did not start.
+pub fn try_start(config: &Path) -> Result<Server, (Option<i32>, String)> {
+    Server::launch(Launch::new(config.to_path_buf())).map_err(|exited| (exited.code, exited.stderr))
+}
+
 /// The URL of a fresh database `{prefix}_{name}` on the server `CARDADMIN_TEST_DATABASE_URL`
 /// names (a role that may create databases); `None`, saying why on stderr, without that
 /// variable, unless `CARDADMIN_REQUIRE_DATABASE=1`, when it panics.
@@ -887,6 +913,13 @@ impl Pki {
     pub fn ca_der(&self) -> CertificateDer<'static> {
         self.ca.der().clone()
     }
+}
+
+/// A CA under `dir` and a TLS client for each of `operators` (its certificate's CN the name).
+pub fn pki_with<const N: usize>(dir: &Path, operators: [&str; N]) -> (Pki, [Client; N]) {
+    let pki = Pki::new(dir, "ca");
+    let clients = operators.map(|name| Client::new(&pki, Some(&pki.issue(name))));
+    (pki, clients)
 }
 
 fn hex(bytes: &[u8]) -> String {
