@@ -276,44 +276,19 @@ fn requests_add_and_close_are_on_the_trail_beside_a_running_server() {
         "registry.json",
         &json!({"registry": dir.join("registry.sqlite"), "audit_log": path}),
     );
-    let registry_config = registry_config.to_str().unwrap();
     let server = Server::start_file(&server_config);
     assert_eq!(get(&server, &documented()).0, 200);
-    let (code, stdout, stderr) = run(&[
-        "requests",
-        "add",
-        "--config",
-        registry_config,
-        "--reqid",
-        REQ,
-        "--scid",
-        SCID,
-        "--cardid",
-        CARD,
-        "--operator",
-        "alice",
-    ]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (_, stderr) = common::add_request(&registry_config, "alice");
     assert!(stderr.contains("audit log "), "{stderr}");
     assert_eq!(get(&server, &documented()).0, 200);
-    let (code, _, stderr) = run(&[
-        "requests",
-        "close",
-        "--config",
-        registry_config,
-        "--reqid",
-        REQ,
-    ]);
+    let close = || {
+        let config = registry_config.to_str().unwrap();
+        run(&["requests", "close", "--config", config, "--reqid", REQ])
+    };
+    let (code, _, stderr) = close();
     assert_eq!(code, 0, "{stderr}");
     // Refused: changes nothing, writes nothing.
-    let (code, _, _) = run(&[
-        "requests",
-        "close",
-        "--config",
-        registry_config,
-        "--reqid",
-        REQ,
-    ]);
+    let (code, _, _) = close();
     assert_eq!(code, 1);
     stop(server);
     let lines: Vec<Value> = trail_lines(&path).iter().map(|line| parse(line)).collect();

@@ -123,8 +123,8 @@ pub fn run_text(args: &[&str]) -> (i32, String, String) {
 }
 
 /// `requests add` of the documented request ([`REQ`], [`SCID`], [`CARD`]) for `operator`,
-/// with the configuration file `config`; panics unless it succeeds.
-pub fn add_request(config: &Path, operator: &str) {
+/// with the configuration file `config`; panics unless it succeeds, else its stdout and stderr.
+pub fn add_request(config: &Path, operator: &str) -> (String, String) {
     let (code, stdout, stderr) = run_text(&[
         "requests",
         "add",
@@ -140,6 +140,7 @@ pub fn add_request(config: &Path, operator: &str) {
         operator,
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
+    (stdout, stderr)
 }
 
 /// The server with the configuration file `config`, or the exit code and stderr of one that
