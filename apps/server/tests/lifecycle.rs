@@ -18,9 +18,7 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cardadmin::{AdminKey, CardId, Challenge, MasterKey};
 use common::{exchange, Client, Identity, Pki, Response, Server, PREFIX, TEST_MASTER, ZERO_KEY};
@@ -49,29 +47,7 @@ impl Backend {
     /// PostgreSQL from `CARDADMIN_TEST_DATABASE_URL`, a fresh database named after the test;
     /// `None` (skipped, saying why) without it.
     fn postgres(name: &str) -> Option<Self> {
-        let Ok(base) = std::env::var("CARDADMIN_TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var("CARDADMIN_REQUIRE_DATABASE").as_deref() != Ok("1"),
-                "CARDADMIN_REQUIRE_DATABASE=1 but CARDADMIN_TEST_DATABASE_URL is not set"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: {name} needs PostgreSQL; set CARDADMIN_TEST_DATABASE_URL=postgresql://USER@HOST:PORT/DBNAME (a role that may create databases) to run it"
-            );
-            return None;
-        };
-        let db = format!("cardadmin_lifecycle_{name}");
-        psql(&base, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-        psql(&base, &format!("CREATE DATABASE {db}"));
-        let (without_query, query) = match base.split_once('?') {
-            Some((url, query)) => (url.to_string(), format!("?{query}")),
-            None => (base.clone(), String::new()),
-        };
-        let root = match without_query.rfind('/') {
-            Some(slash) if slash > "postgresql://".len() => &without_query[..slash],
-            _ => without_query.as_str(),
-        };
-        Some(Self::Postgres(format!("{root}/{db}{query}")))
+        common::test_database("cardadmin_lifecycle", name).map(Self::Postgres)
     }
 
     /// The storage fields of a configuration.
@@ -84,20 +60,6 @@ impl Backend {
             Self::Postgres(url) => json!({"database": url, "node_id": "a"}),
         }
     }
-}
-
-/// Runs `sql` with psql against `url`: its output (unaligned, tuples only).
-fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A test's directory, certificates and backend.
@@ -155,12 +117,7 @@ impl Bench {
         let config = self.config_path();
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--config", config.to_str().unwrap()]);
-        let out = common::run(&all);
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        common::run_text(&all)
     }
 
     /// `requests add` (must succeed).
@@ -169,6 +126,24 @@ impl Bench {
         all.extend(args);
         let (code, stdout, stderr) = self.command(&all);
         assert_eq!(code, 0, "requests add {args:?}: {stdout}{stderr}");
+    }
+
+    /// `requests add` of alice's request `reqid` for a card (of `kind`, when given).
+    fn add_card(&self, reqid: &str, scid: &str, cardid: &str, kind: Option<&str>) {
+        let mut args = vec![
+            "--reqid",
+            reqid,
+            "--scid",
+            scid,
+            "--cardid",
+            cardid,
+            "--operator",
+            "alice",
+        ];
+        if let Some(kind) = kind {
+            args.extend(["--type", kind]);
+        }
+        self.add(&args);
     }
 
     /// `keys`' table: version to (role, check value, confirmed, pending), and the last line.
@@ -212,6 +187,34 @@ fn send(
     body: Option<&str>,
 ) -> Response {
     send_typed(server, client, method, target, body, "application/json")
+}
+
+/// `GET target` over TLS with `client`.
+fn get(server: &Server, client: &Client, target: &str) -> Response {
+    send(server, client, "GET", target, None)
+}
+
+/// `PUT /requests/{reqid}` with the JSON `body` (a status change) over TLS with `client`.
+fn put_request(server: &Server, client: &Client, reqid: &str, body: &str) -> Response {
+    send(
+        server,
+        client,
+        "PUT",
+        &format!("{PREFIX}/requests/{reqid}"),
+        Some(body),
+    )
+}
+
+/// `POST /smartcards` binding `cardid` to the request `reqid`, over TLS with `client`.
+fn bind_card(server: &Server, client: &Client, reqid: &str, cardid: &str) -> Response {
+    let body = format!(r#"{{"requestid": "{reqid}", "cardid": "{cardid}"}}"#);
+    send(
+        server,
+        client,
+        "POST",
+        &format!("{PREFIX}/smartcards"),
+        Some(&body),
+    )
 }
 
 fn send_typed(
@@ -283,12 +286,10 @@ fn guid(n: u8) -> String {
 /// card key, `Completed`. Checks each answer against `master_hex`; returns the smart card ID.
 fn enroll(bench: &Bench, server: &Server, reqid: &str, cardid: &str, master_hex: &str) -> String {
     bench.add(&["--reqid", reqid, "--operator", "alice"]);
-    let configuration = send(
+    let configuration = get(
         server,
         &bench.alice,
-        "GET",
         &format!("{PREFIX}/profiletemplates/{TEMPLATE}/configuration/smartcards"),
-        None,
     );
     assert_eq!(configuration.status, 200, "{}", configuration.text());
     let value: Value = serde_json::from_slice(&configuration.body).unwrap();
@@ -313,43 +314,27 @@ fn enroll(bench: &Bench, server: &Server, reqid: &str, cardid: &str, master_hex:
     );
     assert_eq!((retry.status, retry.text()), (200, created.text()));
     let initial = AdminKey::from_hex(ZERO_KEY).unwrap();
-    let answer = send(
+    let answer = get(
         server,
         &bench.alice,
-        "GET",
         &auth_target(reqid, &scid, cardid, false),
-        None,
     );
     assert_eq!((answer.status, answer.text()), (200, response_of(&initial)));
-    let key = send(
-        server,
-        &bench.alice,
-        "GET",
-        &key_target(reqid, &scid, cardid),
-        None,
-    );
+    let key = get(server, &bench.alice, &key_target(reqid, &scid, cardid));
     assert_eq!(
         (key.status, key.text()),
         (200, key_body(master_hex, cardid))
     );
-    let answer = send(
+    let answer = get(
         server,
         &bench.alice,
-        "GET",
         &auth_target(reqid, &scid, cardid, true),
-        None,
     );
     assert_eq!(
         (answer.status, answer.text()),
         (200, card_response(master_hex, cardid))
     );
-    let done = send(
-        server,
-        &bench.alice,
-        "PUT",
-        &format!("{PREFIX}/requests/{reqid}"),
-        Some(r#"{"status": "Completed"}"#),
-    );
+    let done = put_request(server, &bench.alice, reqid, r#"{"status": "Completed"}"#);
     assert_eq!(done.status, 204, "{}", done.text());
     scid
 }
@@ -363,16 +348,7 @@ fn rotation(backend: Backend) {
     // Version 1: two cards enrolled; a retry of POST /smartcards answers the same smart card.
     let s1 = enroll(&bench, &server, &guid(1), C1, TEST_MASTER);
     let s3 = enroll(&bench, &server, &guid(3), C3, TEST_MASTER);
-    let retry = send(
-        &server,
-        &bench.alice,
-        "POST",
-        &format!("{PREFIX}/smartcards"),
-        Some(&format!(
-            r#"{{"requestid": "{}", "cardid": "{C1}"}}"#,
-            guid(1)
-        )),
-    );
+    let retry = bind_card(&server, &bench.alice, &guid(1), C1);
     // The request is closed now: no smart card is made for it.
     assert_eq!(retry.status, 403, "{}", retry.text());
     assert!(
@@ -380,12 +356,10 @@ fn rotation(backend: Backend) {
         "{}",
         retry.text()
     );
-    let request = send(
+    let request = get(
         &server,
         &bench.alice,
-        "GET",
         &format!("{PREFIX}/requests/{}", guid(1)),
-        None,
     );
     assert_eq!(request.status, 200);
     let value: Value = serde_json::from_slice(&request.body).unwrap();
@@ -404,12 +378,10 @@ fn rotation(backend: Backend) {
         )
     );
     // Someone else's request reads as an unknown one.
-    let bobs = send(
+    let bobs = get(
         &server,
         &bench.bob,
-        "GET",
         &format!("{PREFIX}/requests/{}", guid(1)),
-        None,
     );
     assert_eq!(bobs.status, 403);
     assert!(bobs
@@ -426,13 +398,7 @@ fn rotation(backend: Backend) {
     // key): it is renewed or retired.
     let r11 = guid(11);
     bench.add(&["--reqid", &r11, "--operator", "alice"]);
-    let again = send(
-        &server,
-        &bench.alice,
-        "POST",
-        &format!("{PREFIX}/smartcards"),
-        Some(&format!(r#"{{"requestid": "{r11}", "cardid": "{C3}"}}"#)),
-    );
+    let again = bind_card(&server, &bench.alice, &r11, C3);
     assert_eq!(again.status, 403);
     assert!(
         again
@@ -460,25 +426,8 @@ fn rotation(backend: Backend) {
 
     // The old card is still answered under version 1, within a renew request.
     let (r2, c1) = (guid(2), C1);
-    bench.add(&[
-        "--reqid",
-        &r2,
-        "--scid",
-        &s1,
-        "--cardid",
-        c1,
-        "--operator",
-        "alice",
-        "--type",
-        "renew",
-    ]);
-    let answer = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &auth_target(&r2, &s1, c1, true),
-        None,
-    );
+    bench.add_card(&r2, &s1, c1, Some("renew"));
+    let answer = get(&server, &bench.alice, &auth_target(&r2, &s1, c1, true));
     assert_eq!(
         (answer.status, answer.text()),
         (200, card_response(TEST_MASTER, c1))
@@ -486,23 +435,8 @@ fn rotation(backend: Backend) {
 
     // A card never seen is answered under the current version.
     let (r5, s5) = (guid(5), guid(0x55));
-    bench.add(&[
-        "--reqid",
-        &r5,
-        "--scid",
-        &s5,
-        "--cardid",
-        C4,
-        "--operator",
-        "alice",
-    ]);
-    let answer = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &auth_target(&r5, &s5, C4, true),
-        None,
-    );
+    bench.add_card(&r5, &s5, C4, None);
+    let answer = get(&server, &bench.alice, &auth_target(&r5, &s5, C4, true));
     assert_eq!(
         (answer.status, answer.text()),
         (200, card_response(MASTER_2, C4))
@@ -522,59 +456,23 @@ fn rotation(backend: Backend) {
 
     // The renew, as a renewing client drives it: authenticate under the card's version (1),
     // fetch the new key (version 2, now pending), authenticate again (now under 2), complete.
-    let answer = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &auth_target(&r2, &s1, c1, true),
-        None,
-    );
+    let answer = get(&server, &bench.alice, &auth_target(&r2, &s1, c1, true));
     assert_eq!(answer.text(), card_response(TEST_MASTER, c1));
-    let key = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &key_target(&r2, &s1, c1),
-        None,
-    );
+    let key = get(&server, &bench.alice, &key_target(&r2, &s1, c1));
     assert_eq!((key.status, key.text()), (200, key_body(MASTER_2, c1)));
     let (rows, _) = bench.keys();
     assert_eq!(row(&rows, "2"), (String::from("current"), 1, 1));
-    let answer = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &auth_target(&r2, &s1, c1, true),
-        None,
-    );
+    let answer = get(&server, &bench.alice, &auth_target(&r2, &s1, c1, true));
     assert_eq!(
         (answer.status, answer.text()),
         (200, card_response(MASTER_2, c1))
     );
-    let done = send(
-        &server,
-        &bench.alice,
-        "PUT",
-        &format!("{PREFIX}/requests/{r2}"),
-        Some(r#"{"status": "Completed"}"#),
-    );
+    let done = put_request(&server, &bench.alice, &r2, r#"{"status": "Completed"}"#);
     assert_eq!(done.status, 204, "{}", done.text());
     // A retry of the same close changes nothing; another status conflicts.
-    let again = send(
-        &server,
-        &bench.alice,
-        "PUT",
-        &format!("{PREFIX}/requests/{r2}"),
-        Some(r#"{"status": "Completed"}"#),
-    );
+    let again = put_request(&server, &bench.alice, &r2, r#"{"status": "Completed"}"#);
     assert_eq!(again.status, 204);
-    let other = send(
-        &server,
-        &bench.alice,
-        "PUT",
-        &format!("{PREFIX}/requests/{r2}"),
-        Some(r#"{"status": "Canceled"}"#),
-    );
+    let other = put_request(&server, &bench.alice, &r2, r#"{"status": "Canceled"}"#);
     assert_eq!(other.status, 409);
     assert_eq!(other.message(), "request: closed already as Completed");
     let (rows, _) = bench.keys();
@@ -583,66 +481,20 @@ fn rotation(backend: Backend) {
 
     // A canceled renew leaves the card on version 1.
     let r6 = guid(6);
-    bench.add(&[
-        "--reqid",
-        &r6,
-        "--scid",
-        &s3,
-        "--cardid",
-        C3,
-        "--operator",
-        "alice",
-        "--type",
-        "renew",
-    ]);
-    let key = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &key_target(&r6, &s3, C3),
-        None,
-    );
+    bench.add_card(&r6, &s3, C3, Some("renew"));
+    let key = get(&server, &bench.alice, &key_target(&r6, &s3, C3));
     assert_eq!(key.text(), key_body(MASTER_2, C3));
-    let canceled = send(
-        &server,
-        &bench.alice,
-        "PUT",
-        &format!("{PREFIX}/requests/{r6}"),
-        Some(r#"{"Status": "Canceled"}"#),
-    );
+    let canceled = put_request(&server, &bench.alice, &r6, r#"{"Status": "Canceled"}"#);
     assert_eq!(canceled.status, 204, "{}", canceled.text());
     let r7 = guid(7);
-    bench.add(&[
-        "--reqid",
-        &r7,
-        "--scid",
-        &s3,
-        "--cardid",
-        C3,
-        "--operator",
-        "alice",
-        "--type",
-        "renew",
-    ]);
-    let answer = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &auth_target(&r7, &s3, C3, true),
-        None,
-    );
+    bench.add_card(&r7, &s3, C3, Some("renew"));
+    let answer = get(&server, &bench.alice, &auth_target(&r7, &s3, C3, true));
     assert_eq!(
         (answer.status, answer.text()),
         (200, card_response(TEST_MASTER, C3))
     );
     // So does `requests close` (default Canceled) of a renew whose key was fetched.
-    let key = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &key_target(&r7, &s3, C3),
-        None,
-    );
+    let key = get(&server, &bench.alice, &key_target(&r7, &s3, C3));
     assert_eq!(key.status, 200);
     let (code, stdout, stderr) = bench.command(&["requests", "close", "--reqid", &r7]);
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -656,37 +508,14 @@ fn rotation(backend: Backend) {
     // Retiring C1: a retire request gets no diversifiedkey, then the card is retired and no
     // key route answers for it any more.
     let r8 = guid(8);
-    bench.add(&[
-        "--reqid",
-        &r8,
-        "--scid",
-        &s1,
-        "--cardid",
-        C1,
-        "--operator",
-        "alice",
-        "--type",
-        "retire",
-    ]);
-    let refused = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &key_target(&r8, &s1, C1),
-        None,
-    );
+    bench.add_card(&r8, &s1, C1, Some("retire"));
+    let refused = get(&server, &bench.alice, &key_target(&r8, &s1, C1));
     assert_eq!(refused.status, 403);
     assert_eq!(
         refused.message(),
         "forbidden: diversifiedkey is answered within an enroll or renew request"
     );
-    let early = send(
-        &server,
-        &bench.alice,
-        "PUT",
-        &format!("{PREFIX}/requests/{r8}"),
-        Some(r#"{"status": "Completed"}"#),
-    );
+    let early = put_request(&server, &bench.alice, &r8, r#"{"status": "Completed"}"#);
     assert_eq!(early.status, 409, "{}", early.text());
     let retired = send(
         &server,
@@ -701,31 +530,19 @@ fn rotation(backend: Backend) {
         auth_target(&r8, &s1, C1, false),
         key_target(&r8, &s1, C1),
     ] {
-        let refused = send(&server, &bench.alice, "GET", &target, None);
+        let refused = get(&server, &bench.alice, &target);
         assert_eq!(refused.status, 403, "{target}");
         assert_eq!(
             refused.message(),
             "forbidden: the card is retired: no key is answered for it"
         );
     }
-    let done = send(
-        &server,
-        &bench.alice,
-        "PUT",
-        &format!("{PREFIX}/requests/{r8}"),
-        Some(r#"{"status": "Completed"}"#),
-    );
+    let done = put_request(&server, &bench.alice, &r8, r#"{"status": "Completed"}"#);
     assert_eq!(done.status, 204);
     // A retired card is bound to no new request either.
     let r9 = guid(9);
     bench.add(&["--reqid", &r9, "--operator", "alice"]);
-    let bound = send(
-        &server,
-        &bench.alice,
-        "POST",
-        &format!("{PREFIX}/smartcards"),
-        Some(&format!(r#"{{"requestid": "{r9}", "cardid": "{C1}"}}"#)),
-    );
+    let bound = bind_card(&server, &bench.alice, &r9, C1);
     assert_eq!(bound.status, 403);
     assert_eq!(
         bound.message(),
@@ -750,25 +567,8 @@ fn rotation(backend: Backend) {
         server.stderr()
     );
     let r10 = guid(10);
-    bench.add(&[
-        "--reqid",
-        &r10,
-        "--scid",
-        &s3,
-        "--cardid",
-        C3,
-        "--operator",
-        "alice",
-        "--type",
-        "renew",
-    ]);
-    let refused = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &auth_target(&r10, &s3, C3, true),
-        None,
-    );
+    bench.add_card(&r10, &s3, C3, Some("renew"));
+    let refused = get(&server, &bench.alice, &auth_target(&r10, &s3, C3, true));
     assert_eq!(refused.status, 403);
     assert!(refused
         .message()
@@ -803,7 +603,7 @@ fn rotation(backend: Backend) {
         Backend::Postgres(url) => {
             let (code, stdout, stderr) = bench.command(&["verify-audit"]);
             assert_eq!(code, 0, "{stdout}{stderr}");
-            let lines = psql(url, "SELECT line FROM audit ORDER BY node_id, seq");
+            let lines = common::psql(url, "SELECT line FROM audit ORDER BY node_id, seq");
             assert!(lines.contains(r#""key_version":2"#), "{lines}");
             assert!(lines.contains(r#""change":"card "#), "{lines}");
         }
@@ -866,7 +666,7 @@ fn old_registry(bench: &Bench, r1: &str, s1: &str, r2: &str, s2: &str) {
                 .unwrap();
         }
         Backend::Postgres(url) => {
-            psql(url, &format!("
+            common::psql(url, &format!("
                 CREATE TABLE cardadmin_schema (version integer NOT NULL);
                 INSERT INTO cardadmin_schema VALUES (1);
                 CREATE TABLE requests (
@@ -933,13 +733,7 @@ fn upgrade(backend: Backend) {
         "previous_diversification_keys": [{"version": 3, "key": MASTER_3}],
     }));
     let server = bench.start(&v4);
-    let answer = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &auth_target(&r1, &s1, C1, true),
-        None,
-    );
+    let answer = get(&server, &bench.alice, &auth_target(&r1, &s1, C1, true));
     assert_eq!(
         (answer.status, answer.text()),
         (200, card_response(MASTER_3, C1))
@@ -1105,7 +899,7 @@ fn the_lifecycle_routes_refuse_what_they_must() {
     let server = bench.start(&bench.config(json!({"diversification_key": TEST_MASTER})));
     let configuration = format!("{PREFIX}/profiletemplates/{TEMPLATE}/configuration/smartcards");
     // No open request: no initial key.
-    let refused = send(&server, &bench.bob, "GET", &configuration, None);
+    let refused = get(&server, &bench.bob, &configuration);
     assert_eq!(refused.status, 403);
     assert!(
         refused
@@ -1116,7 +910,7 @@ fn the_lifecycle_routes_refuse_what_they_must() {
     );
     let r1 = guid(1);
     bench.add(&["--reqid", &r1, "--cardid", C1, "--operator", "alice"]);
-    let answer = send(&server, &bench.alice, "GET", &configuration, None);
+    let answer = get(&server, &bench.alice, &configuration);
     assert_eq!((answer.status, answer.content_type()), (200, common::JSON));
     let value: Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(value["DefaultAdminKeyHex"], ZERO_KEY);
@@ -1128,12 +922,10 @@ fn the_lifecycle_routes_refuse_what_they_must() {
             && value["AdminPinPolicy"]["CharacterSet"].is_string()
     );
     assert!(!answer.text().to_uppercase().contains(TEST_MASTER));
-    let other = send(
+    let other = get(
         &server,
         &bench.alice,
-        "GET",
         &configuration.replace("12bd5120", "12bd5121"),
-        None,
     );
     assert_eq!(
         (other.status, other.message().as_str()),
@@ -1143,13 +935,7 @@ fn the_lifecycle_routes_refuse_what_they_must() {
     assert_eq!((head.status, head.header("allow")), (405, Some("GET")));
 
     // Before POST /smartcards the request has no smart card: no key.
-    let early = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &key_target(&r1, &guid(0x99), C1),
-        None,
-    );
+    let early = get(&server, &bench.alice, &key_target(&r1, &guid(0x99), C1));
     assert_eq!(
         early.message(),
         "forbidden: the request has no smart card yet: POST /smartcards binds one"
@@ -1273,18 +1059,7 @@ fn the_lifecycle_routes_refuse_what_they_must() {
         "{stderr}"
     );
     let r4 = guid(4);
-    bench.add(&[
-        "--reqid",
-        &r4,
-        "--scid",
-        &scid,
-        "--cardid",
-        C1,
-        "--operator",
-        "alice",
-        "--type",
-        "renew",
-    ]);
+    bench.add_card(&r4, &scid, C1, Some("renew"));
     let renew = send(
         &server,
         &bench.alice,
@@ -1312,13 +1087,7 @@ fn the_lifecycle_routes_refuse_what_they_must() {
         "forbidden: a smart card is retired within a retire request"
     );
 
-    let bad = send(
-        &server,
-        &bench.alice,
-        "PUT",
-        &format!("{PREFIX}/requests/{r4}"),
-        Some(r#"{"status": "Done"}"#),
-    );
+    let bad = put_request(&server, &bench.alice, &r4, r#"{"status": "Done"}"#);
     assert_eq!(
         (bad.status, bad.message().as_str()),
         (
@@ -1326,13 +1095,7 @@ fn the_lifecycle_routes_refuse_what_they_must() {
             "status: one of Completed, Canceled, Abandoned is expected (the value is not repeated)"
         )
     );
-    let bobs = send(
-        &server,
-        &bench.bob,
-        "PUT",
-        &format!("{PREFIX}/requests/{r4}"),
-        Some(r#"{"status": "Completed"}"#),
-    );
+    let bobs = put_request(&server, &bench.bob, &r4, r#"{"status": "Completed"}"#);
     assert_eq!(
         bobs.message(),
         "forbidden: no request with this ID is registered for the caller"
@@ -1348,13 +1111,7 @@ fn the_lifecycle_routes_refuse_what_they_must() {
         (delete.status, delete.header("allow")),
         (405, Some("GET, PUT"))
     );
-    let get = send(
-        &server,
-        &bench.alice,
-        "GET",
-        &format!("{PREFIX}/requests/{r4}"),
-        None,
-    );
+    let get = get(&server, &bench.alice, &format!("{PREFIX}/requests/{r4}"));
     let value: Value = serde_json::from_slice(&get.body).unwrap();
     assert_eq!(
         (value["Type"].as_str(), value["Status"].as_str()),
@@ -1371,25 +1128,14 @@ fn without_a_registry_only_the_configuration_is_answered() {
     let object = config.as_object_mut().unwrap();
     object.remove("registry");
     let server = bench.start(&config);
-    let answer = send(
+    let answer = get(
         &server,
         &bench.bob,
-        "GET",
         &format!("{PREFIX}/profiletemplates/{TEMPLATE}/configuration/smartcards"),
-        None,
     );
     assert_eq!(answer.status, 200);
     let value: Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(value["DiversifyAdminKey"], false);
-    let answer = send(
-        &server,
-        &bench.bob,
-        "POST",
-        &format!("{PREFIX}/smartcards"),
-        Some(&format!(
-            r#"{{"requestid": "{}", "cardid": "{C1}"}}"#,
-            guid(1)
-        )),
-    );
+    let answer = bind_card(&server, &bench.bob, &guid(1), C1);
     assert_eq!(answer.status, 501, "{}", answer.text());
 }

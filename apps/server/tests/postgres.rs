@@ -1,7 +1,7 @@
 //! Several instances on one PostgreSQL database (issue #23), end to end: the built server on
-//! loopback (ports 19840-19860) over TLS with client certificates made here with openssl, the
-//! `requests` and `verify-audit --config` subcommands, and `psql` to look at (and tamper with)
-//! the tables.
+//! loopback (the harness's ports: see `common`) over TLS with client certificates made in
+//! process, the `requests` and `verify-audit --config` subcommands, and `psql` to look at (and
+//! tamper with) the tables.
 //!
 //! The tests that need a database take its URL from `CARDADMIN_TEST_DATABASE_URL` (a role that
 //! may create databases, e.g. `postgresql://postgres@127.0.0.1:19832/postgres`; each test makes
@@ -11,344 +11,56 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use common::{psql, run_text as run, Client, Launch, Pki, Server, CARD, REQ, SCID};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cardadmin-server");
-const INITIAL: &str = "000000000000000000000000000000000000000000000000";
-const MASTER: &str = "5C1E8A3F7D2B9046E1A7C3F5082D4B6978F1A2C3D4E5F607";
-const REQ: &str = "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099";
-const SCID: &str = "17cf063d-e337-4aa9-a822-346554ddd3c9";
-const CARD: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
-
 fn documented() -> String {
-    format!("/CertificateManagement/api/v1.0/requests/{REQ}/smartcards/{SCID}/authenticationresponse?cardid={CARD}&challenge=1hFD%2Bcz%2F0so%3D&diversified=False")
+    common::documented_target(REQ)
 }
 
-fn work(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("server-pg-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A fresh database named after the test, on the server `CARDADMIN_TEST_DATABASE_URL` names:
-/// its URL; `None` (the test is skipped, saying why) without that variable.
+/// A fresh database named after the test: its URL; `None` (the test is skipped, saying why)
+/// without `CARDADMIN_TEST_DATABASE_URL`.
 fn database(name: &str) -> Option<String> {
-    let Ok(base) = std::env::var("CARDADMIN_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CARDADMIN_REQUIRE_DATABASE").as_deref() != Ok("1"),
-            "CARDADMIN_REQUIRE_DATABASE=1 but CARDADMIN_TEST_DATABASE_URL is not set"
-        );
-        // Past the test harness's capture (which takes `eprintln!`), so the skip is seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: {name} needs PostgreSQL; set CARDADMIN_TEST_DATABASE_URL=postgresql://USER@HOST:PORT/DBNAME (a role that may create databases) to run it"
-        );
-        return None;
-    };
-    let db = format!("cardadmin_test_{name}");
-    psql(&base, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-    psql(&base, &format!("CREATE DATABASE {db}"));
-    let (without_query, query) = match base.split_once('?') {
-        Some((url, query)) => (url.to_string(), format!("?{query}")),
-        None => (base.clone(), String::new()),
-    };
-    let root = match without_query.rfind('/') {
-        Some(slash) if slash > "postgresql://".len() => &without_query[..slash],
-        _ => without_query.as_str(),
-    };
-    Some(format!("{root}/{db}{query}"))
-}
-
-/// Runs `sql` with psql against `url`: its output (unaligned, tuples only).
-fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn pki(dir: &Path, operators: &[&str]) {
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs");
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "2",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-subj",
-        "/CN=server-pg CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    let leaf = |name: &str, extensions: &str| {
-        std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN={name}"),
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{name}.ext"),
-            "-out",
-            &format!("{name}.pem"),
-        ]);
-    };
-    leaf(
-        "server",
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-    );
-    for operator in operators {
-        leaf(
-            operator,
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
-        );
-    }
+    common::test_database("cardadmin_test", name)
 }
 
 /// The configuration of node `node` on `url`, with `extra` fields.
-fn config(dir: &Path, node: &str, url: &str, extra: Value) -> PathBuf {
+fn config(dir: &Path, pki: &Pki, node: &str, url: &str, extra: Value) -> PathBuf {
     let mut config = json!({
-        "initial_admin_key": INITIAL,
-        "diversification_key": MASTER,
-        "tls": {
-            "cert": dir.join("server.pem"),
-            "key": dir.join("server.key"),
-            "client_ca": dir.join("ca.pem"),
-        },
+        "initial_admin_key": common::ZERO_KEY,
+        "diversification_key": common::TEST_MASTER,
+        "tls": pki.tls_config(),
         "database": url,
         "node_id": node,
     });
     for (name, value) in extra.as_object().unwrap() {
         config[name] = value.clone();
     }
-    let path = dir.join(format!("{node}.json"));
-    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    path
+    common::write_config(dir, &format!("{node}.json"), &config)
 }
 
-struct Server {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-fn collect(
-    mut from: impl std::io::Read + Send + 'static,
-    into: Arc<Mutex<String>>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buffer) {
-            if n == 0 {
-                return;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buffer[..n]));
-        }
-    })
-}
-
-impl Server {
-    fn spawn(config: &Path, port: u16) -> Result<Self, (Option<i32>, String)> {
-        let mut child = Command::new(BIN)
-            .args(["--config", config.to_str().unwrap(), "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server binary runs");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let readers = vec![collect(child.stderr.take().unwrap(), stderr.clone())];
-        let mut server = Self {
-            child,
-            stderr,
-            readers,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                for reader in server.readers.drain(..) {
-                    reader.join().unwrap();
-                }
-                return Err((status.code(), server.stderr()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(server);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no server on {port}: {}",
-                server.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn start(config: &Path, port: u16) -> Self {
-        Self::spawn(config, port)
-            .unwrap_or_else(|(status, stderr)| panic!("the server exited ({status:?}): {stderr}"))
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn signal(&mut self, signal: Signal) -> std::process::ExitStatus {
-        let pid = i32::try_from(self.child.id()).unwrap();
-        kill(Pid::from_raw(pid), signal).unwrap();
-        let status = self.child.wait().unwrap();
-        for reader in self.readers.drain(..) {
-            reader.join().unwrap();
-        }
-        status
-    }
-
-    /// SIGTERM; its stderr once it exited (with success).
-    fn stop(mut self) -> String {
-        let status = self.signal(Signal::SIGTERM);
-        assert!(status.success(), "exit {status}: {}", self.stderr());
-        self.stderr()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client_config(dir: &Path, operator: &str) -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap())
-        .unwrap();
-    let certs = vec![CertificateDer::from_pem_file(dir.join(format!("{operator}.pem"))).unwrap()];
-    let key = PrivateKeyDer::from_pem_file(dir.join(format!("{operator}.key"))).unwrap();
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(certs, key)
-            .unwrap(),
-    )
+/// SIGTERM; its stderr once it exited (with success).
+fn stop(server: Server) -> String {
+    server.stop_ok().1
 }
 
 /// A GET over TLS: status and body; `None` when the connection failed (a killed server).
-fn try_get(config: &Arc<rustls::ClientConfig>, port: u16, target: &str) -> Option<(u16, String)> {
-    let connection =
-        rustls::ClientConnection::new(config.clone(), ServerName::try_from("127.0.0.1").unwrap())
-            .unwrap();
-    let socket = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    socket
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut stream = rustls::StreamOwned::new(connection, socket);
-    stream
-        .write_all(
-            format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .ok()?;
-    let mut bytes = Vec::new();
-    let _ = stream.read_to_end(&mut bytes);
-    let text = String::from_utf8_lossy(&bytes).to_string();
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
+fn try_get(client: &Client, addr: SocketAddr, target: &str) -> Option<(u16, String)> {
+    let answer = common::tls_request(client, addr, "GET", target).ok()?;
+    Some((answer.status, answer.text()))
 }
 
-fn get(dir: &Path, port: u16, operator: &str, target: &str) -> (u16, String) {
-    try_get(&client_config(dir, operator), port, target).expect("an answer")
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn add_request(config: &Path, operator: &str) {
-    let (code, stdout, stderr) = run(&[
-        "requests",
-        "add",
-        "--config",
-        config.to_str().unwrap(),
-        "--reqid",
-        REQ,
-        "--scid",
-        SCID,
-        "--cardid",
-        CARD,
-        "--operator",
-        operator,
-    ]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+fn get(server: &Server, client: &Client, target: &str) -> (u16, String) {
+    try_get(client, server.addr, target).expect("an answer")
 }
 
 /// The configuration fields of issue #23, checked before anything is opened (no database
@@ -357,12 +69,13 @@ fn add_request(config: &Path, operator: &str) {
 /// URL that is not `postgresql://` is refused without being repeated.
 #[test]
 fn the_database_fields_are_checked_at_start_up() {
-    let dir = work("fields");
-    pki(&dir, &[]);
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, []) = common::pki_with(dir, []);
     let url = "postgresql://cardadmin@127.0.0.1:1/cardadmin";
     let refused = |extra: Value| {
-        let config = config(&dir, "a", url, extra);
-        let (status, stderr) = Server::spawn(&config, 19859)
+        let config = config(dir, &pki, "a", url, extra);
+        let (status, stderr) = common::try_start(&config)
             .err()
             .expect("the server started with a refused configuration");
         assert_eq!(status, Some(1), "{stderr}");
@@ -409,7 +122,6 @@ fn the_database_fields_are_checked_at_start_up() {
     let stderr =
         refused(json!({"database": "postgresql://cardadmin@127.0.0.1:1/x?sslmode=verify-full"}));
     assert!(stderr.contains("need sslrootcert"), "{stderr}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Items 1 to 3: requests added with `requests add --config` are answered by both instances;
@@ -421,31 +133,32 @@ fn two_instances_share_the_registry_the_trail_and_the_rate_limit() {
     let Some(url) = database("shared") else {
         return;
     };
-    let dir = work("shared");
-    pki(&dir, &["alice", "bob"]);
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, [alice, bob]) = common::pki_with(dir, ["alice", "bob"]);
     let limit = json!({"rate_limit_per_minute": 3});
     let (a, b) = (
-        config(&dir, "a", &url, limit.clone()),
-        config(&dir, "b", &url, limit),
+        config(dir, &pki, "a", &url, limit.clone()),
+        config(dir, &pki, "b", &url, limit),
     );
-    add_request(&a, "alice");
+    common::add_request(&a, "alice");
     let (code, stdout, _) = run(&["requests", "list", "--config", b.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains(&format!("{REQ}\t{SCID}\t{CARD}\talice\topen")),
         "{stdout}"
     );
-    let (server_a, server_b) = (Server::start(&a, 19840), Server::start(&b, 19841));
+    let (server_a, server_b) = (Server::start_file(&a), Server::start_file(&b));
     let ok = (200, String::from("\"F0Zudm4wPLY=\""));
-    assert_eq!(get(&dir, 19840, "alice", &documented()), ok);
-    assert_eq!(get(&dir, 19841, "alice", &documented()), ok);
-    assert_eq!(get(&dir, 19840, "alice", &documented()), ok);
+    assert_eq!(get(&server_a, &alice, &documented()), ok);
+    assert_eq!(get(&server_b, &alice, &documented()), ok);
+    assert_eq!(get(&server_a, &alice, &documented()), ok);
     // Three uses in the minute, two of them through a: b refuses the fourth.
-    let (status, body) = get(&dir, 19841, "alice", &documented());
+    let (status, body) = get(&server_b, &alice, &documented());
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("more than 3 key uses in a minute"), "{body}");
     // Bob has a limit of his own, and no request.
-    let (status, body) = get(&dir, 19841, "bob", &documented());
+    let (status, body) = get(&server_b, &bob, &documented());
     assert_eq!(status, 403, "{body}");
     let (code, _, stderr) = run(&[
         "requests",
@@ -460,13 +173,13 @@ fn two_instances_share_the_registry_the_trail_and_the_rate_limit() {
         stderr.contains("audit chain a/requests: record 2"),
         "{stderr}"
     );
-    for port in [19840, 19841] {
-        let (status, body) = get(&dir, port, "alice", &documented());
+    for server in [&server_a, &server_b] {
+        let (status, body) = get(server, &alice, &documented());
         assert_eq!(status, 403, "{body}");
         assert!(body.contains("the request is closed"), "{body}");
     }
-    let stderr_a = server_a.stop();
-    let stderr_b = server_b.stop();
+    let stderr_a = stop(server_a);
+    let stderr_b = stop(server_b);
     assert!(
         stderr_a.contains("audit anchor: database node a seq"),
         "{stderr_a}"
@@ -498,7 +211,6 @@ fn two_instances_share_the_registry_the_trail_and_the_rate_limit() {
         (line["node"].as_str(), line["seq"].as_u64()),
         (Some("b"), Some(3))
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 2: `verify-audit --config` names the node and seq of a changed record, of a removed
@@ -509,27 +221,28 @@ fn verify_audit_names_the_node_and_seq_of_the_first_break() {
     let Some(url) = database("verify") else {
         return;
     };
-    let dir = work("verify");
-    pki(&dir, &["alice"]);
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
     let (a, b) = (
-        config(&dir, "a", &url, json!({})),
-        config(&dir, "b", &url, json!({})),
+        config(dir, &pki, "a", &url, json!({})),
+        config(dir, &pki, "b", &url, json!({})),
     );
-    add_request(&a, "alice");
-    let server_a = Server::start(&a, 19842);
-    let (status, stderr) = Server::spawn(&a, 19843)
+    common::add_request(&a, "alice");
+    let server_a = Server::start_file(&a);
+    let (status, stderr) = common::try_start(&a)
         .err()
         .expect("two instances with node_id a");
     assert_eq!(status, Some(1));
     assert!(stderr.contains("node_id \"a\" is in use"), "{stderr}");
-    let server_b = Server::start(&b, 19843);
+    let server_b = Server::start_file(&b);
     for _ in 0..3 {
-        assert_eq!(get(&dir, 19842, "alice", &documented()).0, 200);
-        assert_eq!(get(&dir, 19843, "alice", &documented()).0, 200);
+        assert_eq!(get(&server_a, &alice, &documented()).0, 200);
+        assert_eq!(get(&server_b, &alice, &documented()).0, 200);
     }
     // a stops first: b's shutdown checkpoint names a's last record (its seq 5).
-    server_a.stop();
-    server_b.stop();
+    stop(server_a);
+    stop(server_b);
     let verify = || run(&["verify-audit", "--config", a.to_str().unwrap()]);
     let (code, stdout, stderr) = verify();
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -588,7 +301,6 @@ fn verify_audit_names_the_node_and_seq_of_the_first_break() {
         stderr.contains("broken at node a seq 5: missing: node b's checkpoint"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 1: the tables are created with a schema version; a database of a newer schema is
@@ -598,9 +310,10 @@ fn a_database_of_a_newer_schema_is_refused() {
     let Some(url) = database("schema") else {
         return;
     };
-    let dir = work("schema");
-    pki(&dir, &[]);
-    let a = config(&dir, "a", &url, json!({}));
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, []) = common::pki_with(dir, []);
+    let a = config(dir, &pki, "a", &url, json!({}));
     let (code, _, stderr) = run(&["requests", "list", "--config", a.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
@@ -608,7 +321,7 @@ fn a_database_of_a_newer_schema_is_refused() {
         "2"
     );
     psql(&url, "UPDATE cardadmin_schema SET version = 99");
-    let (status, stderr) = Server::spawn(&a, 19844)
+    let (status, stderr) = common::try_start(&a)
         .err()
         .expect("a server on a newer schema");
     assert_eq!(status, Some(1));
@@ -616,7 +329,6 @@ fn a_database_of_a_newer_schema_is_refused() {
         stderr.contains("schema version 99, newer than this cardadmin-server knows (version 2)"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Issue #24 item 11's semantics on the database: a close whose transaction is open while a
@@ -626,11 +338,12 @@ fn a_database_of_a_newer_schema_is_refused() {
 #[test]
 fn a_close_in_progress_during_a_request_means_no_key() {
     let Some(url) = database("race") else { return };
-    let dir = work("race");
-    pki(&dir, &["alice"]);
-    let a = config(&dir, "a", &url, json!({}));
-    add_request(&a, "alice");
-    let server = Server::start(&a, 19845);
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
+    let a = config(dir, &pki, "a", &url, json!({}));
+    common::add_request(&a, "alice");
+    let server = Server::start_file(&a);
     // A close that holds its row lock for 2 s before it commits.
     let closer = {
         let url = url.clone();
@@ -643,7 +356,7 @@ fn a_close_in_progress_during_a_request_means_no_key() {
     };
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    let (status, body) = get(&dir, 19845, "alice", &documented());
+    let (status, body) = get(&server, &alice, &documented());
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("the request is closed"), "{body}");
     assert!(
@@ -651,25 +364,28 @@ fn a_close_in_progress_during_a_request_means_no_key() {
         "the key use did not wait"
     );
     closer.join().unwrap();
-    server.stop();
+    stop(server);
     let statuses = psql(&url, "SELECT line::json->>'status' FROM audit WHERE node_id = 'a' AND line::json->>'endpoint' IS NOT NULL ORDER BY seq");
     assert_eq!(
         statuses.split_whitespace().collect::<Vec<_>>(),
         ["200", "403"]
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A TCP relay between the server and the database that can be cut (every connection closed,
 /// new ones refused) and mended, to take the database away without stopping it.
 struct Relay {
+    /// Where it listens (`127.0.0.1:PORT`).
+    listen: String,
     up: Arc<AtomicBool>,
     generation: Arc<AtomicU64>,
 }
 
 impl Relay {
-    fn start(listen: u16, to: (String, u16)) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", listen)).unwrap();
+    fn start(to: (String, u16)) -> Self {
+        let listen = common::listen_address();
+        let listener = TcpListener::bind(&listen).unwrap();
+        let listen = listener.local_addr().unwrap().to_string();
         let up = Arc::new(AtomicBool::new(true));
         let generation = Arc::new(AtomicU64::new(0));
         let (up2, generation2) = (up.clone(), generation.clone());
@@ -718,7 +434,11 @@ impl Relay {
                 }
             }
         });
-        Self { up, generation }
+        Self {
+            listen,
+            up,
+            generation,
+        }
     }
 
     fn cut(&self) {
@@ -739,22 +459,23 @@ fn database_unreachable_answers_503_and_service_comes_back_by_itself() {
     let Some(url) = database("outage") else {
         return;
     };
-    let dir = work("outage");
-    pki(&dir, &["alice"]);
-    let direct = config(&dir, "a", &url, json!({}));
-    add_request(&direct, "alice");
-    // The same database through the relay on 19850.
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
+    let direct = config(dir, &pki, "a", &url, json!({}));
+    common::add_request(&direct, "alice");
+    // The same database through the relay.
     let after = url.split_once('@').unwrap().1;
     let (hostport, rest) = after.split_once('/').unwrap();
     let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
-    let relay = Relay::start(19850, (host.to_string(), port.parse().unwrap()));
-    let relayed = format!("{}@127.0.0.1:19850/{rest}", url.split_once('@').unwrap().0);
-    let a = config(&dir, "a", &relayed, json!({}));
-    let server = Server::start(&a, 19846);
-    assert_eq!(get(&dir, 19846, "alice", &documented()).0, 200);
+    let relay = Relay::start((host.to_string(), port.parse().unwrap()));
+    let relayed = format!("{}@{}/{rest}", url.split_once('@').unwrap().0, relay.listen);
+    let a = config(dir, &pki, "a", &relayed, json!({}));
+    let server = Server::start_file(&a);
+    assert_eq!(get(&server, &alice, &documented()).0, 200);
     relay.cut();
     for _ in 0..3 {
-        let (status, body) = get(&dir, 19846, "alice", &documented());
+        let (status, body) = get(&server, &alice, &documented());
         assert_eq!(status, 503, "{body}");
         let message: Value = serde_json::from_str(&body).unwrap();
         assert!(
@@ -768,7 +489,7 @@ fn database_unreachable_answers_503_and_service_comes_back_by_itself() {
     relay.mend();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, body) = get(&dir, 19846, "alice", &documented());
+        let (status, body) = get(&server, &alice, &documented());
         if status == 200 {
             assert_eq!(body, "\"F0Zudm4wPLY=\"");
             break;
@@ -776,7 +497,7 @@ fn database_unreachable_answers_503_and_service_comes_back_by_itself() {
         assert!(Instant::now() < deadline, "still {status} {body}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let stderr = server.stop();
+    let stderr = stop(server);
     assert!(
         stderr.contains("answering again") || stderr.contains("written again"),
         "{stderr}"
@@ -790,7 +511,6 @@ fn database_unreachable_answers_503_and_service_comes_back_by_itself() {
         "SELECT count(*) FROM audit WHERE node_id = 'a' AND line::json->>'status' = '200'",
     );
     assert!(answered.trim().parse::<u32>().unwrap() >= 2, "{answered}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 4: one instance killed with SIGKILL under load: the other keeps answering; the killed
@@ -798,30 +518,31 @@ fn database_unreachable_answers_503_and_service_comes_back_by_itself() {
 #[test]
 fn an_instance_killed_under_load_loses_no_acknowledged_key_use() {
     let Some(url) = database("kill") else { return };
-    let dir = work("kill");
-    pki(&dir, &["alice"]);
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
     let (a, b) = (
-        config(&dir, "a", &url, json!({})),
-        config(&dir, "b", &url, json!({})),
+        config(dir, &pki, "a", &url, json!({})),
+        config(dir, &pki, "b", &url, json!({})),
     );
-    add_request(&a, "alice");
-    let mut server_a = Server::start(&a, 19847);
-    let server_b = Server::start(&b, 19848);
-    let stop = Arc::new(AtomicBool::new(false));
+    common::add_request(&a, "alice");
+    let mut server_a = Server::start_file(&a);
+    let server_b = Server::start_file(&b);
+    let done = Arc::new(AtomicBool::new(false));
     let ok = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
-    let client = client_config(&dir, "alice");
+    let alice = Arc::new(alice);
     let mut load = Vec::new();
-    for (index, port) in [19847u16, 19848].into_iter().enumerate() {
+    for (index, addr) in [server_a.addr, server_b.addr].into_iter().enumerate() {
         for _ in 0..4 {
-            let (stop, ok, client) = (stop.clone(), ok[index].clone(), client.clone());
+            let (done, ok, client) = (done.clone(), ok[index].clone(), alice.clone());
             load.push(std::thread::spawn(move || {
                 let deadline = Instant::now() + Duration::from_secs(20);
-                while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-                    match try_get(&client, port, &documented()) {
+                while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
+                    match try_get(&client, addr, &documented()) {
                         Some((200, _)) => {
                             ok.fetch_add(1, Ordering::SeqCst);
                         }
-                        Some((status, body)) => panic!("{port}: {status} {body}"),
+                        Some((status, body)) => panic!("{addr}: {status} {body}"),
                         None => std::thread::sleep(Duration::from_millis(20)),
                     }
                 }
@@ -829,10 +550,10 @@ fn an_instance_killed_under_load_loses_no_acknowledged_key_use() {
         }
     }
     std::thread::sleep(Duration::from_millis(1500));
-    let status = server_a.signal(Signal::SIGKILL);
+    let status = server_a.kill();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(Signal::SIGKILL as i32)
+        Some(nix::sys::signal::Signal::SIGKILL as i32)
     );
     let b_at_kill = ok[1].load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(1000));
@@ -841,16 +562,19 @@ fn an_instance_killed_under_load_loses_no_acknowledged_key_use() {
         "b stopped answering"
     );
     let a_before = psql(&url, "SELECT max(seq) FROM audit WHERE node_id = 'a'");
-    let server_a = Server::start(&a, 19847);
+    // Back on its port, where the load is.
+    let mut launch = Launch::new(a.clone());
+    launch.listen = Some(server_a.addr.to_string());
+    let server_a = Server::launch(launch).unwrap();
     std::thread::sleep(Duration::from_millis(1000));
-    stop.store(true, Ordering::SeqCst);
+    done.store(true, Ordering::SeqCst);
     for thread in load {
         thread.join().unwrap();
     }
-    let stderr = server_a.stop();
+    let stderr = stop(server_a);
     let start = format!("node a: {} records before this start", a_before.trim());
     assert!(stderr.contains(&start), "{stderr}");
-    server_b.stop();
+    stop(server_b);
     let (code, stdout, stderr) = run(&["verify-audit", "--config", a.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     for (index, node) in ["a", "b"].iter().enumerate() {
@@ -861,5 +585,4 @@ fn an_instance_killed_under_load_loses_no_acknowledged_key_use() {
             "node {node}: {answered} answered 200, {recorded} recorded"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

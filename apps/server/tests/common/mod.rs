@@ -112,6 +112,87 @@ pub fn run(args: &[&str]) -> Output {
     }
 }
 
+/// Runs the binary with `args`: (exit code, stdout, stderr).
+pub fn run_text(args: &[&str]) -> (i32, String, String) {
+    let output = run(args);
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `requests add` of the documented request ([`REQ`], [`SCID`], [`CARD`]) for `operator`,
+/// with the configuration file `config`; panics unless it succeeds, else its stdout and stderr.
+pub fn add_request(config: &Path, operator: &str) -> (String, String) {
+    let (code, stdout, stderr) = run_text(&[
+        "requests",
+        "add",
+        "--config",
+        config.to_str().unwrap(),
+        "--reqid",
+        REQ,
+        "--scid",
+        SCID,
+        "--cardid",
+        CARD,
+        "--operator",
+        operator,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    (stdout, stderr)
+}
+
+/// The server with the configuration file `config`, or the exit code and stderr of one that
+/// did not start.
+pub fn try_start(config: &Path) -> Result<Server, (Option<i32>, String)> {
+    Server::launch(Launch::new(config.to_path_buf())).map_err(|exited| (exited.code, exited.stderr))
+}
+
+/// The URL of a fresh database `{prefix}_{name}` on the server `CARDADMIN_TEST_DATABASE_URL`
+/// names (a role that may create databases); `None`, saying why on stderr, without that
+/// variable, unless `CARDADMIN_REQUIRE_DATABASE=1`, when it panics.
+pub fn test_database(prefix: &str, name: &str) -> Option<String> {
+    let Ok(base) = std::env::var("CARDADMIN_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("CARDADMIN_REQUIRE_DATABASE").as_deref() != Ok("1"),
+            "CARDADMIN_REQUIRE_DATABASE=1 but CARDADMIN_TEST_DATABASE_URL is not set"
+        );
+        // Past the test harness's capture (which takes `eprintln!`), so the skip is seen.
+        let _ = writeln!(
+            io::stderr(),
+            "skipped: {name} needs PostgreSQL; set CARDADMIN_TEST_DATABASE_URL=postgresql://USER@HOST:PORT/DBNAME (a role that may create databases) to run it"
+        );
+        return None;
+    };
+    let db = format!("{prefix}_{name}");
+    psql(&base, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    psql(&base, &format!("CREATE DATABASE {db}"));
+    let (without_query, query) = match base.split_once('?') {
+        Some((url, query)) => (url.to_string(), format!("?{query}")),
+        None => (base.clone(), String::new()),
+    };
+    let root = match without_query.rfind('/') {
+        Some(slash) if slash > "postgresql://".len() => &without_query[..slash],
+        _ => without_query.as_str(),
+    };
+    Some(format!("{root}/{db}{query}"))
+}
+
+/// Runs `sql` with psql against `url`: its output (unaligned, tuples only).
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The exit code and stderr of a server that must refuse `config` at start-up (listening on
 /// `listen`); panics if it starts listening instead.
 pub fn refused(config: &Value, listen: &str) -> (i32, String) {
@@ -212,6 +293,9 @@ pub struct Launch {
     pub stdout_unread: bool,
     /// A shell command run before the server replaces it (`exec`): `ulimit`, `trap`.
     pub shell_prefix: Option<String>,
+    /// Listen on this address rather than one [`listen_address`] picks (a restarted server
+    /// that must come back where its clients are).
+    pub listen: Option<String>,
 }
 
 impl Launch {
@@ -221,6 +305,7 @@ impl Launch {
             config,
             stdout_unread: false,
             shell_prefix: None,
+            listen: None,
         }
     }
 }
@@ -298,6 +383,12 @@ impl Server {
 
     /// Starts the server as `launch` says, and waits (at most 60 s) until it listens.
     pub fn launch(launch: Launch) -> Result<Self, Exited> {
+        if let Some(listen) = &launch.listen {
+            return match Self::spawn_once(&launch, listen)? {
+                Some(server) => Ok(server),
+                None => panic!("{listen} is in use"),
+            };
+        }
         for _attempt in 0..20 {
             let listen = listen_address();
             match Self::spawn_once(&launch, &listen)? {
@@ -371,6 +462,20 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The server with the configuration file `config`; panics with its stderr if it does
+    /// not start.
+    pub fn start_file(config: &Path) -> Self {
+        Self::launch(Launch::new(config.to_path_buf()))
+            .unwrap_or_else(|exited| panic!("the server did not start: {exited:?}"))
+    }
+
+    /// SIGTERM, then its stdout and stderr; panics unless it exited with success.
+    pub fn stop_ok(mut self) -> (String, String) {
+        let status = self.stop();
+        assert!(status.success(), "exit {status}: {}", self.stderr());
+        (self.stdout(), self.stderr())
     }
 
     /// The directory [`Server::start`] made, if it did.
@@ -469,13 +574,7 @@ impl Server {
 
     /// `METHOD target` over TLS with `client`.
     pub fn tls(&self, client: &Client, method: &str, target: &str) -> io::Result<Response> {
-        let mut stream = client.connect(self.addr)?;
-        let host = format!("{}:{}", client.host_name(), self.addr.port());
-        exchange(
-            &mut stream,
-            &request_bytes(method, target, &host),
-            method == "HEAD",
-        )
+        tls_request(client, self.addr, method, target)
     }
 }
 
@@ -486,6 +585,23 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// `METHOD target` over TLS with `client` to `addr` (for a thread that does not hold the
+/// [`Server`]).
+pub fn tls_request(
+    client: &Client,
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+) -> io::Result<Response> {
+    let mut stream = client.connect(addr)?;
+    let host = format!("{}:{}", client.host_name(), addr.port());
+    exchange(
+        &mut stream,
+        &request_bytes(method, target, &host),
+        method == "HEAD",
+    )
 }
 
 /// The address in the server's "listening on http(s)://ADDR/..." line.
@@ -798,6 +914,13 @@ impl Pki {
     pub fn ca_der(&self) -> CertificateDer<'static> {
         self.ca.der().clone()
     }
+}
+
+/// A CA under `dir` and a TLS client for each of `operators` (its certificate's CN the name).
+pub fn pki_with<const N: usize>(dir: &Path, operators: [&str; N]) -> (Pki, [Client; N]) {
+    let pki = Pki::new(dir, "ca");
+    let clients = operators.map(|name| Client::new(&pki, Some(&pki.issue(name))));
+    (pki, clients)
 }
 
 fn hex(bytes: &[u8]) -> String {
