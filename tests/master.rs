@@ -1,14 +1,16 @@
-//! Key roles (issue #15): the master key derives and gives a CMAC check value; the key-store
-//! path (`CmacSigner`) derives the same keys from the same code; a key store only ever sees
-//! messages the crate built; a failing key store is an error that says nothing about the key;
-//! the two roles are never one key (nor, for Triple-DES, complements).
+//! Master keys and key roles (issue #15): the master key derives card keys (within the input
+//! length bounds, one key per card, its parts distinct) and gives a CMAC check value; the
+//! key-store path (`CmacSigner`) derives the same keys from the same code; a key store only
+//! ever sees messages the crate built; a failing key store is an error that says nothing about
+//! the key; the two roles are never one key (nor, for Triple-DES, complements).
 
 use std::cell::RefCell;
 
 use cardadmin::master::{self, CmacMessage, CmacSigner, DiversifyError};
-use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, DesParity, MasterKey};
+use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, DesParity, KeyError, MasterKey};
 use cipher::KeyInit;
 use cmac::{Cmac, Mac};
+use proptest::prelude::*;
 
 const CARD: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
 
@@ -290,6 +292,63 @@ fn the_same_key_in_both_roles_is_refused() {
     assert!(cm::check_roles(&aes, &master).is_ok());
     let zero = AdminKey::from_bytes([0; 24]);
     assert!(cm::check_roles(&zero, &master).is_ok());
+}
+
+#[test]
+fn diversification_input_length_bounds() {
+    let master = MasterKey::new(cardadmin::Algorithm::Tdes, &[0x11; 24]).unwrap();
+    for len in [1, 16, 64] {
+        assert!(master.diversify_input(&vec![7; len]).is_ok(), "{len}");
+    }
+    for len in [0, 65, 1000] {
+        assert_eq!(
+            master.diversify_input(&vec![7; len]).unwrap_err(),
+            KeyError::DiversificationInputLength {
+                min: 1,
+                max: 64,
+                found: len
+            }
+        );
+    }
+    let card = CardId::from_bytes([3; 16]);
+    assert_eq!(
+        master.diversify(&card).expose_secret(),
+        master.diversify_input(&[3; 16]).unwrap().expose_secret()
+    );
+}
+
+#[test]
+fn diversified_keys_differ_per_card_and_part() {
+    let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
+    let one = master.diversify(&CardId::from_bytes([1; 16]));
+    let two = master.diversify(&CardId::from_bytes([2; 16]));
+    assert_ne!(one.expose_secret(), two.expose_secret());
+    let bytes = one.expose_secret();
+    // The three parts use different constants, so they differ.
+    assert_ne!(bytes[..8], bytes[8..16]);
+    assert_ne!(bytes[8..16], bytes[16..]);
+    assert!(one.audit().has_odd_parity());
+}
+
+proptest! {
+    #[test]
+    fn diversification_is_deterministic_and_per_card(
+        master in any::<[u8; 24]>(),
+        card in any::<[u8; 16]>(),
+        other_card in any::<[u8; 16]>(),
+    ) {
+        prop_assume!(card != other_card);
+        let master = MasterKey::new(Algorithm::Tdes, &master).unwrap();
+        let card = CardId::from_bytes(card);
+        let derived = master.diversify(&card);
+        let again = master.diversify(&card);
+        prop_assert_eq!(derived.expose_secret(), again.expose_secret());
+        let other = master.diversify(&CardId::from_bytes(other_card));
+        prop_assert_ne!(derived.expose_secret(), other.expose_secret());
+        prop_assert!(derived.audit().has_odd_parity());
+        let via_cm = cm::diversified_key(&master, &card.to_string()).unwrap();
+        prop_assert_eq!(via_cm.expose_secret(), derived.expose_secret());
+    }
 }
 
 /// The documentation's example master is on the well-known list (issue #24): its audit says so,
