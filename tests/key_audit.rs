@@ -175,3 +175,55 @@ fn audit_finding_messages() {
         ]
     );
 }
+
+/// The odd-parity fold over every key byte (issue #24, item 15: `&` as `|` or `^` survived the
+/// mutation run, since no test audited a key with one even-parity byte). For every algorithm:
+/// a key with one even-parity byte, at each position, and one with two, is not of odd
+/// parity; parity never changes the findings; `Debug` shows it.
+#[test]
+fn one_even_parity_byte_anywhere_is_not_odd_parity() {
+    use cardadmin::Algorithm;
+
+    // Every byte of odd parity, the halves distinct: a clean key for every algorithm.
+    let odd = [
+        0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+        0x01, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01,
+        0x23, 0x45,
+    ];
+    let audit =
+        |algorithm: Algorithm, bytes: &[u8]| AdminKey::new(algorithm, bytes).unwrap().audit();
+    for algorithm in Algorithm::ALL {
+        let odd = &odd[..algorithm.key_len()];
+        let all_odd = audit(algorithm, odd);
+        assert!(
+            all_odd.is_clean() && all_odd.has_odd_parity(),
+            "{algorithm}"
+        );
+        assert_eq!(
+            format!("{all_odd:?}"),
+            "KeyAudit { findings: [], odd_parity: true }"
+        );
+        // Flipping bit 0 makes a byte's parity even (and, for Triple-DES, leaves the key).
+        let with_even = |positions: &[usize]| {
+            let mut bytes = odd.to_vec();
+            for &position in positions {
+                bytes[position] ^= 1;
+            }
+            audit(algorithm, &bytes)
+        };
+        for position in 0..odd.len() {
+            let next = (position + 1) % odd.len();
+            for positions in [&[position][..], &[position, next]] {
+                let even = with_even(positions);
+                assert!(!even.has_odd_parity(), "{algorithm} {positions:?}");
+                assert!(even.is_clean(), "{algorithm} {positions:?}");
+                assert_eq!(
+                    format!("{even:?}"),
+                    "KeyAudit { findings: [], odd_parity: false }"
+                );
+            }
+        }
+        let all_even: Vec<usize> = (0..odd.len()).collect();
+        assert!(!with_even(&all_even).has_odd_parity(), "{algorithm}");
+    }
+}

@@ -5,6 +5,8 @@
 //! the key; the two roles are never one key (nor, for Triple-DES, complements).
 
 use std::cell::RefCell;
+use std::convert::Infallible;
+use std::error::Error as _;
 
 use cardadmin::master::{self, CmacMessage, CmacSigner, DiversifyError};
 use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, DesParity, KeyError, MasterKey};
@@ -349,6 +351,117 @@ proptest! {
         let via_cm = cm::diversified_key(&master, &card.to_string()).unwrap();
         prop_assert_eq!(via_cm.expose_secret(), derived.expose_secret());
     }
+}
+
+/// The blanket `impl CmacSigner for &S` (issue #24, item 15: its `cmac` as `Ok(())` survived
+/// the mutation run): a type generic over its signer that holds a key store by reference
+/// derives the same keys and check value as the store, and fails when the store fails.
+#[test]
+fn a_key_store_held_by_reference_is_the_key_store() {
+    /// What a server's profile generic over its signer looks like, holding a borrowed store.
+    struct Holder<S: CmacSigner> {
+        signer: S,
+    }
+    let card: CardId = CARD.parse().unwrap();
+    for algorithm in Algorithm::ALL {
+        let store = recording(algorithm, false);
+        let holder = Holder { signer: &store };
+        assert_eq!(holder.signer.algorithm(), algorithm);
+        assert_eq!(
+            master::diversify(&holder.signer, &card)
+                .unwrap()
+                .expose_secret(),
+            store.key.diversify(&card).expose_secret(),
+            "{algorithm}"
+        );
+        assert_eq!(
+            master::check_value(&holder.signer).unwrap(),
+            store.key.check_value()
+        );
+        let down = recording(algorithm, true);
+        let holder = Holder { signer: &down };
+        assert_eq!(
+            master::diversify(&holder.signer, &card).unwrap_err(),
+            DiversifyError::Signer(StoreDown)
+        );
+    }
+}
+
+/// `CmacMessage`'s `Debug` is exactly the hex of its bytes (public data: a derivation constant
+/// and the card ID, or the zero block of the check value).
+#[test]
+fn a_cmac_message_debugs_as_the_hex_of_its_bytes() {
+    struct Showing {
+        key: MasterKey,
+        shown: RefCell<Vec<String>>,
+    }
+    impl CmacSigner for Showing {
+        type Error = Infallible;
+        fn algorithm(&self) -> Algorithm {
+            self.key.algorithm()
+        }
+        fn cmac(&self, message: &CmacMessage, tag: &mut [u8]) -> Result<(), Infallible> {
+            self.shown.borrow_mut().push(format!("{message:?}"));
+            self.key.cmac(message, tag)
+        }
+    }
+    let card: CardId = CARD.parse().unwrap();
+    for (algorithm, expected) in [
+        (
+            Algorithm::Tdes,
+            &[
+                "CmacMessage(313FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(323FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(333FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(0000000000000000)",
+            ][..],
+        ),
+        (
+            Algorithm::Aes192,
+            &[
+                "CmacMessage(113FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(123FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(00000000000000000000000000000000)",
+            ],
+        ),
+    ] {
+        let store = Showing {
+            key: MasterKey::new(algorithm, &vec![0x3c; algorithm.key_len()]).unwrap(),
+            shown: RefCell::new(Vec::new()),
+        };
+        master::diversify(&store, &card).unwrap();
+        master::check_value(&store).unwrap();
+        assert_eq!(*store.shown.borrow(), expected, "{algorithm}");
+    }
+}
+
+/// `DiversifyError` gives its cause as `source`: the key store's own error, or the `KeyError`
+/// that refused the input.
+#[test]
+fn a_diversify_error_gives_its_cause_as_source() {
+    struct Removed;
+    impl CmacSigner for Removed {
+        type Error = std::io::Error;
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::Tdes
+        }
+        fn cmac(&self, _: &CmacMessage, _: &mut [u8]) -> Result<(), std::io::Error> {
+            Err(std::io::Error::other("token removed"))
+        }
+    }
+    let card: CardId = CARD.parse().unwrap();
+    let err = master::diversify(&Removed, &card).unwrap_err();
+    let source = err.source().expect("the key store's error");
+    assert_eq!(source.to_string(), "token removed");
+    assert!(source.downcast_ref::<std::io::Error>().is_some());
+
+    let key = MasterKey::new(Algorithm::Aes128, &[0x3c; 16]).unwrap();
+    let err = master::diversify_input(&key, &[7; 15], DesParity::Odd).unwrap_err();
+    assert_eq!(
+        err.source()
+            .and_then(|source| source.downcast_ref::<KeyError>()),
+        Some(&KeyError::KeyStoreInputLength { min: 16, found: 15 })
+    );
 }
 
 /// The documentation's example master is on the well-known list (issue #24): its audit says so,
