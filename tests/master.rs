@@ -9,7 +9,9 @@ use std::convert::Infallible;
 use std::error::Error as _;
 
 use cardadmin::master::{self, CmacMessage, CmacSigner, DiversifyError};
-use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, DesParity, KeyError, MasterKey};
+use cardadmin::{
+    cm, AdminKey, Algorithm, CardId, Challenge, CmError, DesParity, KeyError, MasterKey,
+};
 use cipher::KeyInit;
 use cmac::{Cmac, Mac};
 use proptest::prelude::*;
@@ -462,6 +464,63 @@ fn a_diversify_error_gives_its_cause_as_source() {
             .and_then(|source| source.downcast_ref::<KeyError>()),
         Some(&KeyError::KeyStoreInputLength { min: 16, found: 15 })
     );
+}
+
+/// DES's complementation property (`E_~K(~x) = ~E_K(x)`): an initial key that is the bitwise
+/// NOT of a Triple-DES master answers `~x` with `~E_master(x)`, so `check_roles` refuses it,
+/// whatever its parity bits, in memory and through a key store; AES has no such property, so
+/// an AES key and its complement are two unrelated keys.
+#[test]
+fn check_roles_refuses_the_complement_of_the_master() {
+    let bytes = hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7");
+    let master = MasterKey::new(Algorithm::Tdes, &bytes).unwrap();
+    let complement: Vec<u8> = bytes.iter().map(|b| !b).collect();
+    let complement_flipped: Vec<u8> = complement.iter().map(|b| b ^ 1).collect();
+    // The attack the check stops: the master's encryption of x, from the initial key.
+    let x = [0x1d, 0x60, 0x9c, 0x44, 0x02, 0xf7, 0x3b, 0xe8];
+    let under_master = AdminKey::from_slice(&bytes)
+        .unwrap()
+        .respond(&Challenge::from_bytes(x))
+        .unwrap();
+    for initial in [&complement, &complement_flipped] {
+        let initial = AdminKey::from_slice(initial).unwrap();
+        let answer = initial
+            .respond(&Challenge::from_bytes(x.map(|b| !b)))
+            .unwrap();
+        let complemented: Vec<u8> = answer.as_bytes().iter().map(|b| !b).collect();
+        assert_eq!(complemented, under_master.as_bytes());
+
+        let err = cm::check_roles(&initial, &master).unwrap_err();
+        assert_eq!(
+            err,
+            cm::RolesError::ComplementKey {
+                check_value: master.check_value()
+            }
+        );
+        assert!(err.to_string().starts_with(
+            "the initial admin key is the bitwise complement of the diversification key (CMAC check value "
+        ));
+    }
+    // Through a key store, which gives only its check value.
+    let store = recording(Algorithm::Tdes, false);
+    let initial = AdminKey::from_slice(&[!0x3c; 24]).unwrap();
+    assert_eq!(
+        cm::check_roles(&initial, &store).unwrap_err(),
+        cm::RolesError::ComplementKey {
+            check_value: store.key.check_value()
+        }
+    );
+    // One bit more than the complement is another key: accepted.
+    let mut near = complement.clone();
+    near[0] ^= 0x80;
+    assert!(cm::check_roles(&AdminKey::from_slice(&near).unwrap(), &master).is_ok());
+    for algorithm in [Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256] {
+        let bytes: Vec<u8> = (0..algorithm.key_len() as u8).collect();
+        let master = MasterKey::new(algorithm, &bytes).unwrap();
+        let complement: Vec<u8> = bytes.iter().map(|b| !b).collect();
+        let initial = AdminKey::new(algorithm, &complement).unwrap();
+        assert!(cm::check_roles(&initial, &master).is_ok(), "{algorithm}");
+    }
 }
 
 /// The documentation's example master is on the well-known list (issue #24): its audit says so,
