@@ -1,120 +1,209 @@
 #!/usr/bin/env bash
-# Mutation testing of src/ with cargo-mutants (issue #3): every mutant of the library must be
-# caught by `cargo test --all-features` (unit, integration and doc tests).
+# Mutation testing (cargo-mutants) of the published crates: every mutant of a crate's code must
+# be caught by that crate's own tests, its unit tests and every integration test binary of the
+# package (cargo-mutants' `--test-workspace=false`, through nextest: no doc tests), never by a
+# test of another crate that happens to call it.
 #
-#   scripts/mutants.sh [extra cargo-mutants arguments, e.g. --iterate or -f src/challenge.rs]
-#   scripts/mutants.sh AREA [extra arguments]      one area (see below), AREA apdu auth ...
+#   scripts/mutants.sh                     every file of every published crate
+#   scripts/mutants.sh CRATE...            every file of these crates
+#   scripts/mutants.sh FILE...             these files, each tested by the crate that owns it
+#   scripts/mutants.sh ... -- ARGS         more cargo-mutants arguments (--iterate, --in-place,
+#                                          --shard 1/4, -F REGEX, --list)
 #
-# Results land in mutants.out/ (git-ignored): caught.txt, missed.txt, unviable.txt, timeout.txt.
-# Low priority and MUTANTS_JOBS (default 2) parallel builds, for a shared 2-core machine. The
-# whole crate (over a thousand mutants since issue #14) takes hours there, one area 10 to 50
-# minutes. Not part of .ci/run: too slow for CI.
+#   CRATE: cardadmin, cardadmin-card, cardadmin-mimcm or cardadmin-pkcs11 (its tests need
+#   SoftHSMv2, as `cargo test -p cardadmin-pkcs11` does). Crates and files mix freely:
 #
-# Last full run (issue #3, cargo-mutants 27.1.0): 271 mutants, 212 caught, 7 missed,
-# 0 timeouts, 52 unviable: 96.8% of the 219 viable mutants caught. The 7 left are equivalent or
-# cannot be observed from safe code:
-#   src/audit.rs:113 (x2)   `3 + 3 + 2` with a `*`: a larger findings array; at most 7 are used
-#   src/card_id.rs:109      `(b << 4) | v` with `^`: the low nibble is zero, so `|` is `^`
-#   src/diversify.rs:109    `high_bits | bit` with `^`: bit 0 of high_bits is zero, same again
-#   src/pin/policy.rs:96    `builder()` as `Default::default()`: it is exactly that
-#   src/pin/secret.rs:70    `Drop for Pin` emptied: zeroization of a freed Pin is not visible
-#                           to safe code (tests/zeroize.rs does this for AdminKey, whose layout
-#                           has no padding to read)
-#   src/pin/generate.rs:135 `Drop for RandomBytes` emptied: a stack buffer inside generate
+#   scripts/mutants.sh src/master.rs src/key/audit.rs crates/card/src/cbc.rs
+#   scripts/mutants.sh cardadmin-mimcm -- --in-place
 #
-# Issue #14, item 13 (cargo-mutants 27.1.0): the card flows, APDU layer, soft card, MIM CM
-# facade and KDF, one area at a time, with the test binaries that exercise it (nextest, so no
-# doc tests: every kill below is by a unit or integration test) and the `mutants` profile
-# (no debug info):
+# One cargo-mutants run for everything named (one scratch copy, one baseline), with the
+# `mutants` profile (no debug info, so each mutant links faster), `--all-features`, low
+# priority and MUTANTS_JOBS (default 1) builds at a time, for a shared 2-core machine. Results
+# land in mutants.out/ (git-ignored: caught.txt, missed.txt, unviable.txt, timeout.txt,
+# outcomes.json); the script ends with caught/missed/unviable per crate and the share of
+# viable mutants caught. `--list` (after `--`) shows what a run would test, instantly. Not part
+# of .ci/run: a whole crate takes hours here (each mutant of the core rebuilds and runs its 20
+# test binaries).
 #
-#   scripts/mutants.sh AREA [extra cargo-mutants arguments]     AREA: apdu auth soft_card cm kdf
+# A run copies the tree to $TMPDIR and builds it cold there; `-- --in-place` mutates the
+# checkout itself and reuses its target/ (faster; do not edit the tree meanwhile, and the
+# *.proptest-regressions files, where proptest notes the cases a mutant failed, must be clean:
+# they are put back afterwards).
 #
-# First run, in place in scratch clones, two areas at a time on a shared 2-core machine:
+# Last run (issue #24, item 15; cargo-mutants 27.1.0, one job, on a shared 2-core machine), the
+# files the crate split changed most:
 #
-#   area       files                          mutants  caught  missed  unviable  time
-#   auth       src/auth/gids, yubikey, mod        127      74       6        47  2332 s
-#   auth       src/auth/piv.rs (earlier)           44      29       0        15  49 min
-#   apdu       src/apdu/*                         174      72      44        58  1886 s
-#   soft_card  src/soft_card/*                    179     119      21        39  2365 s
-#   cm         src/cm/*                           190     118      22        50  2863 s
-#   kdf        src/kdf/*                           32      21       1        10   390 s
+#   scripts/mutants.sh src/cm/mod.rs src/hazmat.rs src/key/mod.rs crates/card/src/cbc.rs \
+#       crates/mimcm/src/error.rs -- --in-place
 #
-# No timeouts. Most of the 94 missed were real gaps, now closed by tests: TLV lengths in the
-# 81 and 82 forms (never parsed in a test) and the writer's choice of form; MAX_ENCODED one
-# byte short; extended Le with a high byte; the soft card's SELECT answers, and SELECT or a
-# reset ending an outstanding challenge; a PIN change ending the verification; a `+` in a
-# path read as a space (it would have let `<guid>+` through, as Guid.Parse trims spaces); a
-# route with only one of its literal segments right; a target of exactly MAX_TARGET_LEN;
-# control characters in error bodies; the exact `Debug` of every buffer that carries a secret;
-# APDU buffers and the soft card's witness wiped on drop (tests/zeroize.rs's allocator);
-# names, metadata accessors and messages that only doc tests checked.
+#   crate               mutants  caught  missed  timeouts  unviable  caught%
+#   cardadmin                83      44       2         0        37    95.6%
+#   cardadmin-card           15      14       0         0         1   100.0%
+#   cardadmin-mimcm          12      10       0         0         2   100.0%
+#   all                     110      68       2         0        40    97.1%   963 s
 #
-# The missed ones again (`-F` per name), after those tests: 81 caught, 13 missed, all
-# equivalent. So 702 mutants: 485 caught, 13 missed, 204 unviable: 97.4% of the 498 viable,
-# every non-equivalent one. (apdu 636 s, soft_card 557 s, cm 333 s, auth 193 s, kdf 23 s.)
+# The first pass (1,320 s) missed 10, real gaps in the owning crate's tests, each closed by a
+# test: the Triple-DES complement check of cm::check_roles and AdminKey::complement (tested
+# only by a doc test and by cardadmin-mimcm), hazmat::encrypt_block / decrypt_block (used
+# only by cardadmin-card), and cbc's guard against empty or partial blocks. The 2 left are
+# equivalent:
+#   src/key/mod.rs:150      `2 * algorithm.key_len()` with `+` or `/` in AdminKey::new_hex: the
+#                           HexLength built there is returned only if from_padded refuses the
+#                           length, which decode_prefix has already checked (it returns its
+#                           own HexLength first): unreachable
+# And by hand, with the test binaries of the crate: the survivors of the run before named in
+# issue #24 (in master.rs then, signer.rs now: the blanket `impl CmacSigner for &S`,
+# CmacMessage's Debug, DiversifyError::source; in key/audit.rs: the odd-parity fold) are now
+# each caught.
 #
-#   src/apdu/mod.rs:48 (x3)     `4 + 3 + MAX_COMMAND_DATA + 2` with a `*`: a larger buffer
-#                               (tests/apdu_codec.rs kills the `-` ones, a buffer too short)
-#   src/auth/gids.rs:128        `2 * RANDOM_LEN + 16` with `*`: a larger buffer
-#   src/soft_card/mod.rs:111    `2 * gids::RANDOM_LEN + MAX_BLOCK` with `*`: the same
-#   src/soft_card/mod.rs:616    `2 + 6 + 2 + 2 + 5`, the third `+` as `*`: 2 * 2 is 2 + 2
-#   src/apdu/mod.rs:393         `high << 8 | low` with `^`: the low byte of `high << 8` is zero
-#   src/apdu/tlv.rs:183, 211    the same in parse_tag and parse_length
-#   src/cm/request.rs:1240      `(high << 4) | low` with `^`: the low nibble is zero
-#   src/apdu/mod.rs:596         `0x63c0 | left` with `^`: left is at most 15, the nibble zero
-#   src/apdu/mod.rs:595         `left > 0x0f` with `>=`: at 15 both keep 15
-#   src/kdf/an10922.rs:318      `|` with `^` in set_des_parity: bit 0 was cleared just before
+# Earlier runs (issue #3, issue #14 item 13), on paths from before the crate split
+# (src/apdu, src/auth, src/soft_card are now in crates/card/src, src/cm/request.rs is
+# crates/mimcm/src): 702 mutants in the card flows, APDU layer, soft card, MIM CM facade and
+# KDF, 485 caught, 13 missed, 204 unviable, 97.4% of the viable; the whole crate of issue #3
+# 96.8%. What was missed then was equivalent:
+#   `4 + 3 + MAX_COMMAND_DATA + 2`, `2 * RANDOM_LEN + 16`, `2 * gids::RANDOM_LEN + MAX_BLOCK`
+#       (apdu/mod.rs, auth/gids.rs, soft_card/mod.rs) with a `*`: a larger buffer
+#   `2 + 6 + 2 + 2 + 5` (soft_card/mod.rs), the third `+` as `*`: 2 * 2 is 2 + 2
+#   `high << 8 | low` with `^` (apdu/mod.rs, apdu/tlv.rs parse_tag and parse_length), and
+#       `(high << 4) | low` (the path GUID, card_id.rs), `high_bits | bit`, `(b << 4) | v`:
+#       the bits are disjoint, so `|` is `^`
+#   `0x63c0 | left` with `^`: left is at most 15, the nibble zero; `left > 0x0f` with `>=`:
+#       at 15 both keep 15 (apdu/mod.rs)
+#   `|` with `^` in set_des_parity (kdf/an10922.rs): bit 0 was cleared just before
+#   `3 + 3 + 2` with a `*` (the audit's findings array): larger, at most 7 used
+#   `PinPolicy::builder()` as `Default::default()`: it is exactly that
+#   `Drop for Pin` and `Drop for RandomBytes` emptied: zeroization of a freed PIN or a stack
+#       buffer is not visible to safe code (tests/zeroize.rs checks it for AdminKey)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The published crates and where their code lives.
+crate_dir() {
+    case "$1" in
+    cardadmin) echo src ;;
+    cardadmin-card) echo crates/card/src ;;
+    cardadmin-mimcm) echo crates/mimcm/src ;;
+    cardadmin-pkcs11) echo crates/pkcs11/src ;;
+    *) return 1 ;;
+    esac
+}
+crates="cardadmin cardadmin-card cardadmin-mimcm cardadmin-pkcs11"
+
+# The crate that owns a file: the published crate whose source folder holds it.
+owner() {
+    local crate dir
+    for crate in $crates; do
+        dir="$(crate_dir "$crate")"
+        case "$1" in "$dir"/*) echo "$crate" && return 0 ;; esac
+    done
+    return 1
+}
+
+packages=()
+files=()
+add_package() {
+    case " ${packages[*]-} " in *" $1 "*) ;; *) packages+=("$1") ;; esac
+}
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+    --)
+        shift
+        break
+        ;;
+    *)
+        if dir="$(crate_dir "$1")"; then
+            add_package "$1"
+            files+=("$dir/**/*.rs")
+        else
+            file="${1#./}"
+            if [ ! -f "$file" ] || ! crate="$(owner "$file")"; then
+                echo "mutants.sh: '$1' is neither a published crate ($crates) nor a file of one" >&2
+                exit 64
+            fi
+            add_package "$crate"
+            files+=("$file")
+        fi
+        shift
+        ;;
+    esac
+done
+if [ "${#packages[@]}" -eq 0 ]; then
+    for crate in $crates; do
+        add_package "$crate"
+        files+=("$(crate_dir "$crate")/**/*.rs")
+    done
+fi
 
 if ! command -v cargo-mutants >/dev/null 2>&1; then
     cargo install cargo-mutants --locked
 fi
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+fi
 
-# The test binaries that exercise each area.
-area_tests() {
-    case "$1" in
-    apdu) echo apdu_codec zeroize card_flows card_parsers_malformed hardening soft_card_pin \
-        weak_keys wrong_key_status fuzz_regressions ;;
-    auth) echo adversarial_flows card_flows card_parsers_malformed hardening soft_card_pin \
-        weak_keys wrong_key_status fuzz_regressions ;;
-    soft_card) echo card_flows card_parsers_malformed hardening soft_card_pin weak_keys \
-        wrong_key_status fuzz_regressions adversarial_flows zeroize ;;
-    cm) echo cm_request cm_parse_answer review_attack bad_input master \
-        hardening no_alloc algorithms ;;
-    kdf) echo vectors master cmac_crosscheck properties review_attack algorithms hardening \
-        cm_parse_answer fuzz_regressions no_alloc ;;
-    *) return 1 ;;
-    esac
-}
+args=(--all-features --profile mutants --test-tool nextest --test-workspace false
+    --build-timeout 900)
+# In place there is one tree, so one job (cargo-mutants refuses --jobs there); and proptest
+# writes the seeds of the cases that failed under a mutant into the tree's
+# *.proptest-regressions files, which are put back afterwards (so they must be clean before).
+in_place=false
+case " $* " in *" --in-place "*) in_place=true ;; *) args+=(--jobs "${MUTANTS_JOBS:-1}") ;; esac
+regressions=(':(glob)**/*.proptest-regressions')
+if $in_place && [ -n "$(git status --porcelain -- "${regressions[@]}")" ]; then
+    echo "mutants.sh: commit or remove the changed *.proptest-regressions files first:" >&2
+    git status --short -- "${regressions[@]}" >&2
+    exit 64
+fi
+for package in "${packages[@]}"; do
+    args+=(--package "$package")
+done
+for file in "${files[@]}"; do
+    args+=(--file "$file")
+done
 
 status=0
-if [ "$#" -gt 0 ] && tests="$(area_tests "$1")"; then
-    area="$1"
-    shift
-    if ! command -v cargo-nextest >/dev/null 2>&1; then
-        cargo install cargo-nextest --locked
-    fi
-    test_args=(--lib)
-    for test in $tests; do
-        test_args+=(--test "$test")
-    done
-    nice -n 10 cargo mutants --all-features --jobs "${MUTANTS_JOBS:-2}" --profile mutants \
-        --test-tool nextest --timeout 180 --build-timeout 900 -f "src/$area/*.rs" "$@" \
-        -- "${test_args[@]}" || status=$?
-else
-    nice -n 10 cargo mutants --all-features --jobs "${MUTANTS_JOBS:-2}" "$@" || status=$?
+SECONDS=0
+nice -n 10 cargo mutants "${args[@]}" "$@" || status=$?
+if $in_place; then
+    git checkout -q -- "${regressions[@]}"
+    git clean -fq -- "${regressions[@]}"
 fi
+case " $* " in *" --list "* | *" --list-files "*) exit "$status" ;; esac
+# 2: mutants missed, 3: timeouts; anything else but 0 (a usage error, a failing baseline)
+# tested no mutant, so there is nothing to count.
+case "$status" in 0 | 2 | 3) ;; *) exit "$status" ;; esac
 
-count() { if [ -f "mutants.out/$1.txt" ]; then grep -c . "mutants.out/$1.txt" || true; else echo 0; fi; }
-caught="$(count caught)"
-missed="$(count missed)"
-unviable="$(count unviable)"
-timeouts="$(count timeout)"
-viable=$((caught + missed + timeouts))
-echo "caught $caught, missed $missed, timeouts $timeouts, unviable $unviable"
-if [ "$viable" -gt 0 ]; then
-    # Timeouts count as caught, as cargo-mutants does: the mutant did not pass the tests.
-    echo "viable mutants caught: $(( (caught + timeouts) * 1000 / viable / 10 )).$(( (caught + timeouts) * 1000 / viable % 10 ))%"
-fi
+# Per crate and in all: a line of mutants.out/X.txt starts with the file's path.
+count() {
+    local outcome="$1" prefix="$2"
+    [ -f "mutants.out/$outcome.txt" ] || {
+        echo 0
+        return
+    }
+    if [ -z "$prefix" ]; then
+        grep -c . "mutants.out/$outcome.txt" || true
+    else
+        grep -c "^$prefix/" "mutants.out/$outcome.txt" || true
+    fi
+}
+percent() { # caught viable
+    if [ "$2" -gt 0 ]; then
+        echo "$(($1 * 1000 / $2 / 10)).$(($1 * 1000 / $2 % 10))%"
+    else
+        echo "-"
+    fi
+}
+printf '%-18s %8s %7s %7s %9s %9s %8s\n' crate mutants caught missed timeouts unviable caught%
+for package in "${packages[@]}" all; do
+    if [ "$package" = all ]; then prefix=""; else prefix="$(crate_dir "$package")"; fi
+    caught="$(count caught "$prefix")"
+    missed="$(count missed "$prefix")"
+    timeouts="$(count timeout "$prefix")"
+    unviable="$(count unviable "$prefix")"
+    # Timeouts count as caught, as cargo-mutants counts them: the mutant did not pass.
+    viable=$((caught + missed + timeouts))
+    printf '%-18s %8s %7s %7s %9s %9s %8s\n' "$package" $((viable + unviable)) "$caught" \
+        "$missed" "$timeouts" "$unviable" "$(percent $((caught + timeouts)) "$viable")"
+done
+echo "time: ${SECONDS} s"
 exit "$status"

@@ -1,14 +1,20 @@
-//! Key roles (issue #15): the master key derives and gives a CMAC check value; the key-store
-//! path (`CmacSigner`) derives the same keys from the same code; a key store only ever sees
-//! messages the crate built; a failing key store is an error that says nothing about the key;
-//! the two roles are never one key (nor, for Triple-DES, complements).
+//! Master keys and key roles (issue #15): the master key derives card keys (within the input
+//! length bounds, one key per card, its parts distinct) and gives a CMAC check value; the
+//! key-store path (`CmacSigner`) derives the same keys from the same code; a key store only
+//! ever sees messages the crate built; a failing key store is an error that says nothing about
+//! the key; the two roles are never one key (nor, for Triple-DES, complements).
 
 use std::cell::RefCell;
+use std::convert::Infallible;
+use std::error::Error as _;
 
 use cardadmin::master::{self, CmacMessage, CmacSigner, DiversifyError};
-use cardadmin::{cm, AdminKey, Algorithm, CardId, CmError, DesParity, MasterKey};
+use cardadmin::{
+    cm, AdminKey, Algorithm, CardId, Challenge, CmError, DesParity, KeyError, MasterKey,
+};
 use cipher::KeyInit;
 use cmac::{Cmac, Mac};
+use proptest::prelude::*;
 
 const CARD: &str = "bc88f13f-83ba-4037-8262-46eba1291c6e";
 
@@ -290,6 +296,231 @@ fn the_same_key_in_both_roles_is_refused() {
     assert!(cm::check_roles(&aes, &master).is_ok());
     let zero = AdminKey::from_bytes([0; 24]);
     assert!(cm::check_roles(&zero, &master).is_ok());
+}
+
+#[test]
+fn diversification_input_length_bounds() {
+    let master = MasterKey::new(cardadmin::Algorithm::Tdes, &[0x11; 24]).unwrap();
+    for len in [1, 16, 64] {
+        assert!(master.diversify_input(&vec![7; len]).is_ok(), "{len}");
+    }
+    for len in [0, 65, 1000] {
+        assert_eq!(
+            master.diversify_input(&vec![7; len]).unwrap_err(),
+            KeyError::DiversificationInputLength {
+                min: 1,
+                max: 64,
+                found: len
+            }
+        );
+    }
+    let card = CardId::from_bytes([3; 16]);
+    assert_eq!(
+        master.diversify(&card).expose_secret(),
+        master.diversify_input(&[3; 16]).unwrap().expose_secret()
+    );
+}
+
+#[test]
+fn diversified_keys_differ_per_card_and_part() {
+    let master = MasterKey::from_hex("00112233445566778899aabbccddeeff0102030405060708").unwrap();
+    let one = master.diversify(&CardId::from_bytes([1; 16]));
+    let two = master.diversify(&CardId::from_bytes([2; 16]));
+    assert_ne!(one.expose_secret(), two.expose_secret());
+    let bytes = one.expose_secret();
+    // The three parts use different constants, so they differ.
+    assert_ne!(bytes[..8], bytes[8..16]);
+    assert_ne!(bytes[8..16], bytes[16..]);
+    assert!(one.audit().has_odd_parity());
+}
+
+proptest! {
+    #[test]
+    fn diversification_is_deterministic_and_per_card(
+        master in any::<[u8; 24]>(),
+        card in any::<[u8; 16]>(),
+        other_card in any::<[u8; 16]>(),
+    ) {
+        prop_assume!(card != other_card);
+        let master = MasterKey::new(Algorithm::Tdes, &master).unwrap();
+        let card = CardId::from_bytes(card);
+        let derived = master.diversify(&card);
+        let again = master.diversify(&card);
+        prop_assert_eq!(derived.expose_secret(), again.expose_secret());
+        let other = master.diversify(&CardId::from_bytes(other_card));
+        prop_assert_ne!(derived.expose_secret(), other.expose_secret());
+        prop_assert!(derived.audit().has_odd_parity());
+        let via_cm = cm::diversified_key(&master, &card.to_string()).unwrap();
+        prop_assert_eq!(via_cm.expose_secret(), derived.expose_secret());
+    }
+}
+
+/// The blanket `impl CmacSigner for &S` (issue #24, item 15: its `cmac` as `Ok(())` survived
+/// the mutation run): a type generic over its signer that holds a key store by reference
+/// derives the same keys and check value as the store, and fails when the store fails.
+#[test]
+fn a_key_store_held_by_reference_is_the_key_store() {
+    /// What a server's profile generic over its signer looks like, holding a borrowed store.
+    struct Holder<S: CmacSigner> {
+        signer: S,
+    }
+    let card: CardId = CARD.parse().unwrap();
+    for algorithm in Algorithm::ALL {
+        let store = recording(algorithm, false);
+        let holder = Holder { signer: &store };
+        assert_eq!(holder.signer.algorithm(), algorithm);
+        assert_eq!(
+            master::diversify(&holder.signer, &card)
+                .unwrap()
+                .expose_secret(),
+            store.key.diversify(&card).expose_secret(),
+            "{algorithm}"
+        );
+        assert_eq!(
+            master::check_value(&holder.signer).unwrap(),
+            store.key.check_value()
+        );
+        let down = recording(algorithm, true);
+        let holder = Holder { signer: &down };
+        assert_eq!(
+            master::diversify(&holder.signer, &card).unwrap_err(),
+            DiversifyError::Signer(StoreDown)
+        );
+    }
+}
+
+/// `CmacMessage`'s `Debug` is exactly the hex of its bytes (public data: a derivation constant
+/// and the card ID, or the zero block of the check value).
+#[test]
+fn a_cmac_message_debugs_as_the_hex_of_its_bytes() {
+    struct Showing {
+        key: MasterKey,
+        shown: RefCell<Vec<String>>,
+    }
+    impl CmacSigner for Showing {
+        type Error = Infallible;
+        fn algorithm(&self) -> Algorithm {
+            self.key.algorithm()
+        }
+        fn cmac(&self, message: &CmacMessage, tag: &mut [u8]) -> Result<(), Infallible> {
+            self.shown.borrow_mut().push(format!("{message:?}"));
+            self.key.cmac(message, tag)
+        }
+    }
+    let card: CardId = CARD.parse().unwrap();
+    for (algorithm, expected) in [
+        (
+            Algorithm::Tdes,
+            &[
+                "CmacMessage(313FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(323FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(333FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(0000000000000000)",
+            ][..],
+        ),
+        (
+            Algorithm::Aes192,
+            &[
+                "CmacMessage(113FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(123FF188BCBA833740826246EBA1291C6E)",
+                "CmacMessage(00000000000000000000000000000000)",
+            ],
+        ),
+    ] {
+        let store = Showing {
+            key: MasterKey::new(algorithm, &vec![0x3c; algorithm.key_len()]).unwrap(),
+            shown: RefCell::new(Vec::new()),
+        };
+        master::diversify(&store, &card).unwrap();
+        master::check_value(&store).unwrap();
+        assert_eq!(*store.shown.borrow(), expected, "{algorithm}");
+    }
+}
+
+/// `DiversifyError` gives its cause as `source`: the key store's own error, or the `KeyError`
+/// that refused the input.
+#[test]
+fn a_diversify_error_gives_its_cause_as_source() {
+    struct Removed;
+    impl CmacSigner for Removed {
+        type Error = std::io::Error;
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::Tdes
+        }
+        fn cmac(&self, _: &CmacMessage, _: &mut [u8]) -> Result<(), std::io::Error> {
+            Err(std::io::Error::other("token removed"))
+        }
+    }
+    let card: CardId = CARD.parse().unwrap();
+    let err = master::diversify(&Removed, &card).unwrap_err();
+    let source = err.source().expect("the key store's error");
+    assert_eq!(source.to_string(), "token removed");
+    assert!(source.downcast_ref::<std::io::Error>().is_some());
+
+    let key = MasterKey::new(Algorithm::Aes128, &[0x3c; 16]).unwrap();
+    let err = master::diversify_input(&key, &[7; 15], DesParity::Odd).unwrap_err();
+    assert_eq!(
+        err.source()
+            .and_then(|source| source.downcast_ref::<KeyError>()),
+        Some(&KeyError::KeyStoreInputLength { min: 16, found: 15 })
+    );
+}
+
+/// DES's complementation property (`E_~K(~x) = ~E_K(x)`): an initial key that is the bitwise
+/// NOT of a Triple-DES master answers `~x` with `~E_master(x)`, so `check_roles` refuses it,
+/// whatever its parity bits, in memory and through a key store; AES has no such property, so
+/// an AES key and its complement are two unrelated keys.
+#[test]
+fn check_roles_refuses_the_complement_of_the_master() {
+    let bytes = hex("DA20D81B7D17734F8166BE8BAC0EC94DD8E793D74ACEC8B7");
+    let master = MasterKey::new(Algorithm::Tdes, &bytes).unwrap();
+    let complement: Vec<u8> = bytes.iter().map(|b| !b).collect();
+    let complement_flipped: Vec<u8> = complement.iter().map(|b| b ^ 1).collect();
+    // The attack the check stops: the master's encryption of x, from the initial key.
+    let x = [0x1d, 0x60, 0x9c, 0x44, 0x02, 0xf7, 0x3b, 0xe8];
+    let under_master = AdminKey::from_slice(&bytes)
+        .unwrap()
+        .respond(&Challenge::from_bytes(x))
+        .unwrap();
+    for initial in [&complement, &complement_flipped] {
+        let initial = AdminKey::from_slice(initial).unwrap();
+        let answer = initial
+            .respond(&Challenge::from_bytes(x.map(|b| !b)))
+            .unwrap();
+        let complemented: Vec<u8> = answer.as_bytes().iter().map(|b| !b).collect();
+        assert_eq!(complemented, under_master.as_bytes());
+
+        let err = cm::check_roles(&initial, &master).unwrap_err();
+        assert_eq!(
+            err,
+            cm::RolesError::ComplementKey {
+                check_value: master.check_value()
+            }
+        );
+        assert!(err.to_string().starts_with(
+            "the initial admin key is the bitwise complement of the diversification key (CMAC check value "
+        ));
+    }
+    // Through a key store, which gives only its check value.
+    let store = recording(Algorithm::Tdes, false);
+    let initial = AdminKey::from_slice(&[!0x3c; 24]).unwrap();
+    assert_eq!(
+        cm::check_roles(&initial, &store).unwrap_err(),
+        cm::RolesError::ComplementKey {
+            check_value: store.key.check_value()
+        }
+    );
+    // One bit more than the complement is another key: accepted.
+    let mut near = complement.clone();
+    near[0] ^= 0x80;
+    assert!(cm::check_roles(&AdminKey::from_slice(&near).unwrap(), &master).is_ok());
+    for algorithm in [Algorithm::Aes128, Algorithm::Aes192, Algorithm::Aes256] {
+        let bytes: Vec<u8> = (0..algorithm.key_len() as u8).collect();
+        let master = MasterKey::new(algorithm, &bytes).unwrap();
+        let complement: Vec<u8> = bytes.iter().map(|b| !b).collect();
+        let initial = AdminKey::new(algorithm, &complement).unwrap();
+        assert!(cm::check_roles(&initial, &master).is_ok(), "{algorithm}");
+    }
 }
 
 /// The documentation's example master is on the well-known list (issue #24): its audit says so,

@@ -56,3 +56,63 @@ pub(crate) fn decrypt(key: &AdminKey, data: &mut [u8]) -> Result<(), KeyError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::vec;
+    use std::vec::Vec;
+
+    use cardadmin::{hazmat, AdminKey, Algorithm, KeyError};
+
+    use super::{decrypt, encrypt};
+
+    type Operation = fn(&AdminKey, &mut [u8]) -> Result<(), KeyError>;
+
+    /// Anything but a whole, non-empty number of blocks is refused before a block is touched,
+    /// named by its full length: a partial last block must not leave the first blocks done,
+    /// and empty data is not a cryptogram.
+    #[test]
+    fn only_whole_blocks_are_taken_and_a_refusal_leaves_the_data() {
+        for algorithm in Algorithm::ALL {
+            let key = AdminKey::new(algorithm, &vec![0x42; algorithm.key_len()]).unwrap();
+            let block_len = algorithm.block_len();
+            for len in [0, 1, block_len - 1, block_len + 1, 2 * block_len + 1] {
+                for operation in [encrypt as Operation, decrypt] {
+                    let mut data = vec![0xa5; len];
+                    assert_eq!(
+                        operation(&key, &mut data),
+                        Err(KeyError::ChallengeLength {
+                            algorithm,
+                            expected: block_len,
+                            found: len
+                        }),
+                        "{algorithm} {len}"
+                    );
+                    assert_eq!(data, vec![0xa5; len], "{algorithm} {len}");
+                }
+            }
+        }
+    }
+
+    /// CBC with a zero IV: each block is encrypted after the previous cipher block is XORed in.
+    #[test]
+    fn blocks_are_chained_from_a_zero_iv() {
+        for algorithm in Algorithm::ALL {
+            let key = AdminKey::new(algorithm, &vec![0x42; algorithm.key_len()]).unwrap();
+            let block_len = algorithm.block_len();
+            let plain: Vec<u8> = (0..3 * block_len as u8).collect();
+            let mut expected = plain.clone();
+            let mut previous = vec![0u8; block_len];
+            for block in expected.chunks_mut(block_len) {
+                block.iter_mut().zip(&previous).for_each(|(b, p)| *b ^= p);
+                hazmat::encrypt_block(&key, block).unwrap();
+                previous.copy_from_slice(block);
+            }
+            let mut data = plain.clone();
+            encrypt(&key, &mut data).unwrap();
+            assert_eq!(data, expected, "{algorithm}");
+            decrypt(&key, &mut data).unwrap();
+            assert_eq!(data, plain, "{algorithm}");
+        }
+    }
+}
