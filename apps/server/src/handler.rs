@@ -878,9 +878,13 @@ async fn lifecycle_route<S: Answerer>(
     };
     let answer = |done: &registry::Done| -> Outcome {
         match (&op, done.status) {
-            (Op::Get { .. }, _) => {
-                Outcome::json(200, Zeroizing::new(lifecycle::request_json(&done.request)))
-            }
+            (Op::Get { .. }, _) => Outcome::json(
+                200,
+                Zeroizing::new(lifecycle::request_json(
+                    &done.request,
+                    server.lifecycle().template,
+                )),
+            ),
             (Op::Bind { .. }, status) => Outcome::json(
                 status,
                 Zeroizing::new(format!(

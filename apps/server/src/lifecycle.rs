@@ -366,10 +366,13 @@ fn pin_policy(policy: &PinPolicy) -> Value {
     })
 }
 
-/// `GET /requests/{id}`'s body.
-pub fn request_json(request: &Request) -> String {
+/// `GET /requests/{id}`'s body; `template` is the configured `"profile_template_id"`, the
+/// profile every request of this server is for (MIM CM's `ProfileTemplateUuid`, which a client
+/// reads the smart-card configuration of).
+pub fn request_json(request: &Request, template: Option<Guid>) -> String {
     json!({
         "Uuid": request.reqid.to_string(),
+        "ProfileTemplateUuid": template.map(|template| template.to_string()),
         "Type": request.kind.mim_name(),
         "Status": request.status.as_str(),
         "SmartcardUuid": request.scid.map(|scid| scid.to_string()),

@@ -363,6 +363,8 @@ fn rotation(backend: Backend) {
     );
     assert_eq!(request.status, 200);
     let value: Value = serde_json::from_slice(&request.body).unwrap();
+    // The profile the client reads the smart-card configuration of.
+    assert_eq!(value["ProfileTemplateUuid"].as_str(), Some(TEMPLATE));
     assert_eq!(
         (
             value["Type"].as_str(),
