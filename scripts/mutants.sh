@@ -40,7 +40,7 @@
 #   cardadmin                83      44       2         0        37    95.6%
 #   cardadmin-card           15      14       0         0         1   100.0%
 #   cardadmin-mimcm          12      10       0         0         2   100.0%
-#   all                     110      68       2         0        40    97.1%   963 s
+#   all                     110      68       2         0        40    97.1%   552 s
 #
 # The first pass (1,320 s) missed 10, real gaps in the owning crate's tests, each closed by a
 # test: the Triple-DES complement check of cm::check_roles and AdminKey::complement (tested
