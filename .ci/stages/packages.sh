@@ -47,7 +47,8 @@ packages_stage() {
     for tool in "${tools[@]}"; do
         name=${tool%%@*} version='[^:]*'
         [ "$name" = "$tool" ] || version=${tool#*@}
-        if cargo install --list | grep -q "^$name v$version:"; then
+        # Listed by cargo and on the PATH: a binary removed by hand is installed again.
+        if cargo install --list | grep -q "^$name v$version:" && command -v "$name" >/dev/null; then
             ok "cargo tool $tool"
         elif cargo install --locked "$tool"; then
             ok "cargo install --locked $tool"
