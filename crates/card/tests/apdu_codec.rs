@@ -4,8 +4,8 @@
 //! byte short (issue #14's mutation run: `MAX_ENCODED` with a `-`) cannot pass by luck.
 
 use cardadmin_card::apdu::{
-    ApduError, Command, CommandApdu, LengthForm, Reply, ResponseApdu, StatusWord, MAX_COMMAND_DATA,
-    MAX_RESPONSE_DATA,
+    ApduError, CardReply, Command, CommandApdu, LengthForm, ResponseApdu, StatusWord,
+    MAX_COMMAND_DATA, MAX_RESPONSE_DATA,
 };
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -116,7 +116,7 @@ fn every_reply_length_parses_back() {
     for len in 0..=MAX_RESPONSE_DATA {
         let data = pattern(len);
         for status in [StatusWord::SUCCESS, StatusWord(0x6310), StatusWord(0x61ff)] {
-            let reply = Reply::with_data(&data, status).unwrap();
+            let reply = CardReply::with_data(&data, status).unwrap();
             assert_eq!(reply.data(), data);
             assert_eq!(reply.status_word(), status);
             let mut want = data.clone();
@@ -133,7 +133,7 @@ fn every_reply_length_parses_back() {
         found: 257,
     };
     assert_eq!(
-        Reply::with_data(&pattern(MAX_RESPONSE_DATA + 1), StatusWord::SUCCESS).unwrap_err(),
+        CardReply::with_data(&pattern(MAX_RESPONSE_DATA + 1), StatusWord::SUCCESS).unwrap_err(),
         too_long
     );
     let mut bytes = pattern(MAX_RESPONSE_DATA + 1);
@@ -204,13 +204,13 @@ fn debug_shows_lengths_not_bytes() {
         format!("{:?}", command.encode(LengthForm::Extended)),
         "EncodedCommand(33 bytes)"
     );
-    let reply = Reply::with_data(&secret, StatusWord::SUCCESS).unwrap();
+    let reply = CardReply::with_data(&secret, StatusWord::SUCCESS).unwrap();
     assert_eq!(
         format!("{reply:?}"),
-        "Reply { data: 24 bytes, status: 9000 }"
+        "CardReply { data: 24 bytes, status: 9000 }"
     );
     assert_eq!(
-        format!("{:?}", Reply::status(StatusWord::retries(2))),
-        "Reply { data: 0 bytes, status: 63C2 }"
+        format!("{:?}", CardReply::status(StatusWord::retries(2))),
+        "CardReply { data: 0 bytes, status: 63C2 }"
     );
 }

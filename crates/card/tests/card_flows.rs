@@ -4,7 +4,7 @@
 
 use cardadmin::rand_core::{CryptoRng, Error, RngCore};
 use cardadmin::{AdminKey, Algorithm};
-use cardadmin_card::apdu::{Command, CommandApdu, LengthForm, Reply, StatusWord};
+use cardadmin_card::apdu::{CardReply, Command, CommandApdu, LengthForm, StatusWord};
 use cardadmin_card::auth::{gids, piv, yubikey, AuthError};
 use cardadmin_card::soft_card::{SoftCard, WrongKeyStatus};
 use proptest::prelude::*;
@@ -53,7 +53,7 @@ fn send<R: RngCore + CryptoRng>(
     card: &mut SoftCard<R>,
     command: &Command,
     form: LengthForm,
-) -> Reply {
+) -> CardReply {
     card.process(command.encode(form).as_bytes())
 }
 

@@ -1,5 +1,5 @@
 //! The card layer's buffers and the software card wipe their secrets on drop: the bytes of
-//! the APDU buffers (`Command`, `EncodedCommand`, `Reply`) and a software card's outstanding
+//! the APDU buffers (`Command`, `EncodedCommand`, `CardReply`) and a software card's outstanding
 //! witness are gone by the time they are freed. The allocator that checks it is the core's
 //! test allocator (`tests/support/inspecting_alloc.rs` at the repository root).
 
@@ -10,10 +10,10 @@ use cardadmin::{AdminKey, Algorithm};
 use inspecting_alloc::*;
 
 /// The APDU layer's buffers carry cryptograms and, for SET MANAGEMENT KEY and GIDS PUT KEY,
-/// key bytes: `Command`, `EncodedCommand` and `Reply` promise to wipe them on drop.
+/// key bytes: `Command`, `EncodedCommand` and `CardReply` promise to wipe them on drop.
 #[test]
 fn apdu_buffers_are_wiped_when_freed() {
-    use cardadmin_card::apdu::{Command, LengthForm, Reply, StatusWord};
+    use cardadmin_card::apdu::{CardReply, Command, LengthForm, StatusWord};
 
     let _turn = ONE_AT_A_TIME
         .lock()
@@ -27,7 +27,7 @@ fn apdu_buffers_are_wiped_when_freed() {
     let offset = offset_in(&*encoded, &encoded.as_bytes()[5..]);
     assert_wiped_when_freed(encoded, offset, "encoded command");
 
-    let reply = Box::new(Reply::with_data(&PATTERN, StatusWord::SUCCESS).unwrap());
+    let reply = Box::new(CardReply::with_data(&PATTERN, StatusWord::SUCCESS).unwrap());
     let offset = offset_in(&*reply, reply.data());
     assert_wiped_when_freed(reply, offset, "reply");
 }

@@ -8,7 +8,7 @@
 //! - Host side: a [`Command`] built by a flow ([`crate::auth::piv`], [`crate::auth::gids`],
 //!   [`crate::auth::yubikey`]) is sent as [`Command::encode`]`(LengthForm::Short)` or
 //!   `Extended`; the card's answer is read with [`ResponseApdu::parse`].
-//! - Card side: [`CommandApdu::parse`] reads a command in any of the seven forms; a [`Reply`]
+//! - Card side: [`CommandApdu::parse`] reads a command in any of the seven forms; a [`CardReply`]
 //!   holds the answer (data, then SW1 SW2).
 //!
 //! ```
@@ -703,25 +703,25 @@ impl<'a> ResponseApdu<'a> {
 /// then the status word. Wiped on drop.
 ///
 /// ```
-/// use cardadmin_card::apdu::{Reply, StatusWord};
+/// use cardadmin_card::apdu::{CardReply, StatusWord};
 ///
-/// let reply = Reply::status(StatusWord::SUCCESS);
+/// let reply = CardReply::status(StatusWord::SUCCESS);
 /// assert_eq!(reply.as_bytes(), [0x90, 0x00]);
 /// assert_eq!(reply.status_word(), StatusWord::SUCCESS);
 /// ```
 #[derive(Clone)]
-pub struct Reply {
+pub struct CardReply {
     bytes: [u8; MAX_RESPONSE_DATA + 2],
     len: usize,
 }
 
-impl Reply {
+impl CardReply {
     /// A reply with no data.
     ///
     /// ```
-    /// use cardadmin_card::apdu::{Reply, StatusWord};
+    /// use cardadmin_card::apdu::{CardReply, StatusWord};
     ///
-    /// assert_eq!(Reply::status(StatusWord(0x6a82)).as_bytes(), [0x6a, 0x82]);
+    /// assert_eq!(CardReply::status(StatusWord(0x6a82)).as_bytes(), [0x6a, 0x82]);
     /// ```
     pub fn status(status: StatusWord) -> Self {
         let mut reply = Self {
@@ -737,9 +737,9 @@ impl Reply {
     /// A reply with `data` (at most [`MAX_RESPONSE_DATA`] bytes; more is an error).
     ///
     /// ```
-    /// use cardadmin_card::apdu::{Reply, StatusWord};
+    /// use cardadmin_card::apdu::{CardReply, StatusWord};
     ///
-    /// let reply = Reply::with_data(&[5, 7, 2], StatusWord::SUCCESS)?;
+    /// let reply = CardReply::with_data(&[5, 7, 2], StatusWord::SUCCESS)?;
     /// assert_eq!(reply.as_bytes(), [5, 7, 2, 0x90, 0x00]);
     /// assert_eq!(reply.data(), [5, 7, 2]);
     /// # Ok::<(), cardadmin_card::apdu::ApduError>(())
@@ -766,9 +766,9 @@ impl Reply {
     /// The whole response: data, then SW1 SW2.
     ///
     /// ```
-    /// use cardadmin_card::apdu::{Reply, StatusWord};
+    /// use cardadmin_card::apdu::{CardReply, StatusWord};
     ///
-    /// assert_eq!(Reply::status(StatusWord::retries(2)).as_bytes(), [0x63, 0xc2]);
+    /// assert_eq!(CardReply::status(StatusWord::retries(2)).as_bytes(), [0x63, 0xc2]);
     /// ```
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or_default()
@@ -777,9 +777,9 @@ impl Reply {
     /// The data field.
     ///
     /// ```
-    /// use cardadmin_card::apdu::{Reply, StatusWord};
+    /// use cardadmin_card::apdu::{CardReply, StatusWord};
     ///
-    /// assert!(Reply::status(StatusWord::SUCCESS).data().is_empty());
+    /// assert!(CardReply::status(StatusWord::SUCCESS).data().is_empty());
     /// ```
     pub fn data(&self) -> &[u8] {
         self.bytes
@@ -790,9 +790,9 @@ impl Reply {
     /// The status word.
     ///
     /// ```
-    /// use cardadmin_card::apdu::{Reply, StatusWord};
+    /// use cardadmin_card::apdu::{CardReply, StatusWord};
     ///
-    /// assert_eq!(Reply::status(StatusWord(0x6982)).status_word().0, 0x6982);
+    /// assert_eq!(CardReply::status(StatusWord(0x6982)).status_word().0, 0x6982);
     /// ```
     pub fn status_word(&self) -> StatusWord {
         match self.as_bytes() {
@@ -802,24 +802,24 @@ impl Reply {
     }
 }
 
-impl fmt::Debug for Reply {
+impl fmt::Debug for CardReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Reply {{ data: {}, status: {} }}",
+            "CardReply {{ data: {}, status: {} }}",
             crate::plural::bytes(self.data().len()),
             self.status_word()
         )
     }
 }
 
-impl Drop for Reply {
+impl Drop for CardReply {
     fn drop(&mut self) {
         self.bytes.zeroize();
     }
 }
 
-impl ZeroizeOnDrop for Reply {}
+impl ZeroizeOnDrop for CardReply {}
 
 /// A command or response APDU was malformed.
 ///

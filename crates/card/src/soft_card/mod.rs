@@ -93,7 +93,7 @@ use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::apdu::{CommandApdu, Full, Reply, StatusWord, Tlv, Writer, MAX_RESPONSE_DATA};
+use crate::apdu::{CardReply, CommandApdu, Full, StatusWord, Tlv, Writer, MAX_RESPONSE_DATA};
 use crate::auth::{gids, piv, yubikey, AuthError};
 use cardadmin::{AdminKey, Algorithm, KeyCheckValue};
 
@@ -585,13 +585,13 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     /// assert_eq!(card.process(&[0x00, 0x22, 0xc1, 0xa4, 3, 0x83, 1, 0x80]).as_bytes(), [0x6d, 0x00]); // GIDS's, not PIV's
     /// # }
     /// ```
-    pub fn process(&mut self, command: &[u8]) -> Reply {
+    pub fn process(&mut self, command: &[u8]) -> CardReply {
         let command = match CommandApdu::parse(command) {
             Ok(command) => command,
-            Err(_) => return Reply::status(StatusWord::WRONG_LENGTH),
+            Err(_) => return CardReply::status(StatusWord::WRONG_LENGTH),
         };
         if command.cla() != 0x00 {
-            return Reply::status(StatusWord::CLA_NOT_SUPPORTED);
+            return CardReply::status(StatusWord::CLA_NOT_SUPPORTED);
         }
         match (command.ins(), self.selected) {
             (0xa4, _) => self.select(&command),
@@ -613,13 +613,13 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             (pin::INS_RESET_RETRY_COUNTER, Some(_)) => self.pins.reset_retry_counter(&command),
             (pin::INS_GET_DATA, Some(Application::Piv)) => self.get_data(&command),
             (pin::INS_GET_SERIAL, Some(Application::Piv)) => self.get_serial(&command),
-            _ => Reply::status(StatusWord::INS_NOT_SUPPORTED),
+            _ => CardReply::status(StatusWord::INS_NOT_SUPPORTED),
         }
     }
 
-    fn select(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn select(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if command.p1() != 0x04 || !matches!(command.p2(), 0x00 | 0x0c) {
-            return Reply::status(StatusWord::WRONG_P1_P2);
+            return CardReply::status(StatusWord::WRONG_P1_P2);
         }
         let aid = command.data();
         let application =
@@ -628,14 +628,14 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             } else if aid == gids::AID {
                 Application::Gids
             } else {
-                return Reply::status(StatusWord::NOT_FOUND);
+                return CardReply::status(StatusWord::NOT_FOUND);
             };
         self.selected = Some(application);
         self.authenticated = false;
         self.gids_key_selected = false;
         self.pending.zeroize();
         if command.p2() == 0x0c {
-            return Reply::status(StatusWord::SUCCESS);
+            return CardReply::status(StatusWord::SUCCESS);
         }
         // The application property template (PIV) or file control information (GIDS): the
         // AID that answered.
@@ -656,16 +656,16 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         })
     }
 
-    fn get_version(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn get_version(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if (command.p1(), command.p2()) != (0, 0) {
-            return Reply::status(StatusWord::WRONG_P1_P2);
+            return CardReply::status(StatusWord::WRONG_P1_P2);
         }
         reply(|w| w.bytes(&self.version))
     }
 
     /// GET DATA: the CHUID of a card with an ID; every other well-formed request is "not
     /// found" ([`pin::get_data`] checks the form).
-    fn get_data(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn get_data(&mut self, command: &CommandApdu<'_>) -> CardReply {
         match (command.data(), self.card_id) {
             ([0x5c, 0x03, 0x5f, 0xc1, 0x02], Some(card_id))
                 if (command.p1(), command.p2()) == (0x3f, 0xff) =>
@@ -682,22 +682,22 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         }
     }
 
-    fn get_serial(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn get_serial(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if (command.p1(), command.p2()) != (0, 0) {
-            return Reply::status(StatusWord::WRONG_P1_P2);
+            return CardReply::status(StatusWord::WRONG_P1_P2);
         }
         reply(|w| w.bytes(&self.serial.to_be_bytes()))
     }
 
-    fn get_metadata(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn get_metadata(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if command.p1() != 0 {
-            return Reply::status(StatusWord::WRONG_P1_P2);
+            return CardReply::status(StatusWord::WRONG_P1_P2);
         }
         if matches!(command.p2(), pin::PIN_REFERENCE | pin::PUK_REFERENCE) {
             return self.pins.metadata(command.p2());
         }
         if command.p2() != piv::MANAGEMENT_KEY {
-            return Reply::status(StatusWord::REFERENCE_NOT_FOUND);
+            return CardReply::status(StatusWord::REFERENCE_NOT_FOUND);
         }
         let algorithm = self.key.algorithm();
         let is_default = matches!(algorithm, Algorithm::Tdes | Algorithm::Aes192)
@@ -716,15 +716,15 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
     }
 
     /// A wrong cryptogram: one try less (`63Cx`), or `6982` with no counter.
-    fn failed(&mut self) -> Reply {
+    fn failed(&mut self) -> CardReply {
         self.authenticated = false;
         match self.wrong_key_status {
             WrongKeyStatus::Retries => {
                 self.retries = self.retries.saturating_sub(1);
-                Reply::status(StatusWord::retries(self.retries))
+                CardReply::status(StatusWord::retries(self.retries))
             }
             WrongKeyStatus::SecurityStatusNotSatisfied => {
-                Reply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED)
+                CardReply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED)
             }
         }
     }
@@ -739,24 +739,24 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         self.rng.try_fill_bytes(out).is_ok()
     }
 
-    fn piv_authenticate(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn piv_authenticate(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if command.p2() != piv::MANAGEMENT_KEY {
-            return Reply::status(StatusWord::REFERENCE_NOT_FOUND);
+            return CardReply::status(StatusWord::REFERENCE_NOT_FOUND);
         }
         let algorithm = self.key.algorithm();
         if Algorithm::from_piv_id(command.p1()) != Some(algorithm) {
-            return Reply::status(StatusWord::WRONG_P1_P2);
+            return CardReply::status(StatusWord::WRONG_P1_P2);
         }
         if self.retries == 0 {
             self.pending.zeroize();
-            return Reply::status(StatusWord::AUTH_METHOD_BLOCKED);
+            return CardReply::status(StatusWord::AUTH_METHOD_BLOCKED);
         }
         let block_len = algorithm.block_len();
         let request = match piv::parse_general_authenticate(command.data(), block_len) {
             Ok(request) => request,
             Err(_) => {
                 self.pending.zeroize();
-                return Reply::status(StatusWord::WRONG_DATA);
+                return CardReply::status(StatusWord::WRONG_DATA);
             }
         };
         let pending = Zeroizing::new(self.take_pending());
@@ -765,7 +765,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 self.authenticated = false;
                 let mut challenge = [0u8; MAX_BLOCK];
                 if !self.random(block_mut(&mut challenge, block_len)) {
-                    return Reply::status(StatusWord(0x6f00));
+                    return CardReply::status(StatusWord(0x6f00));
                 }
                 self.pending = Pending::PivChallenge(challenge);
                 challenge.zeroize();
@@ -778,13 +778,13 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 self.authenticated = false;
                 let mut witness = Zeroizing::new([0u8; MAX_BLOCK]);
                 if !self.random(block_mut(&mut witness, block_len)) {
-                    return Reply::status(StatusWord(0x6f00));
+                    return CardReply::status(StatusWord(0x6f00));
                 }
                 self.pending = Pending::PivWitness(*witness);
                 let encrypted = block_mut(&mut witness, block_len);
                 if cardadmin::hazmat::encrypt_block(&self.key, encrypted).is_err() {
                     self.pending.zeroize();
-                    return Reply::status(StatusWord(0x6f00));
+                    return CardReply::status(StatusWord(0x6f00));
                 }
                 reply(|w| {
                     w.header(piv::TAG_DYNAMIC_AUTH, 2 + block_len)?;
@@ -793,23 +793,23 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             }
             piv::GeneralAuthenticate::Response(response) => {
                 let Pending::PivChallenge(challenge) = &*pending else {
-                    return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
+                    return CardReply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
                 };
                 let mut expected = Zeroizing::new(*challenge);
                 let expected = block_mut(&mut expected, block_len);
                 if cardadmin::hazmat::encrypt_block(&self.key, expected).is_err() {
-                    return Reply::status(StatusWord(0x6f00));
+                    return CardReply::status(StatusWord(0x6f00));
                 }
                 if bool::from(expected.ct_eq(response)) {
                     self.succeeded();
-                    Reply::status(StatusWord::SUCCESS)
+                    CardReply::status(StatusWord::SUCCESS)
                 } else {
                     self.failed()
                 }
             }
             piv::GeneralAuthenticate::WitnessAndChallenge { witness, challenge } => {
                 let Pending::PivWitness(plain) = &*pending else {
-                    return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
+                    return CardReply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
                 };
                 if !bool::from(pending_slice(plain, block_len).ct_eq(witness)) {
                     return self.failed();
@@ -818,7 +818,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 let answer = block_mut(&mut answer, block_len);
                 answer.copy_from_slice(challenge);
                 if cardadmin::hazmat::encrypt_block(&self.key, answer).is_err() {
-                    return Reply::status(StatusWord(0x6f00));
+                    return CardReply::status(StatusWord(0x6f00));
                 }
                 self.succeeded();
                 reply(|w| {
@@ -829,52 +829,52 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         }
     }
 
-    fn set_management_key(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn set_management_key(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if !self.authenticated {
-            return Reply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+            return CardReply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
         }
         match yubikey::parse_set_management_key(command.p1(), command.p2(), command.data()) {
             Ok((key, touch)) => {
                 self.key = key;
                 self.touch_required = touch;
                 self.retries = self.max_retries;
-                Reply::status(StatusWord::SUCCESS)
+                CardReply::status(StatusWord::SUCCESS)
             }
-            Err(AuthError::Status { found }) => Reply::status(found),
-            Err(_) => Reply::status(StatusWord::WRONG_DATA),
+            Err(AuthError::Status { found }) => CardReply::status(found),
+            Err(_) => CardReply::status(StatusWord::WRONG_DATA),
         }
     }
 
-    fn mse_set(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn mse_set(&mut self, command: &CommandApdu<'_>) -> CardReply {
         match gids::parse_mse_set(command.p1(), command.p2(), command.data()) {
             Ok(gids::ADMIN_KEY_REFERENCE) => {
                 self.gids_key_selected = true;
                 self.pending.zeroize();
-                Reply::status(StatusWord::SUCCESS)
+                CardReply::status(StatusWord::SUCCESS)
             }
-            Ok(_) => Reply::status(StatusWord::REFERENCE_NOT_FOUND),
-            Err(AuthError::Status { found }) => Reply::status(found),
-            Err(_) => Reply::status(StatusWord::WRONG_DATA),
+            Ok(_) => CardReply::status(StatusWord::REFERENCE_NOT_FOUND),
+            Err(AuthError::Status { found }) => CardReply::status(found),
+            Err(_) => CardReply::status(StatusWord::WRONG_DATA),
         }
     }
 
-    fn gids_authenticate(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn gids_authenticate(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if (command.p1(), command.p2()) != (0, 0) {
-            return Reply::status(StatusWord::WRONG_P1_P2);
+            return CardReply::status(StatusWord::WRONG_P1_P2);
         }
         if !self.gids_key_selected {
-            return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
+            return CardReply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
         }
         if self.retries == 0 {
             self.pending.zeroize();
-            return Reply::status(StatusWord::AUTH_METHOD_BLOCKED);
+            return CardReply::status(StatusWord::AUTH_METHOD_BLOCKED);
         }
         let block_len = self.key.algorithm().block_len();
         let request = match gids::parse_general_authenticate(command.data(), block_len) {
             Ok(request) => request,
             Err(_) => {
                 self.pending.zeroize();
-                return Reply::status(StatusWord::WRONG_DATA);
+                return CardReply::status(StatusWord::WRONG_DATA);
             }
         };
         let pending = Zeroizing::new(self.take_pending());
@@ -885,7 +885,7 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 r1.copy_from_slice(host_random);
                 let mut r2 = [0u8; gids::RANDOM_LEN];
                 if !self.random(&mut r2) {
-                    return Reply::status(StatusWord(0x6f00));
+                    return CardReply::status(StatusWord(0x6f00));
                 }
                 self.pending = Pending::GidsChallenge { r1, r2 };
                 reply(|w| {
@@ -895,16 +895,16 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
             }
             gids::GeneralAuthenticate::Cryptogram(cryptogram) => {
                 let Pending::GidsChallenge { r1, r2 } = &*pending else {
-                    return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
+                    return CardReply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
                 };
                 let len = cryptogram.len();
                 let mut buffer = Zeroizing::new([0u8; GIDS_MAX_CRYPTOGRAM]);
                 let Some(plain) = buffer.get_mut(..len) else {
-                    return Reply::status(StatusWord::WRONG_DATA);
+                    return CardReply::status(StatusWord::WRONG_DATA);
                 };
                 plain.copy_from_slice(cryptogram);
                 if crate::cbc::decrypt(&self.key, plain).is_err() {
-                    return Reply::status(StatusWord::WRONG_DATA);
+                    return CardReply::status(StatusWord::WRONG_DATA);
                 }
                 let mut expected = Zeroizing::new([0u8; 2 * gids::RANDOM_LEN]);
                 let (first, second) = expected.split_at_mut(gids::RANDOM_LEN);
@@ -922,12 +922,12 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
                 second.copy_from_slice(r2);
                 if let Some((last, random_part)) = z2.split_last_mut() {
                     if !self.random(random_part) {
-                        return Reply::status(StatusWord(0x6f00));
+                        return CardReply::status(StatusWord(0x6f00));
                     }
                     *last = 0x80;
                 }
                 if crate::cbc::encrypt(&self.key, plain).is_err() {
-                    return Reply::status(StatusWord(0x6f00));
+                    return CardReply::status(StatusWord(0x6f00));
                 }
                 self.succeeded();
                 reply(|w| {
@@ -938,9 +938,9 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         }
     }
 
-    fn put_key(&mut self, command: &CommandApdu<'_>) -> Reply {
+    fn put_key(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if !self.authenticated {
-            return Reply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+            return CardReply::status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
         }
         // OpenSC's gids-tool wraps the body in the data object template `70` (its
         // `gids_put_DO`); `gids::put_key` sends it bare. The card takes both.
@@ -950,21 +950,21 @@ impl<R: RngCore + CryptoRng> SoftCard<R> {
         };
         let body = match gids::PutKey::parse(command.p1(), command.p2(), data) {
             Ok(body) => body,
-            Err(AuthError::Status { found }) => return Reply::status(found),
-            Err(_) => return Reply::status(StatusWord::WRONG_DATA),
+            Err(AuthError::Status { found }) => return CardReply::status(found),
+            Err(_) => return CardReply::status(StatusWord::WRONG_DATA),
         };
         if body.key_reference() != gids::ADMIN_KEY_REFERENCE {
-            return Reply::status(StatusWord::REFERENCE_NOT_FOUND);
+            return CardReply::status(StatusWord::REFERENCE_NOT_FOUND);
         }
         let Ok(key) = AdminKey::new(self.key.algorithm(), body.key()) else {
-            return Reply::status(StatusWord::WRONG_DATA);
+            return CardReply::status(StatusWord::WRONG_DATA);
         };
         if !bool::from(key.check_value().as_bytes().ct_eq(body.check_value())) {
-            return Reply::status(StatusWord::WRONG_DATA);
+            return CardReply::status(StatusWord::WRONG_DATA);
         }
         self.key = key;
         self.retries = self.max_retries;
-        Reply::status(StatusWord::SUCCESS)
+        CardReply::status(StatusWord::SUCCESS)
     }
 }
 
@@ -986,15 +986,15 @@ fn pending_block(pending: &Pending, len: usize) -> &[u8] {
 }
 
 /// A `9000` reply with the data the writer produces, or `6F00` if it did not fit.
-fn reply(write: impl FnOnce(&mut Writer<'_>) -> Result<(), Full>) -> Reply {
+fn reply(write: impl FnOnce(&mut Writer<'_>) -> Result<(), Full>) -> CardReply {
     let mut data = Zeroizing::new([0u8; MAX_RESPONSE_DATA]);
     let mut writer = Writer::new(data.as_mut_slice());
     match write(&mut writer) {
         Ok(()) => {
             let len = writer.len();
-            Reply::with_data(data.get(..len).unwrap_or_default(), StatusWord::SUCCESS)
-                .unwrap_or_else(|_| Reply::status(StatusWord(0x6f00)))
+            CardReply::with_data(data.get(..len).unwrap_or_default(), StatusWord::SUCCESS)
+                .unwrap_or_else(|_| CardReply::status(StatusWord(0x6f00)))
         }
-        Err(Full) => Reply::status(StatusWord(0x6f00)),
+        Err(Full) => CardReply::status(StatusWord(0x6f00)),
     }
 }

@@ -5,7 +5,7 @@
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::apdu::{CommandApdu, Reply, StatusWord};
+use crate::apdu::{CardReply, CommandApdu, StatusWord};
 
 /// `P2` of the PIV card application PIN.
 pub(super) const PIN_REFERENCE: u8 = 0x80;
@@ -121,11 +121,11 @@ impl Pins {
 
     /// YubiKey GET METADATA for the PIN (`80`) or PUK (`81`): `01` algorithm (`FF`, a PIN),
     /// `05` whether it is the default value, `06` the tries (total, left).
-    pub(super) fn metadata(&self, reference: u8) -> Reply {
+    pub(super) fn metadata(&self, reference: u8) -> CardReply {
         let (secret, default): (&Secret, &[u8]) = match reference {
             PIN_REFERENCE => (&self.pin, b"123456"),
             PUK_REFERENCE => (&self.puk, b"12345678"),
-            _ => return Reply::status(StatusWord::REFERENCE_NOT_FOUND),
+            _ => return CardReply::status(StatusWord::REFERENCE_NOT_FOUND),
         };
         let fresh = Secret::new(default);
         let is_default = u8::from(bool::from(
@@ -143,52 +143,52 @@ impl Pins {
             TRIES,
             secret.tries,
         ];
-        Reply::with_data(&data, StatusWord::SUCCESS)
-            .unwrap_or_else(|_| Reply::status(StatusWord(0x6f00)))
+        CardReply::with_data(&data, StatusWord::SUCCESS)
+            .unwrap_or_else(|_| CardReply::status(StatusWord(0x6f00)))
     }
 
-    pub(super) fn verify(&mut self, command: &CommandApdu<'_>) -> Reply {
+    pub(super) fn verify(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if command.p2() != PIN_REFERENCE {
-            return Reply::status(StatusWord::REFERENCE_NOT_FOUND);
+            return CardReply::status(StatusWord::REFERENCE_NOT_FOUND);
         }
         match (command.p1(), command.data()) {
             (0xff, []) => {
                 self.verified = false;
-                Reply::status(StatusWord::SUCCESS)
+                CardReply::status(StatusWord::SUCCESS)
             }
-            (0x00, []) if self.verified => Reply::status(StatusWord::SUCCESS),
-            (0x00, []) if self.pin.tries == 0 => Reply::status(StatusWord::AUTH_METHOD_BLOCKED),
-            (0x00, []) => Reply::status(StatusWord::retries(self.pin.tries)),
+            (0x00, []) if self.verified => CardReply::status(StatusWord::SUCCESS),
+            (0x00, []) if self.pin.tries == 0 => CardReply::status(StatusWord::AUTH_METHOD_BLOCKED),
+            (0x00, []) => CardReply::status(StatusWord::retries(self.pin.tries)),
             (0x00, data) => {
                 let candidate = match padded(data) {
                     Ok(candidate) => candidate,
-                    Err(status) => return Reply::status(status),
+                    Err(status) => return CardReply::status(status),
                 };
                 self.verified = false;
                 match self.pin.check(&candidate) {
                     Ok(()) => {
                         self.verified = true;
-                        Reply::status(StatusWord::SUCCESS)
+                        CardReply::status(StatusWord::SUCCESS)
                     }
-                    Err(status) => Reply::status(status),
+                    Err(status) => CardReply::status(status),
                 }
             }
-            _ => Reply::status(StatusWord::WRONG_P1_P2),
+            _ => CardReply::status(StatusWord::WRONG_P1_P2),
         }
     }
 
-    pub(super) fn change_reference_data(&mut self, command: &CommandApdu<'_>) -> Reply {
+    pub(super) fn change_reference_data(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if command.p1() != 0 {
-            return Reply::status(StatusWord::WRONG_P1_P2);
+            return CardReply::status(StatusWord::WRONG_P1_P2);
         }
         let (old, new) = match split(command.data()) {
             Ok(pair) => pair,
-            Err(status) => return Reply::status(status),
+            Err(status) => return CardReply::status(status),
         };
         let secret = match command.p2() {
             PIN_REFERENCE => &mut self.pin,
             PUK_REFERENCE => &mut self.puk,
-            _ => return Reply::status(StatusWord::REFERENCE_NOT_FOUND),
+            _ => return CardReply::status(StatusWord::REFERENCE_NOT_FOUND),
         };
         match secret.check(&old) {
             Ok(()) => {
@@ -196,35 +196,35 @@ impl Pins {
                 if command.p2() == PIN_REFERENCE {
                     self.verified = false;
                 }
-                Reply::status(StatusWord::SUCCESS)
+                CardReply::status(StatusWord::SUCCESS)
             }
             Err(status) => {
                 if command.p2() == PIN_REFERENCE {
                     self.verified = false;
                 }
-                Reply::status(status)
+                CardReply::status(status)
             }
         }
     }
 
-    pub(super) fn reset_retry_counter(&mut self, command: &CommandApdu<'_>) -> Reply {
+    pub(super) fn reset_retry_counter(&mut self, command: &CommandApdu<'_>) -> CardReply {
         if command.p1() != 0 {
-            return Reply::status(StatusWord::WRONG_P1_P2);
+            return CardReply::status(StatusWord::WRONG_P1_P2);
         }
         if command.p2() != PIN_REFERENCE {
-            return Reply::status(StatusWord::REFERENCE_NOT_FOUND);
+            return CardReply::status(StatusWord::REFERENCE_NOT_FOUND);
         }
         let (puk, pin) = match split(command.data()) {
             Ok(pair) => pair,
-            Err(status) => return Reply::status(status),
+            Err(status) => return CardReply::status(status),
         };
         match self.puk.check(&puk) {
             Ok(()) => {
                 self.pin.replace(&pin);
                 self.verified = false;
-                Reply::status(StatusWord::SUCCESS)
+                CardReply::status(StatusWord::SUCCESS)
             }
-            Err(status) => Reply::status(status),
+            Err(status) => CardReply::status(status),
         }
     }
 }
@@ -242,14 +242,14 @@ fn split(data: &[u8]) -> Result<(Padded, Padded), StatusWord> {
 
 /// GET DATA: `3F FF` with a tag list `5C L tag`; the card holds no objects, so every
 /// well-formed request is "not found".
-pub(super) fn get_data(command: &CommandApdu<'_>) -> Reply {
+pub(super) fn get_data(command: &CommandApdu<'_>) -> CardReply {
     if (command.p1(), command.p2()) != (0x3f, 0xff) {
-        return Reply::status(StatusWord::WRONG_P1_P2);
+        return CardReply::status(StatusWord::WRONG_P1_P2);
     }
     match command.data() {
         [0x5c, len, tag @ ..] if usize::from(*len) == tag.len() && (1..=3).contains(&tag.len()) => {
-            Reply::status(StatusWord::NOT_FOUND)
+            CardReply::status(StatusWord::NOT_FOUND)
         }
-        _ => Reply::status(StatusWord::WRONG_DATA),
+        _ => CardReply::status(StatusWord::WRONG_DATA),
     }
 }
