@@ -45,8 +45,9 @@ use cardadmin_card::apdu::{Command, ResponseApdu, StatusWord, Tlv};
 use cardadmin_card::auth::piv;
 use zeroize::Zeroizing;
 
-use crate::cli::{self, Source, Tls};
+use crate::flows;
 use crate::mimcm::{self, Closing, Kind, ProfileConfig, Progress, RequestInfo};
+use crate::options::{Source, Tls};
 use crate::reader::{expect_success, status_of, Session, Step, StepError};
 use crate::server_url::Transport;
 use crate::text::{count, strip_controls};
@@ -151,7 +152,7 @@ fn enroll(card: &Session<'_>, options: &Options, state: &mut Run) -> Result<(), 
         None => Zeroizing::new(String::from("123456")),
     };
     let server = Server::new(&options.server, &options.reqid)?;
-    cli::piv_select(card)?;
+    flows::piv_select(card)?;
     let cardid = read_card_id(card, options.cardid.as_deref())?;
 
     let request = server.request("request")?;
@@ -203,13 +204,13 @@ fn enroll(card: &Session<'_>, options: &Options, state: &mut Run) -> Result<(), 
     let ids = Ids { scid, cardid };
 
     // The card proves it holds the profile's initial key (and this host proves it too).
-    cli::piv_authenticate(card, &config.initial_key, true)?;
+    flows::piv_authenticate(card, &config.initial_key, true)?;
     change_key(card, &server, &ids, state)?;
 
     let pin = server.proposed_pin("serverproposedpin", &ids)?;
     let step = "set PIN";
-    let old = cli::padded_pin(step, &current_pin)?;
-    let new = cli::padded_pin(step, &pin)?;
+    let old = flows::padded_pin(step, &current_pin)?;
+    let new = flows::padded_pin(step, &pin)?;
     let mut data = Zeroizing::new(Vec::with_capacity(16));
     data.extend_from_slice(old.as_slice());
     data.extend_from_slice(new.as_slice());
@@ -221,7 +222,7 @@ fn enroll(card: &Session<'_>, options: &Options, state: &mut Run) -> Result<(), 
         "step {step}: ok, the card's PIN is the server-proposed one ({})",
         count(pin.len(), "character", "characters")
     );
-    cli::verify_pin(card, "verify PIN", &pin)?;
+    flows::verify_pin(card, "verify PIN", &pin)?;
 
     server.close("complete request", "Completed")?;
     println!("step complete request: ok, Completed");
@@ -236,7 +237,7 @@ fn renew(card: &Session<'_>, options: &Options, state: &mut Run) -> Result<(), S
     let server = Server::new(&options.server, &options.reqid)?;
     // The command line requires both for renew.
     let scid = options.scid.clone().unwrap_or_default();
-    cli::piv_select(card)?;
+    flows::piv_select(card)?;
     let cardid = read_card_id(card, options.cardid.as_deref())?;
 
     let request = server.request("request")?;

@@ -33,7 +33,9 @@
 
 mod cli;
 mod enroll;
+mod flows;
 mod mimcm;
+mod options;
 mod reader;
 mod server_url;
 mod text;
