@@ -90,6 +90,8 @@ use cardadmin_mimcm::{self as cm, Guid};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use crate::registry::RegistryAction;
+
 /// `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -161,31 +163,6 @@ pub struct LifecycleRecord {
     pub key_check_value: Option<String>,
     /// What changed (`smart card ... created`, `Completed: 1 pending version confirmed`, ...).
     pub change: Option<String>,
-}
-
-/// What `requests add|close` did to the registry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RegistryAction {
-    /// `requests add`: a new open request.
-    Add,
-    /// `requests close`: an open request closed.
-    Close,
-    /// The add on the line before could not be committed: the registry is unchanged.
-    AddNotCommitted,
-    /// The close on the line before could not be committed: the request is still open.
-    CloseNotCommitted,
-}
-
-impl RegistryAction {
-    /// The line's `registry` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Add => "add",
-            Self::Close => "close",
-            Self::AddNotCommitted => "add not committed",
-            Self::CloseNotCommitted => "close not committed",
-        }
-    }
 }
 
 /// A registry change line's content.

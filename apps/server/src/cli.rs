@@ -32,8 +32,9 @@ use cardadmin_mimcm::Guid;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::audit::{self, Record, RegistryAction, RegistryChange, Trail};
+use crate::audit::{self, Record, RegistryChange, Trail};
 use crate::pg;
+use crate::registry::RegistryAction;
 use crate::registry::{format_request, Registry, Request, RequestType, State, Status};
 
 /// The fields `requests` reads; the rest of the file is the server's.
@@ -78,14 +79,6 @@ impl RequestsFields {
     }
 }
 
-/// A runtime for the database's asynchronous client, for one command.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| format!("cannot start the database client: {err}"))
-}
-
 /// `requests add|close|list` against the database.
 fn requests_in_database(
     action: &str,
@@ -98,7 +91,7 @@ fn requests_in_database(
     let target = pg::parse_url(url, password.as_deref().map(String::as_str))?;
     drop(password);
     let chain = pg::command_chain(node);
-    runtime()?.block_on(async {
+    crate::pg::runtime()?.block_on(async {
         let database = pg::Database::open(target, version).await?;
         match action {
             "add" => {
@@ -540,7 +533,7 @@ fn verify_database(config: &str, password: Option<Zeroizing<String>>) -> ExitCod
     let checked = pg::parse_url(url, password.as_deref().map(String::as_str)).and_then(|target| {
         drop(password);
         let version = fields.version()?;
-        runtime()?.block_on(async {
+        crate::pg::runtime()?.block_on(async {
             let database = pg::Database::open(target, version).await?;
             let verified = pg::verify(&database).await?;
             Ok((database.description().to_string(), verified))

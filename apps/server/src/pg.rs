@@ -53,8 +53,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use zeroize::Zeroizing;
 
-use crate::audit::{self, Checkpoint, Entry, Position, Record, RegistryAction, RegistryChange};
+use crate::audit::{self, Checkpoint, Entry, Position, Record, RegistryChange};
 use crate::ratelimit::Refusal;
+use crate::registry::RegistryAction;
 use crate::registry::{
     self, Ask, Card, Done, KeyAsk, LifecycleError, Op, Request, Rule, Status, Write,
 };
@@ -1906,4 +1907,12 @@ pub async fn verify(database: &Database) -> Result<Result<Verified, Broken>, Str
         }
     }
     Ok(Ok(verified))
+}
+
+/// A runtime for the database's asynchronous client, for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the database client: {err}"))
 }

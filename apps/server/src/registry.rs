@@ -36,7 +36,30 @@ use cardadmin::CardId;
 use cardadmin_mimcm::Guid;
 use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 
-use crate::audit::RegistryAction;
+/// What `requests add|close` did to the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryAction {
+    /// `requests add`: a new open request.
+    Add,
+    /// `requests close`: an open request closed.
+    Close,
+    /// The add on the line before could not be committed: the registry is unchanged.
+    AddNotCommitted,
+    /// The close on the line before could not be committed: the request is still open.
+    CloseNotCommitted,
+}
+
+impl RegistryAction {
+    /// The line's `registry` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Close => "close",
+            Self::AddNotCommitted => "add not committed",
+            Self::CloseNotCommitted => "close not committed",
+        }
+    }
+}
 
 /// The schema this binary writes (SQLite's `user_version`; the database's schema version too).
 pub const SCHEMA_VERSION: i32 = 2;

@@ -287,7 +287,7 @@ fn listed(config_path: &str, password: Option<Zeroizing<String>>) -> Result<Stri
         (Some(url), _) => {
             let target = crate::pg::parse_url(&url, password.as_deref().map(String::as_str))?;
             drop(password);
-            crate::cli::runtime()?.block_on(async {
+            crate::pg::runtime()?.block_on(async {
                 crate::pg::Database::open(target, version)
                     .await?
                     .cards()
