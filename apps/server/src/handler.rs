@@ -31,11 +31,13 @@
 //! 3. `ParsedRequest::audit` says which key will answer. If one will and the caller is over
 //!    `rate_limit_per_minute`: 429, recorded.
 //! 4. If a key will answer, its record (key role, check value, status) is written and flushed
-//!    to the audit trail; if that fails: 503, and no key is used. Then, in one registry
-//!    transaction, the request is checked again (it may have been closed while its line was
-//!    being written: then 403, recorded, and no key is used) and `cm::answer` uses the key
-//!    ([`crate::registry::Registry::while_authorized`]). (Should the answer differ from the
-//!    record, a key store that failed, a second line records what was answered.)
+//!    to the audit trail; if that fails: 503, and no key is used. Then `cm::answer` uses the
+//!    key while no close can commit ([`crate::store::Registry::while_authorized`]): the SQLite
+//!    registry checks the request again in the transaction that uses the key (it may have been
+//!    closed while its line was being written: then 403, recorded, and no key is used); the
+//!    database's check of step 2 has held its row locks since ([`crate::pg::Held`]). (Should
+//!    the answer differ from the record, a key store that failed, a second line records what
+//!    was answered.)
 //! 5. If no key answers (a proposed PIN, a 204, a challenge no key can take), `cm::answer`
 //!    answers first and the line records what was answered; if it cannot be written, 503.
 //!
@@ -532,9 +534,13 @@ async fn decide<S: Answerer>(
     // Without a registry there are no records per card: every card key is the current
     // master's (previous masters are refused at start-up without one).
     let mut version = registry::version_for(None, ask.key, ask.current);
+    let mut checked = None;
     if let Some(registry) = &security.registry {
         match registry.authorize(&ask).await {
-            Ok(planned) => version = planned,
+            Ok(check) => {
+                version = check.version();
+                checked = Some(check);
+            }
             Err(Denied::Rule(rule)) => {
                 return refuse(
                     security,
@@ -547,7 +553,10 @@ async fn decide<S: Answerer>(
             Err(Denied::Unavailable) => return database_failed(),
         }
     }
+    // On every path that uses no key, the check (and the database's row locks) is let go
+    // before anything else is awaited.
     let Some(profile) = server.profile(version) else {
+        drop(checked);
         let error = RequestError::Forbidden {
             rule: registry::UNKNOWN_VERSION,
         };
@@ -559,6 +568,7 @@ async fn decide<S: Answerer>(
         match limit.allow(operator.as_deref().unwrap_or("")).await {
             Ok(true) => {}
             Ok(false) => {
+                drop(checked);
                 let error = RequestError::RateLimited {
                     per_minute: limit.per_minute(),
                 };
@@ -568,6 +578,7 @@ async fn decide<S: Answerer>(
         }
     }
     if intent.key_role().is_none() {
+        drop(checked);
         // No key answers this (a PIN, a 204, a challenge no key can take): answer, then
         // record what was answered.
         let (reply, done) = blocking(|| cm::answer(&parsed, &profile, &mut OsRng));
@@ -612,8 +623,12 @@ async fn decide<S: Answerer>(
     };
     let used = match &security.registry {
         // The request may have been closed (or the card's version changed) while its line was
-        // written: checked again, and the key used, before any close can commit.
-        Some(registry) => registry.while_authorized(&ask, version, use_key).await,
+        // written: the key is used only while the check holds (checked again for SQLite,
+        // held since step 2 for the database), before any close can commit.
+        Some(registry) => match checked {
+            Some(checked) => registry.while_authorized(&ask, checked, use_key).await,
+            None => Err(Denied::Unavailable),
+        },
         // The key store may block: off the async workers.
         None => Ok(blocking(use_key)),
     };

@@ -986,25 +986,28 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<usize> {
     }
 }
 
+// Every key use reads these two (twice), so their statements are prepared once per connection.
 fn get_in(connection: &Connection, reqid: Guid) -> Result<Option<Request>, String> {
     connection
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM requests WHERE reqid = ?1"),
-            params![&reqid.as_bytes()[..]],
-            row_to_request,
-        )
-        .optional()
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE reqid = ?1"))
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![&reqid.as_bytes()[..]], row_to_request)
+                .optional()
+        })
         .map_err(|err| format!("registry: {err}"))
 }
 
 fn card_in(connection: &Connection, cardid: CardId) -> Result<Option<Card>, String> {
     connection
-        .query_row(
+        .prepare_cached(
             "SELECT cardid, confirmed, pending, pending_reqid, retired FROM cards WHERE cardid = ?1",
-            params![&cardid.as_bytes()[..]],
-            row_to_card,
         )
-        .optional()
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![&cardid.as_bytes()[..]], row_to_card)
+                .optional()
+        })
         .map_err(|err| format!("registry: {err}"))
 }
 

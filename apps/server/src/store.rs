@@ -30,10 +30,11 @@ pub enum Registry {
 
 impl Registry {
     /// Whether the caller may ask this, and the master version a card key answers under: see
-    /// [`registry::Registry::authorize`]. The SQLite registry that cannot be read refuses with
-    /// [`UNAVAILABLE`] (403, as before); the database that does not answer is
-    /// [`Denied::Unavailable`] (503).
-    pub async fn authorize(&self, ask: &Ask<'_>) -> Result<Option<u8>, Denied> {
+    /// [`registry::Registry::authorize`]. For a request that will use a key the database's
+    /// check is held ([`pg::Held`]) until [`Registry::while_authorized`]. The SQLite registry
+    /// that cannot be read refuses with [`UNAVAILABLE`] (403, as before); the database that
+    /// does not answer is [`Denied::Unavailable`] (503).
+    pub async fn authorize(&self, ask: &Ask<'_>) -> Result<Checked, Denied> {
         match self {
             Self::Sqlite(registry) => {
                 let registry = registry.clone();
@@ -41,24 +42,35 @@ impl Registry {
                 tokio::task::spawn_blocking(move || registry.authorize(&owned.ask()))
                     .await
                     .unwrap_or(Err(UNAVAILABLE))
+                    .map(Checked::Released)
                     .map_err(Denied::Rule)
             }
-            Self::Postgres(database) => database.authorize(ask).await,
+            Self::Postgres(database) if ask.key != KeyAsk::None => database
+                .hold(ask)
+                .await
+                .map(|held| Checked::Held(Box::new(held))),
+            Self::Postgres(database) => database.authorize(ask).await.map(Checked::Released),
         }
     }
 
-    /// Checks again (the version still `planned`) and runs `use_key` while no close can
-    /// commit: see [`registry::Registry::while_authorized`] and [`Database::while_authorized`].
+    /// Runs `use_key` while no close can commit, the check still true: the SQLite registry
+    /// checks again (the version still the one `checked` planned, the one the audit record
+    /// names) in the transaction that uses the key; the database's check was held since
+    /// [`Registry::authorize`]. See [`registry::Registry::while_authorized`] and [`pg::Held`].
     pub async fn while_authorized<T: Send + 'static>(
         &self,
         ask: &Ask<'_>,
-        planned: Option<u8>,
+        checked: Checked,
         use_key: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Denied> {
-        match self {
-            Self::Sqlite(registry) => {
+        match (self, checked) {
+            (Self::Postgres(database), Checked::Held(held)) => {
+                held.use_key(database, ask, use_key).await
+            }
+            (Self::Sqlite(registry), checked) => {
                 let registry = registry.clone();
                 let owned = OwnedAsk::from(ask);
+                let planned = checked.version();
                 tokio::task::spawn_blocking(move || {
                     registry.while_authorized(&owned.ask(), planned, use_key)
                 })
@@ -66,7 +78,8 @@ impl Registry {
                 .unwrap_or(Err(UNAVAILABLE))
                 .map_err(Denied::Rule)
             }
-            Self::Postgres(database) => database.while_authorized(ask, planned, use_key).await,
+            // A check that was not held (a request that was to use no key) uses none.
+            (Self::Postgres(_), Checked::Released(_)) => Err(Denied::Unavailable),
         }
     }
 
@@ -118,6 +131,26 @@ impl Registry {
                     .map_err(|err| err.to_string())?
             }
             Self::Postgres(database) => database.cards().await,
+        }
+    }
+}
+
+/// What [`Registry::authorize`] found: the master version a card key answers under, and for
+/// the database, the check held until the key is used.
+pub enum Checked {
+    /// A check made and let go: the SQLite registry's (it checks again around the key use),
+    /// or the database's for a request that uses no key.
+    Released(Option<u8>),
+    /// The database's check, held until the key is used.
+    Held(Box<pg::Held>),
+}
+
+impl Checked {
+    /// The master version a card key answers under.
+    pub fn version(&self) -> Option<u8> {
+        match self {
+            Self::Released(version) => *version,
+            Self::Held(held) => held.version(),
         }
     }
 }

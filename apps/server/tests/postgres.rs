@@ -331,10 +331,11 @@ fn a_database_of_a_newer_schema_is_refused() {
     );
 }
 
-/// Issue #24 item 11's semantics on the database: a close whose transaction is open while a
-/// request's record is committed makes the key use wait for it, and once it commits no key is
-/// used (403, recorded after the intent). A check that did not lock the row would see the
-/// request still open and use the key.
+/// Issue #24 item 11's semantics on the database: a close whose transaction is open when a
+/// request comes makes the request's check wait for it, and once it commits no key is used:
+/// 403, and the trail has no record of a key use for it (the check comes before the record,
+/// and holds its row lock until the key is used). A check that did not lock the row would see
+/// the request still open and use the key.
 #[test]
 fn a_close_in_progress_during_a_request_means_no_key() {
     let Some(url) = database("race") else { return };
@@ -366,10 +367,90 @@ fn a_close_in_progress_during_a_request_means_no_key() {
     closer.join().unwrap();
     stop(server);
     let statuses = psql(&url, "SELECT line::json->>'status' FROM audit WHERE node_id = 'a' AND line::json->>'endpoint' IS NOT NULL ORDER BY seq");
-    assert_eq!(
-        statuses.split_whitespace().collect::<Vec<_>>(),
-        ["200", "403"]
+    assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["403"]);
+}
+
+/// The other side of that lock: a close that comes after the request was checked, while its
+/// record is being committed (held up here by a lock on the audit table), waits until the key
+/// has been used, so it commits after the answer, never between the check and the key use.
+#[test]
+fn a_close_that_comes_while_a_key_use_is_in_flight_waits_for_it() {
+    let Some(url) = database("inflight") else {
+        return;
+    };
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
+    let a = config(dir, &pki, "a", &url, json!({}));
+    common::add_request(&a, "alice");
+    let server = Server::start_file(&a);
+    // Holds every audit write for 2 s: the request's record waits, its check's lock held.
+    let blocker = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            psql(
+                &url,
+                "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT",
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let request = {
+        let addr = server.addr;
+        std::thread::spawn(move || {
+            let answer = try_get(&alice, addr, &documented()).expect("an answer");
+            (answer, Instant::now())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    psql(&url, "UPDATE requests SET state = 'closed'");
+    let closed = Instant::now();
+    let ((status, body), answered) = request.join().unwrap();
+    blocker.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        answered <= closed,
+        "the close committed before the key was used"
     );
+    stop(server);
+    let statuses = psql(&url, "SELECT line::json->>'status' FROM audit WHERE node_id = 'a' AND line::json->>'endpoint' IS NOT NULL ORDER BY seq");
+    assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["200"]);
+    assert_eq!(psql(&url, "SELECT state FROM requests").trim(), "closed");
+}
+
+/// Twice as many requests at once as the pool has connections, with the cluster-wide rate
+/// limit on: every one is answered 200. Each holds a pooled connection from its check until its
+/// key is used and counts its key use meanwhile; were the count taken on that same pool, the
+/// holders would wait for each other until the pool's timeout (503).
+#[test]
+fn more_requests_at_once_than_pooled_connections_are_all_answered() {
+    let Some(url) = database("crowd") else { return };
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
+    let a = config(
+        dir,
+        &pki,
+        "a",
+        &url,
+        json!({"rate_limit_per_minute": 100000}),
+    );
+    common::add_request(&a, "alice");
+    let server = Server::start_file(&a);
+    let target = documented();
+    for _ in 0..3 {
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let requests: Vec<_> = (0..32)
+                .map(|_| scope.spawn(|| try_get(&alice, server.addr, &target).map(|(s, _)| s)))
+                .collect();
+            requests
+                .into_iter()
+                .map(|request| request.join().unwrap().unwrap_or(0))
+                .collect()
+        });
+        assert!(statuses.iter().all(|&status| status == 200), "{statuses:?}");
+    }
+    stop(server);
 }
 
 /// A TCP relay between the server and the database that can be cut (every connection closed,

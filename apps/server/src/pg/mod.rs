@@ -56,18 +56,24 @@ use zeroize::Zeroizing;
 use crate::audit::{self, Checkpoint, Entry, Position, Record, RegistryChange};
 use crate::ratelimit::Refusal;
 use crate::registry::RegistryAction;
-use crate::registry::{
-    self, Ask, Card, Done, KeyAsk, LifecycleError, Op, Request, Rule, Status, Write,
-};
+use crate::registry::{self, Ask, Card, Done, LifecycleError, Op, Request, Rule, Status, Write};
+
+mod held;
+pub use held::Held;
 
 /// The schema this binary writes. A database of a newer version is refused. Version 2 (issue
 /// #25): request types and statuses, smart card and card IDs optional until bound, and the
 /// `cards` table (each card's confirmed and pending master version, retired or not).
 pub const SCHEMA_VERSION: i32 = registry::SCHEMA_VERSION;
 
-/// Connections in the pool (the audit writer has one more of its own): enough for the
-/// requests in flight on a small machine without crowding the database's processes.
-const POOL_SIZE: usize = 8;
+/// Connections in the pool (the audit writer has one more of its own): a request that uses a
+/// key holds one from its check until the key is used ([`Held`]), its audit record's commit
+/// included, so this many such requests can be in flight at once per instance.
+const POOL_SIZE: usize = 16;
+
+/// Connections for the per-operator limits, apart from [`POOL_SIZE`]'s (see
+/// `Database::limits`).
+const LIMITS_POOL_SIZE: usize = 4;
 
 /// How long a connection attempt or one statement may take before the request is answered
 /// 503: a database that does not answer must not hold requests for minutes.
@@ -446,6 +452,10 @@ pub fn command_chain(node: &str) -> String {
 /// (so that an outage is reported once, and its end once).
 pub struct Database {
     pool: Pool,
+    /// The per-operator limits' own connections: a request counts its key use while it holds
+    /// a connection of `pool` ([`Held`]), so with every one of those held, counting on `pool`
+    /// would wait for itself.
+    limits: Pool,
     target: Target,
     failing: AtomicBool,
 }
@@ -469,23 +479,26 @@ impl Database {
     /// and creates or migrates the tables; a migration from schema 1 records every card of
     /// its requests as confirmed on master `version` (the one configured now).
     pub async fn open(target: Target, version: u8) -> Result<Arc<Self>, String> {
-        let manager = Manager::from_config(
-            target.config.clone(),
-            target.tls.clone(),
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .create_timeout(Some(TIMEOUT))
-            .wait_timeout(Some(TIMEOUT))
-            .recycle_timeout(Some(TIMEOUT))
-            .build()
-            .map_err(|err| format!("database: {err}"))?;
+        let pool = |size: usize| {
+            let manager = Manager::from_config(
+                target.config.clone(),
+                target.tls.clone(),
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .runtime(Runtime::Tokio1)
+                .create_timeout(Some(TIMEOUT))
+                .wait_timeout(Some(TIMEOUT))
+                .recycle_timeout(Some(TIMEOUT))
+                .build()
+                .map_err(|err| format!("database: {err}"))
+        };
         let database = Self {
-            pool,
+            pool: pool(POOL_SIZE)?,
+            limits: pool(LIMITS_POOL_SIZE)?,
             target,
             failing: AtomicBool::new(false),
         };
@@ -524,7 +537,11 @@ impl Database {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, ()> {
-        match self.pool.get().await {
+        self.client_of(&self.pool).await
+    }
+
+    async fn client_of(&self, pool: &Pool) -> Result<deadpool_postgres::Object, ()> {
+        match pool.get().await {
             Ok(client) => Ok(client),
             Err(err) => {
                 self.failed("no connection", &err.to_string());
@@ -543,7 +560,30 @@ impl Database {
             Box<dyn std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
         >,
     {
-        let mut client = self.client().await?;
+        self.with_client_of(&self.pool, what, work).await
+    }
+
+    /// [`Database::with_client`] on the limits' pool.
+    async fn with_limits_client<T, F>(&self, what: &str, work: F) -> Result<T, ()>
+    where
+        F: for<'c> FnOnce(
+            &'c mut deadpool_postgres::Object,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
+        >,
+    {
+        self.with_client_of(&self.limits, what, work).await
+    }
+
+    async fn with_client_of<T, F>(&self, pool: &Pool, what: &str, work: F) -> Result<T, ()>
+    where
+        F: for<'c> FnOnce(
+            &'c mut deadpool_postgres::Object,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
+        >,
+    {
+        let mut client = self.client_of(pool).await?;
         match tokio::time::timeout(TIMEOUT, work(&mut client)).await {
             Ok(Ok(value)) => {
                 self.answered();
@@ -581,95 +621,6 @@ impl Database {
             .await
             .map_err(|()| Denied::Unavailable)?;
         rule_of(ask, &rows, card.as_ref())
-    }
-
-    /// [`crate::registry::Registry::while_authorized`], against the database: the request's
-    /// rows and the card's are read `FOR SHARE` (`FOR UPDATE` for `diversifiedkey`, which
-    /// writes the card's pending version) in a transaction that lasts until `use_key` has
-    /// returned, so a `requests close` or `PUT /requests/{id}` (an `UPDATE` of those rows)
-    /// that comes meanwhile waits for the key use, and one that committed before is seen.
-    /// `diversifiedkey`'s pending version is committed before the answer is given.
-    pub async fn while_authorized<T>(
-        &self,
-        ask: &Ask<'_>,
-        planned: Option<u8>,
-        use_key: impl FnOnce() -> T,
-    ) -> Result<T, Denied> {
-        let Some(operator) = ask.operator else {
-            return Err(Denied::Rule(registry::NO_OPERATOR));
-        };
-        let derive = ask.key == KeyAsk::CardDerive;
-        let mut client = self.client().await.map_err(|()| Denied::Unavailable)?;
-        let checked = tokio::time::timeout(TIMEOUT, async {
-            let transaction = client.transaction().await?;
-            let rows = select_requests(&transaction, operator, ask.reqid, ask.scid, true).await?;
-            let lock = if derive { " FOR UPDATE" } else { " FOR SHARE" };
-            let card = match (ask.reqid, rows.first().and_then(|request| request.cardid)) {
-                (Some(_), Some(cardid)) => select_card(&transaction, cardid, lock).await?,
-                _ => None,
-            };
-            Ok::<_, tokio_postgres::Error>((transaction, rows, card))
-        })
-        .await;
-        let what = "checking the request before its key use";
-        let (transaction, rows, card) = match checked {
-            Ok(Ok(checked)) => checked,
-            Ok(Err(err)) => {
-                self.failed(what, &db_error(&err));
-                return Err(Denied::Unavailable);
-            }
-            Err(_) => {
-                self.failed(what, "no answer within 5 s");
-                return Err(Denied::Unavailable);
-            }
-        };
-        self.answered();
-        let version = rule_of(ask, &rows, card.as_ref())?;
-        if version != planned {
-            return Err(Denied::Rule(registry::VERSION_CHANGED));
-        }
-        if let (true, Some(version), Some(reqid), Some(cardid)) =
-            (derive, version, ask.reqid, ask.cardid)
-        {
-            let written = tokio::time::timeout(
-                TIMEOUT,
-                transaction.execute(
-                    "INSERT INTO cards (cardid, pending, pending_reqid) VALUES ($1, $2, $3)
-                     ON CONFLICT (cardid) DO UPDATE SET pending = $2, pending_reqid = $3",
-                    &[
-                        &&cardid.as_bytes()[..],
-                        &i16::from(version),
-                        &&reqid.as_bytes()[..],
-                    ],
-                ),
-            )
-            .await;
-            if !matches!(written, Ok(Ok(_))) {
-                self.failed("recording the card's pending version", "the write failed");
-                return Err(Denied::Unavailable);
-            }
-        }
-        let used = use_key();
-        if derive {
-            match tokio::time::timeout(TIMEOUT, transaction.commit()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    self.failed("recording the card's pending version", &db_error(&err));
-                    return Err(Denied::Unavailable);
-                }
-                Err(_) => {
-                    self.failed(
-                        "recording the card's pending version",
-                        "no answer within 5 s",
-                    );
-                    return Err(Denied::Unavailable);
-                }
-            }
-        } else {
-            // Nothing was written: the rollback only lets go of the row locks.
-            let _ = tokio::time::timeout(TIMEOUT, transaction.rollback()).await;
-        }
-        Ok(used)
     }
 
     /// Whether `operator` has an open request (any): for the profile's configuration.
@@ -738,7 +689,7 @@ impl Database {
             )
             .await
             .map_err(|err| format!("database: {}", db_error(&err)))?;
-        rows.iter().map(row_to_card).collect()
+        rows.iter().map(|row| row_to_card(row, 0)).collect()
     }
 
     /// Every request, in the order they were added.
@@ -868,7 +819,7 @@ impl Database {
         }
         let operator = operator.to_string();
         let limit = i64::from(per_minute);
-        self.with_client("counting key uses", |client| {
+        self.with_limits_client("counting key uses", |client| {
             Box::pin(async move {
                 let statement = client.prepare_cached(KEY_USE_SQL).await?;
                 let row = client.query_one(&statement, &[&operator, &limit]).await?;
@@ -883,7 +834,7 @@ impl Database {
         let operator = operator.to_string();
         let limit = i64::from(per_minute);
         let (verdict, reported) = self
-            .with_client("counting refusals", |client| {
+            .with_limits_client("counting refusals", |client| {
                 Box::pin(async move {
                     let statement = client.prepare_cached(REFUSAL_SQL).await?;
                     let row = client.query_one(&statement, &[&operator, &limit]).await?;
@@ -903,7 +854,7 @@ impl Database {
     /// Takes every refusal count not recorded yet, of every instance (this one is stopping
     /// and records them).
     pub async fn take_unrecorded(&self) -> Result<Vec<(String, u64)>, ()> {
-        self.with_client("taking the refusal counts", |client| {
+        self.with_limits_client("taking the refusal counts", |client| {
             Box::pin(async move {
                 let rows = client
                     .query(
@@ -1009,7 +960,7 @@ async fn select_card(
         .query_opt(&statement, &[&&cardid.as_bytes()[..]])
         .await?;
     // A row that does not read as a card (it cannot: the table's checks) reads as none.
-    Ok(row.and_then(|row| row_to_card(&row).ok()))
+    Ok(row.and_then(|row| row_to_card(&row, 0).ok()))
 }
 
 /// [`registry::decide`] in `transaction`: the request's and the card's rows read `FOR UPDATE`,
@@ -1157,7 +1108,9 @@ fn row_to_request(row: &tokio_postgres::Row) -> Result<Request, String> {
     })
 }
 
-fn row_to_card(row: &tokio_postgres::Row) -> Result<Card, String> {
+/// The card whose columns start at column `at` (`cardid, confirmed, pending, pending_reqid,
+/// retired`).
+fn row_to_card(row: &tokio_postgres::Row, at: usize) -> Result<Card, String> {
     let fail = |err: tokio_postgres::Error| format!("database: {}", db_error(&err));
     let version = |index: usize| -> Result<Option<u8>, String> {
         let value: Option<i16> = row.try_get(index).map_err(fail)?;
@@ -1169,11 +1122,11 @@ fn row_to_card(row: &tokio_postgres::Row) -> Result<Card, String> {
             .transpose()
     };
     Ok(Card {
-        cardid: CardId::from_bytes(required_guid_of(row, 0)?),
-        confirmed: version(1)?,
-        pending: version(2)?,
-        pending_reqid: guid_of(row, 3)?.map(Guid::from_bytes),
-        retired: row.try_get(4).map_err(fail)?,
+        cardid: CardId::from_bytes(required_guid_of(row, at)?),
+        confirmed: version(at + 1)?,
+        pending: version(at + 2)?,
+        pending_reqid: guid_of(row, at + 3)?.map(Guid::from_bytes),
+        retired: row.try_get(at + 4).map_err(fail)?,
     })
 }
 
@@ -1461,6 +1414,8 @@ struct Writer {
     node: String,
     every: u64,
     client: Option<Client>,
+    /// [`INSERT_SQL`] prepared on `client` (every batch runs it).
+    insert: Option<tokio_postgres::Statement>,
     /// The chain's head as committed; `None` when a write's outcome is unknown (the
     /// connection broke during it): read again before the next write.
     head: Option<(u64, String)>,
@@ -1484,6 +1439,7 @@ impl Trail {
             node: node.to_string(),
             every,
             client: None,
+            insert: None,
             head: None,
             since_checkpoint: 0,
             failing: false,
@@ -1555,7 +1511,12 @@ impl Writer {
                     self.node
                 ));
             }
+            let insert = client
+                .prepare(INSERT_SQL)
+                .await
+                .map_err(|err| db_error(&err))?;
             self.client = Some(client);
+            self.insert = Some(insert);
             self.head = None;
         }
         if self.head.is_none() {
@@ -1612,12 +1573,10 @@ impl Writer {
         }
         let head = self.head.clone().ok_or("no head")?;
         let rows = chain_rows(&self.node, &head, &all);
+        let insert = self.insert.as_ref().ok_or("no connection")?;
         let inserted = tokio::time::timeout(
             TIMEOUT,
-            client.execute(
-                INSERT_SQL,
-                &[&self.node, &rows.0, &rows.1, &rows.2, &rows.3],
-            ),
+            client.execute(insert, &[&self.node, &rows.0, &rows.1, &rows.2, &rows.3]),
         )
         .await;
         match inserted {
