@@ -3,9 +3,10 @@
 # TLS alone, for the embedded backend (SQLite registry + JSON-lines trail) and for PostgreSQL
 # ("database") with one and with two instances (issue #23). One load client
 # (apps/server/src/bin/tls_load.rs), CONNECTIONS (16) connections in all (split over the
-# instances), DURATION (10) seconds a run. See benches/README.md, "Several instances".
+# instances), DURATION (10) seconds a run, ROUNDS (3) rounds of every configuration, the medians
+# last. See benches/README.md, "Several instances".
 #
-#   bash benches/cluster_load.sh          # about 2 minutes after the release build
+#   bash benches/cluster_load.sh          # about 5 minutes after the release build
 #
 # A throwaway PostgreSQL cluster (Debian's postgresql: initdb in a temporary directory, as user
 # postgres when run as root) on 127.0.0.1:PG_PORT (19834), stopped by its PID; servers on
@@ -13,7 +14,7 @@
 # servers on SERVER_CPU (1); PostgreSQL is not pinned (on a 2-core machine it shares both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration="${DURATION:-10}" connections="${CONNECTIONS:-16}" pg_port="${PG_PORT:-19834}"
+duration="${DURATION:-10}" rounds="${ROUNDS:-3}" connections="${CONNECTIONS:-16}" pg_port="${PG_PORT:-19834}"
 listen_a="${LISTEN_A:-127.0.0.1:19853}" listen_b="${LISTEN_B:-127.0.0.1:19854}"
 server_cpu="${SERVER_CPU:-1}" client_cpu="${CLIENT_CPU:-0}"
 cargo build --release --locked -p cardadmin-server --bins >&2
@@ -97,17 +98,29 @@ run() {
     rm -f "$work"/out.*
 }
 row() { # row NAME AUDITED TLS
-    printf '%-34s %9s %9s %6s%%\n' "$1" "$2" "$3" "$(awk -v a="$2" -v t="$3" 'BEGIN {printf "%.0f", 100 * a / t}')"
+    printf '%-44s %9s %9s %6s%%\n' "$1" "$2" "$3" "$(awk -v a="$2" -v t="$3" 'BEGIN {printf "%.0f", 100 * a / t}')"
 }
-echo "c=$connections, ${duration}s a run; requests/s of the documented request (authenticationresponse, diversified=False)"
-printf '%-34s %9s %9s %7s\n' backend audited TLS-only ratio
-start "$work/tls.json" "$listen_a"; tls1=$(run "$listen_a"); stop_all
-start "$work/file.json" "$listen_a"; file=$(run "$listen_a"); stop_all
-row "SQLite registry + file trail" "$file" "$tls1"
-start "$work/pg-a.json" "$listen_a"; pg1=$(run "$listen_a"); stop_all
-row "PostgreSQL, one instance" "$pg1" "$tls1"
-start "$work/tls.json" "$listen_a"; start "$work/tls.json" "$listen_b"; tls2=$(run "$listen_a" "$listen_b"); stop_all
-start "$work/pg-a.json" "$listen_a"; start "$work/pg-b.json" "$listen_b"; pg2=$(run "$listen_a" "$listen_b"); stop_all
-row "PostgreSQL, two instances" "$pg2" "$tls2"
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# A virtual machine's neighbours make one run's figures drift by half (seen here: TLS alone at
+# 6,838 and 12,206 requests/s in two runs minutes apart), so every configuration runs once per
+# round, each audited run right after its TLS-only run, and the table gives each round's
+# ratios and then the medians.
+echo "c=$connections, ${duration}s a run, $rounds rounds; requests/s of the documented request (authenticationresponse, diversified=False)"
+printf '%-44s %9s %9s %7s\n' backend audited TLS-only ratio
+all_tls1=() all_file=() all_pg1=() all_tls2=() all_pg2=()
+for round in $(seq 1 "$rounds"); do
+    start "$work/tls.json" "$listen_a"; tls1=$(run "$listen_a"); stop_all
+    start "$work/file.json" "$listen_a"; file=$(run "$listen_a"); stop_all
+    start "$work/pg-a.json" "$listen_a"; pg1=$(run "$listen_a"); stop_all
+    start "$work/tls.json" "$listen_a"; start "$work/tls.json" "$listen_b"; tls2=$(run "$listen_a" "$listen_b"); stop_all
+    start "$work/pg-a.json" "$listen_a"; start "$work/pg-b.json" "$listen_b"; pg2=$(run "$listen_a" "$listen_b"); stop_all
+    row "round $round: SQLite registry + file trail" "$file" "$tls1"
+    row "round $round: PostgreSQL, one instance" "$pg1" "$tls1"
+    row "round $round: PostgreSQL, two instances" "$pg2" "$tls2"
+    all_tls1+=("$tls1") all_file+=("$file") all_pg1+=("$pg1") all_tls2+=("$tls2") all_pg2+=("$pg2")
+done
+row "median: SQLite registry + file trail" "$(median "${all_file[@]}")" "$(median "${all_tls1[@]}")"
+row "median: PostgreSQL, one instance" "$(median "${all_pg1[@]}")" "$(median "${all_tls1[@]}")"
+row "median: PostgreSQL, two instances" "$(median "${all_pg2[@]}")" "$(median "${all_tls2[@]}")"
 config="$work/pg-a.json"
 echo "trail: $("$bin" verify-audit --config "$config" | head -n 1)"
