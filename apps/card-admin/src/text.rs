@@ -16,7 +16,11 @@ pub const SHOWN_CHARS: usize = 200;
 /// - tab, line feed, carriage return (and the vertical tab and form feed) become one space, so
 ///   a message cannot start a line of its own;
 /// - every other C0 control (U+0000 to U+001F), DEL (U+007F) and C1 control (U+0080 to
-///   U+009F) is removed.
+///   U+009F) is removed;
+/// - so are the bidirectional formatting characters (U+061C, U+200E, U+200F, U+202A to
+///   U+202E, U+2066 to U+2069): a terminal that honours them would show a message's words in
+///   another order than they were sent (one part hidden behind another, or `ok` moved to the
+///   end of a line).
 pub fn strip_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(SHOWN_CHARS * 4));
     let mut shown = 0usize;
@@ -52,6 +56,11 @@ pub fn strip_controls(text: &str) -> String {
             }
             '\t' | '\n' | '\r' | '\u{0b}' | '\u{0c}' => Some(' '),
             c if c.is_control() => None,
+            '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => None,
             c => Some(c),
         };
         if let Some(c) = kept {
@@ -169,6 +178,23 @@ mod tests {
         let stripped = strip_controls(&all);
         assert!(!stripped.chars().any(char::is_control), "{stripped:?}");
         assert!(stripped.contains("xxx"), "{stripped:?}");
+    }
+
+    #[test]
+    fn bidirectional_formatting_characters_are_removed() {
+        // After a right-to-left override a terminal shows "ko :1 pets" as "step 1: ok".
+        assert_eq!(
+            strip_controls("refused\u{202e}ko :1 pets"),
+            "refusedko :1 pets"
+        );
+        for c in [
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+            '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            assert_eq!(strip_controls(&format!("a{c}b")), "ab", "{c:?}");
+        }
+        // Right-to-left text itself stays.
+        assert_eq!(strip_controls("שלום"), "שלום");
     }
 
     #[test]
