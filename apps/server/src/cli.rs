@@ -33,6 +33,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::audit::{self, Record, RegistryChange, Trail};
+use crate::counted::counted;
 use crate::pg;
 use crate::registry::RegistryAction;
 use crate::registry::{format_request, Registry, Request, RequestType, State, Status};
@@ -306,9 +307,9 @@ impl<'a> Recorder<'a> {
     fn report(&self) {
         if let Some(trail) = &self.trail {
             eprintln!(
-                "audit log {}: {} lines, head {}",
+                "audit log {}: {}, head {}",
                 trail.path().display(),
-                trail.lines(),
+                counted(trail.lines(), "line", "lines"),
                 trail.head()
             );
         }
@@ -497,9 +498,9 @@ pub fn verify_audit(args: &[String], password: Option<Zeroizing<String>>) -> Exi
                 }
             }
             println!(
-                "{}: {id}; {} lines, chain intact; head {}",
+                "{}: {id}; {}, chain intact; head {}",
                 path.display(),
-                verified.lines,
+                counted(verified.lines as u64, "line", "lines"),
                 verified.head
             );
             ExitCode::SUCCESS
@@ -542,11 +543,11 @@ fn verify_database(config: &str, password: Option<Zeroizing<String>>) -> ExitCod
     match checked {
         Ok((description, Ok(verified))) => {
             println!(
-                "database {description}: {} records in {} nodes checked, every chain intact; {} checkpoints, their {} references to other nodes' records hold",
-                verified.records,
-                verified.chains.len(),
-                verified.checkpoints,
-                verified.references
+                "database {description}: {} in {} checked, every chain intact; {}, their {} to other nodes' records hold",
+                counted(verified.records, "record", "records"),
+                counted(verified.chains.len() as u64, "node", "nodes"),
+                counted(verified.checkpoints, "checkpoint", "checkpoints"),
+                counted(verified.references, "reference", "references")
             );
             for (node, (seq, head)) in &verified.chains {
                 println!("node {node}: records 1 to {seq}, head {head}");

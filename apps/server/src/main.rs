@@ -48,6 +48,7 @@
 
 mod audit;
 mod cli;
+mod counted;
 mod handler;
 mod lifecycle;
 mod pg;
@@ -1022,9 +1023,9 @@ async fn security(
                 },
             )?;
             eprintln!(
-                "audit log {}: {} lines, chain verified, head {}",
+                "audit log {}: {}, chain verified, head {}",
                 path.display(),
-                opened.lines,
+                counted::counted(opened.lines, "line", "lines"),
                 opened.head
             );
             let from = if opened.file_id_line == 1 {
