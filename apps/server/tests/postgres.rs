@@ -53,6 +53,31 @@ fn stop(server: Server) -> String {
     server.stop_ok().1
 }
 
+/// Node `a` started on a fresh database named `name` (with `extra` configuration fields), with
+/// one open request of alice's: `None` without a database (see [`database`]).
+struct OneNode {
+    url: String,
+    server: Server,
+    alice: Client,
+    /// Holds the configuration and certificates until the test ends.
+    _dir: tempfile::TempDir,
+}
+
+fn one_node(name: &str, extra: Value) -> Option<OneNode> {
+    let url = database(name)?;
+    let dir = common::temp_dir();
+    let (pki, [alice]) = common::pki_with(dir.path(), ["alice"]);
+    let a = config(dir.path(), &pki, "a", &url, extra);
+    common::add_request(&a, "alice");
+    let server = Server::start_file(&a);
+    Some(OneNode {
+        url,
+        server,
+        alice,
+        _dir: dir,
+    })
+}
+
 /// A GET over TLS: status and body; `None` when the connection failed (a killed server).
 fn try_get(client: &Client, addr: SocketAddr, target: &str) -> Option<(u16, String)> {
     let answer = common::tls_request(client, addr, "GET", target).ok()?;
@@ -338,13 +363,15 @@ fn a_database_of_a_newer_schema_is_refused() {
 /// the request still open and use the key.
 #[test]
 fn a_close_in_progress_during_a_request_means_no_key() {
-    let Some(url) = database("race") else { return };
-    let dir = common::temp_dir();
-    let dir = dir.path();
-    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
-    let a = config(dir, &pki, "a", &url, json!({}));
-    common::add_request(&a, "alice");
-    let server = Server::start_file(&a);
+    let Some(OneNode {
+        url,
+        server,
+        alice,
+        _dir,
+    }) = one_node("race", json!({}))
+    else {
+        return;
+    };
     // A close that holds its row lock for 2 s before it commits.
     let closer = {
         let url = url.clone();
@@ -375,15 +402,15 @@ fn a_close_in_progress_during_a_request_means_no_key() {
 /// has been used, so it commits after the answer, never between the check and the key use.
 #[test]
 fn a_close_that_comes_while_a_key_use_is_in_flight_waits_for_it() {
-    let Some(url) = database("inflight") else {
+    let Some(OneNode {
+        url,
+        server,
+        alice,
+        _dir,
+    }) = one_node("inflight", json!({}))
+    else {
         return;
     };
-    let dir = common::temp_dir();
-    let dir = dir.path();
-    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
-    let a = config(dir, &pki, "a", &url, json!({}));
-    common::add_request(&a, "alice");
-    let server = Server::start_file(&a);
     // Holds every audit write for 2 s: the request's record waits, its check's lock held.
     let blocker = {
         let url = url.clone();
@@ -424,19 +451,15 @@ fn a_close_that_comes_while_a_key_use_is_in_flight_waits_for_it() {
 /// holders would wait for each other until the pool's timeout (503).
 #[test]
 fn more_requests_at_once_than_pooled_connections_are_all_answered() {
-    let Some(url) = database("crowd") else { return };
-    let dir = common::temp_dir();
-    let dir = dir.path();
-    let (pki, [alice]) = common::pki_with(dir, ["alice"]);
-    let a = config(
-        dir,
-        &pki,
-        "a",
-        &url,
-        json!({"rate_limit_per_minute": 100000}),
-    );
-    common::add_request(&a, "alice");
-    let server = Server::start_file(&a);
+    let Some(OneNode {
+        server,
+        alice,
+        _dir,
+        ..
+    }) = one_node("crowd", json!({"rate_limit_per_minute": 100000}))
+    else {
+        return;
+    };
     let target = documented();
     for _ in 0..3 {
         let statuses: Vec<u16> = std::thread::scope(|scope| {
