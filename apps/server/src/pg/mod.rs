@@ -767,7 +767,7 @@ impl Database {
     /// `requests close`: as [`Database::add`], with the decision of [`registry::decide`]
     /// (the pending versions the request began confirmed for `Completed`, else dropped). The
     /// `UPDATE` waits for any key use of the request in progress
-    /// ([`Database::while_authorized`]).
+    /// ([`Held`]).
     pub async fn close(
         &self,
         reqid: Guid,
