@@ -445,6 +445,54 @@ fn a_close_that_comes_while_a_key_use_is_in_flight_waits_for_it() {
     assert_eq!(psql(&url, "SELECT state FROM requests").trim(), "closed");
 }
 
+/// A held check whose connection is lost (here its backend terminated) has lost its locks: a
+/// close can commit meanwhile, so the request gets 503 and no key, even though its record of
+/// the intent was committed.
+#[test]
+fn a_check_whose_connection_is_lost_before_the_key_use_uses_no_key() {
+    let Some(OneNode {
+        url,
+        server,
+        alice,
+        _dir,
+    }) = one_node("lost", json!({}))
+    else {
+        return;
+    };
+    let blocker = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            psql(
+                &url,
+                "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT",
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let request = {
+        let addr = server.addr;
+        std::thread::spawn(move || try_get(&alice, addr, &documented()).expect("an answer"))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // The backend holding the request's row lock (its table's RowShareLock) goes away, and the
+    // close no longer waits.
+    let terminated = psql(
+        &url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'relation' AND relation = 'requests'::regclass AND mode = 'RowShareLock' AND granted AND pid <> pg_backend_pid()",
+    );
+    assert_eq!(terminated.trim(), "1");
+    psql(&url, "UPDATE requests SET state = 'closed'");
+    let (status, body) = request.join().unwrap();
+    blocker.join().unwrap();
+    assert_eq!(status, 503, "{body}");
+    stop(server);
+    let statuses = psql(&url, "SELECT line::json->>'status' FROM audit WHERE node_id = 'a' AND line::json->>'endpoint' IS NOT NULL ORDER BY seq");
+    assert_eq!(
+        statuses.split_whitespace().collect::<Vec<_>>(),
+        ["200", "503"]
+    );
+}
+
 /// Twice as many requests at once as the pool has connections, with the cluster-wide rate
 /// limit on: every one is answered 200. Each holds a pooled connection from its check until its
 /// key is used and counts its key use meanwhile; were the count taken on that same pool, the

@@ -15,7 +15,10 @@
 //! a `COMMIT` that is waited for (the pending version must be durable before the answer).
 //! A [`Held`] dropped on any path (a refusal, a 503, a request whose client went away) ends
 //! its transaction the same way; a connection whose `ROLLBACK` fails is closed, never put back
-//! in the pool inside a transaction.
+//! in the pool inside a transaction. A connection lost while the check is held (the database
+//! restarted, its backend terminated) has lost its locks with it: the key is then not used
+//! (503). What this cannot see is a loss not noticed yet when the key is used, a window of
+//! the time the operating system takes to report it.
 
 use deadpool_postgres::Object;
 
@@ -67,6 +70,16 @@ impl Held {
         let Some(client) = self.client.take() else {
             return Err(Denied::Unavailable);
         };
+        // A connection lost since the check took its locks with it (the database ends the
+        // transaction): a close may have committed since, so no key.
+        if client.is_closed() {
+            database.failed(
+                "holding the request's check",
+                "the connection was lost before the key use",
+            );
+            discard(client);
+            return Err(Denied::Unavailable);
+        }
         if !self.derive {
             let used = use_key();
             release(client);
