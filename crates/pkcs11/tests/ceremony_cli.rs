@@ -472,3 +472,157 @@ fn a_token_not_found_names_softhsm2_conf() {
     assert!(stderr.contains("SOFTHSM2_CONF is not set"), "{stderr}");
     let _ = Path::new(BIN);
 }
+
+/// The refusals of the command line each say what was wrong, naming the command they belong
+/// to, and an option's inline value is taken as its value (long options only).
+#[test]
+fn each_command_line_refusal_names_what_is_missing_or_wrong() {
+    for (args, expected) in [
+        (
+            &["generate", "--module", "m.so", "--token", "t"][..],
+            "generate: --label is required",
+        ),
+        (
+            &["import", "--module", "m.so", "--token", "t", "--label", "l"],
+            "import: --algorithm is required",
+        ),
+        // The inline form of --label is its value: the next thing missing is the algorithm.
+        (
+            &["generate", "--module", "m.so", "--token", "t", "--label=l"],
+            "generate: --algorithm is required",
+        ),
+        (
+            &["list", "--module", "m.so", "--token", "t", "extra"],
+            "list: unexpected argument",
+        ),
+        (
+            &["frobnicate"],
+            "unknown command \"frobnicate\": expected generate, import or list",
+        ),
+        // Only a short lower-case word is repeated: it cannot be a key or a PIN.
+        (
+            &["Frobnicate"],
+            "unknown command: expected generate, import or list",
+        ),
+        (
+            &["a-very-long-command-name"],
+            "unknown command: expected generate, import or list",
+        ),
+        // The name ends where its value begins.
+        (&["generate", "--pinx=123456"], "unknown option --pinx\n"),
+        // A short option takes no inline value: `-h=x` is not -h.
+        (&["generate", "-h=x"], "unknown option -h\n"),
+        (
+            &["list", "--pin", "123456"],
+            "--pin: a PIN on the command line is visible to every user of the machine; use --pin-env or --pin-file",
+        ),
+    ] {
+        let run = ceremony(args, "");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("123456"), "{args:?}: {}", run.stderr);
+    }
+}
+
+/// `--pin-env NAME` reads the token's PIN from the variable named (not only the default one).
+#[test]
+fn pin_env_names_the_variable_the_pin_is_read_from() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-pin-env");
+    let run = {
+        let _one = common::token_lock();
+        Command::new(BIN)
+            .args([
+                "list",
+                "--module",
+                hsm.path.to_str().unwrap(),
+                "--token",
+                "cli-pin-env",
+                "--pin-env",
+                "CEREMONY_TEST_PIN",
+            ])
+            .env("CEREMONY_TEST_PIN", common::USER_PIN)
+            .env_remove("CARDADMIN_TOKEN_PIN")
+            .output()
+            .unwrap()
+    };
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+}
+
+/// Components piped in as a file a user would prepare: Windows line ends (`\r\n`) and a last
+/// line with no line break are read as the lines they are; each prompt ends its line on
+/// standard error, and each confirmation is repeated on standard output after its question.
+#[test]
+fn piped_lines_may_end_in_crlf_or_at_the_end_of_input() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-lines");
+    let (a, b) = (
+        "000102030405060708090a0b0c0d0e0f",
+        "2b7e151628aed2a6abf7158809cf4f3c",
+    );
+    let import_two = |label: &str, input: &str| {
+        let mut args = vec!["import"];
+        args.extend(common_args(hsm, "cli-lines"));
+        args.extend([
+            "--label",
+            label,
+            "--algorithm",
+            "aes128",
+            "--components",
+            "2",
+        ]);
+        ceremony(&args, input)
+    };
+    let crlf = import_two("crlf", &format!("{a}\r\ny\r\n{b}\r\ny\r\n"));
+    assert_eq!(crlf.code, 0, "{}", crlf.stderr);
+    assert!(listed(hsm, "cli-lines", "crlf"));
+    assert!(
+        crlf.stderr.contains("hex digits, not shown): \n"),
+        "{}",
+        crlf.stderr
+    );
+    assert!(crlf.stdout.contains("[y/N] y\n"), "{}", crlf.stdout);
+    // The last confirmation with no line break after it.
+    let run = import_two("no-final-newline", &format!("{a}\ny\n{b}\ny"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(listed(hsm, "cli-lines", "no-final-newline"));
+}
+
+/// Input that ends before the last component, and a line longer than any component, are each
+/// refused with their own message, and nothing is written.
+#[test]
+fn input_that_ends_early_or_runs_long_is_refused() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-short");
+    let mut args = vec!["import"];
+    args.extend(common_args(hsm, "cli-short"));
+    args.extend([
+        "--label",
+        "short",
+        "--algorithm",
+        "aes128",
+        "--components",
+        "2",
+    ]);
+    let run = ceremony(&args, "000102030405060708090a0b0c0d0e0f\ny\n");
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("standard input ended before every component was given"),
+        "{}",
+        run.stderr
+    );
+    let run = ceremony(&args, &format!("{}\ny\n", "0".repeat(300)));
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("a line longer than 256 characters"),
+        "{}",
+        run.stderr
+    );
+    assert!(!listed(hsm, "cli-short", "short"));
+}
