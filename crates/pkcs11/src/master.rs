@@ -578,6 +578,46 @@ mod tests {
             .check_value()
     }
 
+    /// Every entry of the pool is tried before waiting: with all but one busy, a CMAC gets the
+    /// free one, whichever it is, at once.
+    #[test]
+    fn a_free_session_is_taken_while_the_others_are_busy() {
+        let Some(hsm) = common::softhsm() else { return };
+        common::new_token(hsm, "busy");
+        common::write_master(hsm, "busy", "master", Algorithm::Aes128, &AES_KEY);
+        let mut config = common::config(hsm, "busy", "master", Algorithm::Aes128);
+        config.sessions = Some(4);
+        let token = Pkcs11Master::open(&config).expect("open");
+        for free in 0..token.sessions.len() {
+            let handle = |index: usize| {
+                token.sessions[index]
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .unwrap()
+                    .session
+                    .handle()
+            };
+            let expected = handle(free);
+            let busy: Vec<_> = (0..token.sessions.len())
+                .filter(|&index| index != free)
+                .map(|index| token.sessions[index].lock().unwrap())
+                .collect();
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let got = std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    let guard = token.session().unwrap();
+                    let _ = sender.send(guard.as_ref().unwrap().session.handle());
+                });
+                let got = receiver.recv_timeout(std::time::Duration::from_secs(5));
+                // Let a waiting thread finish either way.
+                drop(busy);
+                got
+            });
+            assert_eq!(got.ok(), Some(expected), "entry {free} was free");
+        }
+    }
+
     #[test]
     fn a_poisoned_session_is_replaced() {
         let Some(token) = one_session_master("poisoned") else {

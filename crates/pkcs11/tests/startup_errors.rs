@@ -401,3 +401,38 @@ fn the_pin_variable_is_removed_once_read() {
         .unwrap_err();
     assert!(matches!(err, PinError::EnvMissing { .. }), "{err:?}");
 }
+
+/// Each PIN error says where the PIN was looked for and what to do, never the PIN.
+#[test]
+fn pin_errors_say_where_the_pin_was_looked_for() {
+    let Some(hsm) = common::softhsm() else { return };
+    let message = |pin: PinSource| {
+        let mut config = common::config(hsm, "any", "master", Algorithm::Aes128);
+        config.pin = pin;
+        Pkcs11Master::open(&config).unwrap_err().to_string()
+    };
+    let unset = message(PinSource::Env("CARDADMIN_TEST_PIN_NEVER_SET".into()));
+    assert!(
+        unset.contains("token PIN: environment variable CARDADMIN_TEST_PIN_NEVER_SET is not set; set it to the token's user PIN"),
+        "{unset}"
+    );
+    let dir = std::env::temp_dir().join(format!("cardadmin-pin-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("no-such-pin");
+    let file = message(PinSource::File(missing.clone()));
+    assert!(
+        file.contains(&format!(
+            "token PIN: cannot read file {}",
+            missing.display()
+        )),
+        "{file}"
+    );
+    let empty = dir.join("empty-pin");
+    std::fs::write(&empty, "\n").unwrap();
+    let empty = message(PinSource::File(empty));
+    assert!(
+        empty.contains("token PIN: file ") && empty.ends_with(" is empty"),
+        "{empty}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
