@@ -436,3 +436,48 @@ fn pin_errors_say_where_the_pin_was_looked_for() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A token whose user PIN was never set refuses the login with its own return value, named
+/// in the error (never the PIN).
+#[test]
+fn a_token_without_a_user_pin_is_named_with_its_return_value() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token_without_user_pin(hsm, "no-user-pin");
+    let err = Pkcs11Master::open(&common::config(
+        hsm,
+        "no-user-pin",
+        "master",
+        Algorithm::Aes128,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, OpenError::PinRefused { reason, .. } if reason == "CKR_USER_PIN_NOT_INITIALIZED"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("CKR_USER_PIN_NOT_INITIALIZED"),
+        "{err}"
+    );
+}
+
+/// A key the token will not compute its algorithm's CMAC with (a Triple-DES key whose
+/// `CKA_ALLOWED_MECHANISMS` lists only `CKM_AES_CMAC`) is refused at start-up, naming the
+/// mechanism the master needed.
+#[test]
+fn a_key_the_token_will_not_cmac_names_the_mechanism_it_needed() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "no-cmac");
+    let template = key_template(
+        Algorithm::Tdes,
+        "tdes",
+        vec![allowed_mechanisms(&[cryptoki_sys::CKM_AES_CMAC])],
+    );
+    let tdes_key = hex::decode("0123456789abcdeffedcba987654321089abcdef01234567").unwrap();
+    common::write_key(hsm, "no-cmac", template, &tdes_key);
+    let err =
+        Pkcs11Master::open(&common::config(hsm, "no-cmac", "tdes", Algorithm::Tdes)).unwrap_err();
+    assert!(
+        matches!(&err, OpenError::Mechanism { mechanism, .. } if *mechanism == "CKM_DES3_CMAC"),
+        "{err:?}"
+    );
+}
