@@ -766,3 +766,70 @@ pub fn list(module: &Module, session: &Session) -> Result<Vec<KeyListing>, Cerem
     listings.sort_by(|a, b| a.label.cmp(&b.label));
     Ok(listings)
 }
+
+#[cfg(test)]
+mod tests {
+    //! What SoftHSMv2 cannot show: it takes every attribute of the master's template, so a
+    //! token that refuses the optional ones is played here by `make`, which refuses a template
+    //! holding the attribute it does not know the way a token does (`CKR_ATTRIBUTE_TYPE_INVALID`).
+
+    use cardadmin::Algorithm;
+    use cryptoki::error::{Error as Pkcs11Error, RvError};
+    use cryptoki::object::{Attribute, AttributeType};
+
+    use super::{is_attribute, with_optional};
+    use crate::master_template;
+
+    fn refusing(
+        unknown: AttributeType,
+    ) -> impl FnMut(&[Attribute]) -> Result<Vec<Attribute>, Pkcs11Error> {
+        move |template| {
+            if template.iter().any(|a| is_attribute(a, unknown)) {
+                Err(Pkcs11Error::Pkcs11(
+                    RvError::AttributeTypeInvalid,
+                    cryptoki::context::Function::CreateObject,
+                ))
+            } else {
+                Ok(template.to_vec())
+            }
+        }
+    }
+
+    #[test]
+    fn an_attribute_the_token_refuses_is_left_out_and_named() {
+        let template = master_template(Algorithm::Aes128, "master");
+        for (unknown, name) in [
+            (AttributeType::Destroyable, "CKA_DESTROYABLE"),
+            (AttributeType::AllowedMechanisms, "CKA_ALLOWED_MECHANISMS"),
+        ] {
+            let (made, left_out) = with_optional(&template, refusing(unknown)).unwrap();
+            assert_eq!(left_out, [name]);
+            assert!(!made.iter().any(|a| is_attribute(a, unknown)), "{name}");
+            // Only that one: everything else of the template is there.
+            assert_eq!(made.len(), template.len() - 1, "{name}");
+        }
+        let (made, left_out) = with_optional(&template, |t| Ok(t.to_vec())).unwrap();
+        assert!(left_out.is_empty());
+        assert_eq!(made.len(), template.len());
+    }
+
+    #[test]
+    fn the_allowed_mechanisms_are_known_by_their_vendor_defined_form() {
+        let template = master_template(Algorithm::Tdes, "master");
+        let allowed: Vec<_> = template
+            .iter()
+            .filter(|a| is_attribute(a, AttributeType::AllowedMechanisms))
+            .collect();
+        assert_eq!(allowed.len(), 1);
+        assert!(matches!(allowed[0], Attribute::VendorDefined(_)));
+        assert!(!is_attribute(allowed[0], AttributeType::Destroyable));
+        assert!(!is_attribute(
+            &Attribute::Sign(true),
+            AttributeType::AllowedMechanisms
+        ));
+        assert!(is_attribute(
+            &Attribute::Destroyable(false),
+            AttributeType::Destroyable
+        ));
+    }
+}
