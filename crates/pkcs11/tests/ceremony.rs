@@ -159,3 +159,17 @@ fn component_errors() {
     let debug = format!("{plain:?}");
     assert!(!debug.contains("0001020304"), "{debug}");
 }
+
+/// A component's `Debug` shows its algorithm and both check values, never its digits.
+#[test]
+fn a_component_shows_its_check_values_and_never_its_value() {
+    let hex = "2b7e151628aed2a6abf7158809cf4f3c";
+    let component = Component::parse(Algorithm::Aes128, hex).unwrap();
+    let (cmac, ecb) = component.check_values();
+    let debug = format!("{component:?}");
+    assert!(debug.starts_with("Component {"), "{debug}");
+    assert!(debug.contains("Aes128"), "{debug}");
+    assert!(debug.contains(&cmac.to_string()), "{debug}");
+    assert!(debug.contains(&ecb.to_string()), "{debug}");
+    assert!(!debug.to_lowercase().contains("2b7e1516"), "{debug}");
+}
