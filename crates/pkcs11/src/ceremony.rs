@@ -777,7 +777,7 @@ mod tests {
     use cryptoki::error::{Error as Pkcs11Error, RvError};
     use cryptoki::object::{Attribute, AttributeType};
 
-    use super::{is_attribute, with_optional};
+    use super::{combine, is_attribute, with_odd_parity, with_optional, Component};
     use crate::master_template;
 
     fn refusing(
@@ -831,5 +831,32 @@ mod tests {
             &Attribute::Destroyable(false),
             AttributeType::Destroyable
         ));
+    }
+
+    #[test]
+    fn odd_parity_changes_only_the_low_bit_and_leaves_an_odd_count_of_ones() {
+        for byte in 0..=255u8 {
+            let fixed = with_odd_parity(byte);
+            assert_eq!(fixed.count_ones() % 2, 1, "{byte:#04x} -> {fixed:#04x}");
+            assert_eq!(fixed & 0xfe, byte & 0xfe, "{byte:#04x} -> {fixed:#04x}");
+        }
+    }
+
+    /// Two odd-parity components XOR to even parity on every byte: the combined 3DES key has
+    /// its parity set odd again.
+    #[test]
+    fn a_combined_triple_des_key_has_odd_parity() {
+        let a = Component::parse(
+            Algorithm::Tdes,
+            "0123456789abcdeffedcba987654321089abcdef01234567",
+        )
+        .unwrap();
+        let b = Component::parse(
+            Algorithm::Tdes,
+            "1f2e3d4c5b6a79804c5d6e7f8091a2b3c4d5e6f708192a3b",
+        )
+        .unwrap();
+        let combined = combine(Algorithm::Tdes, &[a, b]).unwrap();
+        assert!(combined.bytes.iter().all(|byte| byte.count_ones() % 2 == 1));
     }
 }

@@ -173,3 +173,40 @@ fn a_component_shows_its_check_values_and_never_its_value() {
     assert!(debug.contains(&ecb.to_string()), "{debug}");
     assert!(!debug.to_lowercase().contains("2b7e1516"), "{debug}");
 }
+
+/// Components are of the ceremony's algorithm: an AES-192 component is 24 bytes like a 3DES
+/// one, and still refused in a 3DES ceremony.
+#[test]
+fn a_component_of_another_algorithm_of_the_same_length_is_refused() {
+    let a = Component::parse(
+        Algorithm::Aes192,
+        "000102030405060708090a0b0c0d0e0f1011121314151617",
+    )
+    .unwrap();
+    let b = Component::parse(
+        Algorithm::Aes192,
+        "8e73b0f7da0e6452c810f32b809079e562f8ead2522c6b7b",
+    )
+    .unwrap();
+    assert!(matches!(
+        ceremony::combine(Algorithm::Tdes, &[a, b]),
+        Err(CeremonyError::Component { index: 1, .. })
+    ));
+}
+
+/// The combined key's `Debug` shows its algorithm and check value, never its value.
+#[test]
+fn a_combined_key_shows_its_check_value_and_never_its_value() {
+    let a = Component::parse(Algorithm::Aes128, "000102030405060708090a0b0c0d0e0f").unwrap();
+    let b = Component::parse(Algorithm::Aes128, "2b7e151628aed2a6abf7158809cf4f3c").unwrap();
+    let combined = ceremony::combine(Algorithm::Aes128, &[a, b]).unwrap();
+    let debug = format!("{combined:?}");
+    assert!(debug.starts_with("CombinedKey {"), "{debug}");
+    assert!(debug.contains("Aes128"), "{debug}");
+    assert!(
+        debug.contains(&combined.check_value().to_string()),
+        "{debug}"
+    );
+    // 00..0f XOR 2b7e..: 2b7f1715...
+    assert!(!debug.to_lowercase().contains("2b7f1715"), "{debug}");
+}
