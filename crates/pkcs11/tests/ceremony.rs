@@ -210,3 +210,60 @@ fn a_combined_key_shows_its_check_value_and_never_its_value() {
     // 00..0f XOR 2b7e..: 2b7f1715...
     assert!(!debug.to_lowercase().contains("2b7f1715"), "{debug}");
 }
+
+/// `list` names every use a key allows, says when it is not sealed, and for a key the token
+/// will not CMAC (no `CKA_SIGN`) shows the token's own `CKA_CHECK_VALUE`, labelled as such.
+#[test]
+fn list_shows_every_use_and_a_key_that_is_not_sealed() {
+    use cryptoki::object::{Attribute, KeyType, ObjectClass};
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "list-uses");
+    let base = |label: &str, sign: bool| {
+        vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Sign(sign),
+            Attribute::Verify(true),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+            Attribute::Derive(true),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+        ]
+    };
+    let key = [0x2b; 16];
+    common::write_key(hsm, "list-uses", base("wide", true), &key);
+    common::write_key(hsm, "list-uses", base("no-sign", false), &key);
+    let slot = hsm.module.find_token("list-uses").unwrap();
+    let session = hsm
+        .module
+        .login(slot, "list-uses", &common::pin(), false)
+        .unwrap();
+    let listing = ceremony::list(&hsm.module, &session).unwrap();
+    let wide = listing.iter().find(|k| k.label == "wide").unwrap();
+    assert_eq!(
+        wide.uses,
+        ["SIGN", "VERIFY", "ENCRYPT", "DECRYPT", "WRAP", "UNWRAP", "DERIVE"]
+    );
+    assert!(!wide.sealed);
+    assert_eq!(
+        wide.check_value.as_ref().unwrap().1,
+        "CMAC (X9.24-1:2017), by the token"
+    );
+    let no_sign = listing.iter().find(|k| k.label == "no-sign").unwrap();
+    assert_eq!(
+        no_sign.uses,
+        ["VERIFY", "ENCRYPT", "DECRYPT", "WRAP", "UNWRAP", "DERIVE"]
+    );
+    let (value, method) = no_sign
+        .check_value
+        .as_ref()
+        .expect("SoftHSMv2 sets CKA_CHECK_VALUE");
+    assert_eq!(*method, "E_K(0) (the token's CKA_CHECK_VALUE)");
+    assert_eq!(value.len(), 6);
+}
