@@ -239,6 +239,11 @@ fn list_shows_every_use_and_a_key_that_is_not_sealed() {
     let key = [0x2b; 16];
     common::write_key(hsm, "list-uses", base("wide", true), &key);
     common::write_key(hsm, "list-uses", base("no-sign", false), &key);
+    // Sensitive but extractable (wrapped out under another key): not sealed either.
+    let mut half = base("half", true);
+    half.retain(|a| !matches!(a, Attribute::Sensitive(_)));
+    half.push(Attribute::Sensitive(true));
+    common::write_key(hsm, "list-uses", half, &key);
     let slot = hsm.module.find_token("list-uses").unwrap();
     let session = hsm
         .module
@@ -255,6 +260,7 @@ fn list_shows_every_use_and_a_key_that_is_not_sealed() {
         wide.check_value.as_ref().unwrap().1,
         "CMAC (X9.24-1:2017), by the token"
     );
+    assert!(!listing.iter().find(|k| k.label == "half").unwrap().sealed);
     let no_sign = listing.iter().find(|k| k.label == "no-sign").unwrap();
     assert_eq!(
         no_sign.uses,
