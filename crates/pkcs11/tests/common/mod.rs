@@ -104,17 +104,6 @@ pub fn token_lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// Initializes a new token labelled `label` with the user PIN [`USER_PIN`].
 pub fn new_token(hsm: &SoftHsm, label: &str) {
-    init_token(hsm, label, true);
-}
-
-/// Initializes a new token labelled `label` whose user PIN was never set (`C_InitPIN` not
-/// called): no user can log in.
-#[allow(dead_code)] // Not every test binary uses it.
-pub fn new_token_without_user_pin(hsm: &SoftHsm, label: &str) {
-    init_token(hsm, label, false);
-}
-
-fn init_token(hsm: &SoftHsm, label: &str, user_pin: bool) {
     let _guard = token_lock();
     let pkcs11 = hsm.module.pkcs11();
     let free = pkcs11
@@ -134,9 +123,6 @@ fn init_token(hsm: &SoftHsm, label: &str, user_pin: bool) {
         .expect("C_InitToken");
     let slot = hsm.module.find_token(label).expect("the new token");
     let session = pkcs11.open_rw_session(slot).expect("session");
-    if !user_pin {
-        return;
-    }
     session
         .login(UserType::So, Some(&so_pin))
         .expect("SO login");
