@@ -159,3 +159,98 @@ fn component_errors() {
     let debug = format!("{plain:?}");
     assert!(!debug.contains("0001020304"), "{debug}");
 }
+
+#[test]
+fn a_component_shows_its_algorithm_and_check_values_only() {
+    let text = "000102030405060708090a0b0c0d0e0f";
+    let part = Component::parse(Algorithm::Aes128, text).unwrap();
+    let (cmac, ecb) = part.check_values();
+    assert_eq!(
+        format!("{part:?}"),
+        format!("Component {{ algorithm: Aes128, kcv_cmac: \"{cmac}\", kcv_ecb: \"{ecb}\" }}")
+    );
+    assert_eq!(
+        cmac,
+        MasterKey::new(Algorithm::Aes128, &hex::decode(text).unwrap())
+            .unwrap()
+            .check_value()
+    );
+}
+
+/// Components are combined only with the algorithm they were parsed for, even when the key
+/// lengths agree (AES-192 and 3DES keys are both 24 bytes).
+#[test]
+fn components_of_another_algorithm_are_refused() {
+    let a = Component::parse(Algorithm::Aes192, &"0123456789abcdef".repeat(3)).unwrap();
+    let b = Component::parse(Algorithm::Aes192, &"fedcba9876543210".repeat(3)).unwrap();
+    assert!(matches!(
+        ceremony::combine(Algorithm::Tdes, &[a, b]),
+        Err(CeremonyError::Component { index: 1, .. })
+    ));
+}
+
+/// `list` names every use a key allows, and calls a key that is sensitive but extractable
+/// not sealed (its value can leave the token wrapped).
+#[test]
+fn list_names_every_use_and_an_extractable_key_is_not_sealed() {
+    use cryptoki::object::{Attribute, AttributeType};
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "list-uses");
+    let mut template = cardadmin_pkcs11::master_template(Algorithm::Aes128, "every-use");
+    template.retain(|a| {
+        !matches!(a, Attribute::VendorDefined(_))
+            && !matches!(
+                a.attribute_type(),
+                AttributeType::Sign
+                    | AttributeType::Verify
+                    | AttributeType::Encrypt
+                    | AttributeType::Decrypt
+                    | AttributeType::Wrap
+                    | AttributeType::Unwrap
+                    | AttributeType::Derive
+                    | AttributeType::Sensitive
+                    | AttributeType::Extractable
+            )
+    });
+    template.extend([
+        Attribute::Sign(true),
+        Attribute::Verify(true),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Wrap(true),
+        Attribute::Unwrap(true),
+        Attribute::Derive(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(true),
+    ]);
+    common::write_key(hsm, "list-uses", template, &[0x2b; 16]);
+    let slot = hsm.module.find_token("list-uses").unwrap();
+    let pin = common::pin();
+    let session = hsm.module.login(slot, "list-uses", &pin, false).unwrap();
+    let listing = ceremony::list(&hsm.module, &session).unwrap();
+    let entry = listing.iter().find(|k| k.label == "every-use").unwrap();
+    assert_eq!(
+        entry.uses,
+        ["SIGN", "VERIFY", "ENCRYPT", "DECRYPT", "WRAP", "UNWRAP", "DERIVE"]
+    );
+    assert!(!entry.sealed, "sensitive but extractable");
+}
+
+#[test]
+fn a_combined_key_shows_its_algorithm_and_check_value_only() {
+    let a = Component::parse(Algorithm::Aes128, "000102030405060708090a0b0c0d0e0f").unwrap();
+    let b = Component::parse(Algorithm::Aes128, "2b7e151628aed2a6abf7158809cf4f3c").unwrap();
+    let combined = ceremony::combine(Algorithm::Aes128, &[a, b]).unwrap();
+    let master = hex_xor(&[
+        "000102030405060708090a0b0c0d0e0f",
+        "2b7e151628aed2a6abf7158809cf4f3c",
+    ]);
+    let check_value = MasterKey::new(Algorithm::Aes128, &master)
+        .unwrap()
+        .check_value();
+    assert_eq!(combined.check_value(), check_value);
+    assert_eq!(
+        format!("{combined:?}"),
+        format!("CombinedKey {{ algorithm: Aes128, check_value: \"{check_value}\" }}")
+    );
+}

@@ -23,9 +23,15 @@ struct Run {
 /// One ceremony process at a time, and never while this process creates a token: SoftHSMv2
 /// in the child reads the token directory the harness writes.
 fn ceremony(args: &[&str], stdin: &str) -> Run {
+    ceremony_with_env(args, stdin, &[])
+}
+
+/// [`ceremony`] with these variables added to its environment.
+fn ceremony_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     let _one = common::token_lock();
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -471,4 +477,324 @@ fn a_token_not_found_names_softhsm2_conf() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("SOFTHSM2_CONF is not set"), "{stderr}");
     let _ = Path::new(BIN);
+}
+
+#[test]
+fn an_unknown_command_is_named_only_when_it_looks_like_a_command() {
+    // Up to 16 lowercase letters and dashes: a mistyped command, repeated to help.
+    for typed in ["lst", "gen-key", "abcdefghijklmnop"] {
+        let run = ceremony(&[typed], "");
+        assert_eq!(run.code, 2, "{typed}");
+        assert!(
+            run.stderr.contains(&format!(
+                "unknown command {typed:?}: expected generate, import or list"
+            )),
+            "{typed}: {}",
+            run.stderr
+        );
+    }
+    // Anything else (a PIN or a key typed first, a longer word) is not repeated.
+    for typed in ["246810", "Secret", "abcdefghijklmnopq", "s3cret"] {
+        let run = ceremony(&[typed], "");
+        assert_eq!(run.code, 2, "{typed}");
+        assert!(
+            run.stderr
+                .contains("unknown command: expected generate, import or list"),
+            "{typed}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains(typed),
+            "{typed} echoed: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn an_option_before_the_command_is_named_without_its_value() {
+    for (args, message) in [
+        (
+            &["--key=00112233"][..],
+            "unknown option --key; a command comes first",
+        ),
+        (
+            &["--label=master"],
+            "unknown option --label; a command comes first",
+        ),
+        (&["-k0123abcd"], "unknown option -k; a command comes first"),
+    ] {
+        let run = ceremony(args, "");
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_missing_option_names_the_command_that_needs_it() {
+    for (args, message) in [
+        (
+            &["generate", "--module", "m.so", "--token", "t"][..],
+            "generate: --label is required",
+        ),
+        (
+            &["import", "--module", "m.so", "--token", "t", "--label", "k"],
+            "import: --algorithm is required",
+        ),
+        (
+            &["list", "--module", "m.so", "--token", "t", "extra"],
+            "list: unexpected argument (every value follows its option)",
+        ),
+    ] {
+        let run = ceremony(args, "");
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_pin_on_the_command_line_is_refused_saying_why() {
+    for args in [&["list", "--pin", "123456"][..], &["list", "--pin=123456"]] {
+        let run = ceremony(args, "");
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(
+            run.stderr.contains(
+                "--pin: a PIN on the command line is visible to every user of the machine; use --pin-env or --pin-file"
+            ),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("123456"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_short_option_takes_no_value_after_an_equals_sign() {
+    // `-h=1` is not `-h`: only long options have the `--name=value` form.
+    for (args, message) in [
+        (&["list", "-h=1"][..], "unknown option -h"),
+        (&["list", "-V=1"], "unknown option -V"),
+    ] {
+        let run = ceremony(args, "");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn long_options_take_their_value_after_an_equals_sign() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-equals");
+    let module = format!("--module={}", hsm.path.display());
+    let pin_file = format!("--pin-file={}", hsm.pin_file.display());
+    let run = ceremony(&["list", &module, "--token=cli-equals", &pin_file], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("label "), "{}", run.stdout);
+}
+
+#[test]
+fn the_pin_can_come_from_the_variable_pin_env_names() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-pin-env");
+    let args = [
+        "list",
+        "--module",
+        hsm.path.to_str().unwrap(),
+        "--token",
+        "cli-pin-env",
+        "--pin-env",
+        "CLI_TEST_TOKEN_PIN",
+    ];
+    let run = ceremony_with_env(&args, "", &[("CLI_TEST_TOKEN_PIN", common::USER_PIN)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("label "), "{}", run.stdout);
+    // Not set: named, nothing else tried.
+    let run = ceremony_with_env(&args, "", &[]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("CLI_TEST_TOKEN_PIN"), "{}", run.stderr);
+}
+
+#[test]
+fn input_ending_before_every_component_is_named() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-short-input");
+    let mut args = vec!["import"];
+    args.extend(common_args(hsm, "cli-short-input"));
+    args.extend([
+        "--label",
+        "short-input",
+        "--algorithm",
+        "aes128",
+        "--components",
+        "2",
+    ]);
+    let run = ceremony(&args, "000102030405060708090a0b0c0d0e0f\ny\n");
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("standard input ended before every component was given"),
+        "{}",
+        run.stderr
+    );
+    assert!(!listed(hsm, "cli-short-input", "short-input"));
+}
+
+#[test]
+fn a_last_answer_without_a_line_break_counts() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-no-newline");
+    let mut args = vec!["import"];
+    args.extend(common_args(hsm, "cli-no-newline"));
+    args.extend([
+        "--label",
+        "no-newline",
+        "--algorithm",
+        "aes128",
+        "--components",
+        "2",
+    ]);
+    let input = "000102030405060708090a0b0c0d0e0f\ny\n2b7e151628aed2a6abf7158809cf4f3c\ny";
+    let run = ceremony(&args, input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(listed(hsm, "cli-no-newline", "no-newline"));
+}
+
+#[test]
+fn lines_ending_in_cr_lf_are_read_as_lines() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-crlf");
+    let input =
+        "000102030405060708090a0b0c0d0e0f\r\ny\r\n2b7e151628aed2a6abf7158809cf4f3c\r\nY\r\n";
+    let mut args = vec!["import"];
+    args.extend(common_args(hsm, "cli-crlf"));
+    args.extend([
+        "--label",
+        "crlf",
+        "--algorithm",
+        "aes128",
+        "--components",
+        "2",
+    ]);
+    let run = ceremony(&args, input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(listed(hsm, "cli-crlf", "crlf"));
+}
+
+#[test]
+fn an_empty_answer_does_not_confirm() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-empty-answer");
+    let mut args = vec!["import"];
+    args.extend(common_args(hsm, "cli-empty-answer"));
+    args.extend([
+        "--label",
+        "empty-answer",
+        "--algorithm",
+        "aes128",
+        "--components",
+        "2",
+    ]);
+    let run = ceremony(&args, "000102030405060708090a0b0c0d0e0f\n\n");
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("custodian 1 did not confirm the check value; nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!listed(hsm, "cli-empty-answer", "empty-answer"));
+}
+
+#[test]
+fn a_piped_transcript_has_each_prompt_and_answer_on_its_line() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-transcript");
+    let input = "000102030405060708090a0b0c0d0e0f\ny\n2b7e151628aed2a6abf7158809cf4f3c\nyes\n";
+    let mut args = vec!["import"];
+    args.extend(common_args(hsm, "cli-transcript"));
+    args.extend([
+        "--label",
+        "transcript",
+        "--algorithm",
+        "aes128",
+        "--components",
+        "2",
+    ]);
+    let run = ceremony(&args, input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Standard error: each custodian's prompt ends its line.
+    for index in [1, 2] {
+        let prompt = format!("custodian {index} of 2: component (32 hex digits, not shown): ");
+        assert!(
+            run.stderr.lines().any(|line| line == prompt),
+            "{prompt:?} not a line of its own: {}",
+            run.stderr
+        );
+    }
+    // Standard output: each answer follows its question, as typed.
+    for (index, answer) in [(1, "y"), (2, "yes")] {
+        let line =
+            format!("custodian {index}: does a check value above match your form? [y/N] {answer}");
+        assert!(
+            run.stdout.lines().any(|l| l == line),
+            "{line:?} not in: {}",
+            run.stdout
+        );
+    }
+}
+
+/// On a terminal the components are read without echo; the terminal gets its echo back when
+/// the ceremony stops, here at a refused component.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_terminal_gets_its_echo_back_when_the_ceremony_stops() {
+    use rustix::pty::{grantpt, ioctl_tiocgptpeer, openpt, unlockpt, OpenptFlags};
+    use rustix::termios::{tcgetattr, LocalModes};
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "cli-terminal");
+    let pty = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("a pseudo-terminal");
+    grantpt(&pty).unwrap();
+    unlockpt(&pty).unwrap();
+    let terminal = std::fs::File::from(
+        ioctl_tiocgptpeer(&pty, OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("its terminal"),
+    );
+    let echo = |terminal: &std::fs::File| {
+        tcgetattr(terminal)
+            .unwrap()
+            .local_modes
+            .contains(LocalModes::ECHO)
+    };
+    assert!(echo(&terminal), "a new terminal echoes");
+    let mut args = vec!["import"];
+    args.extend(common_args(hsm, "cli-terminal"));
+    args.extend([
+        "--label",
+        "terminal",
+        "--algorithm",
+        "aes128",
+        "--components",
+        "2",
+    ]);
+    let out = {
+        let _one = common::token_lock();
+        let child = Command::new(BIN)
+            .args(&args)
+            .stdin(Stdio::from(terminal.try_clone().unwrap()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run cardadmin-ceremony");
+        // Typed ahead: the terminal keeps the line until the ceremony reads it.
+        rustix::io::write(&pty, b"00000000000000000000000000000000\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("component 1 is all zeros"), "{stderr}");
+    assert!(
+        !stderr.contains("dual control is not being enforced"),
+        "not taken for a terminal: {stderr}"
+    );
+    assert!(echo(&terminal), "the ceremony left the terminal's echo off");
 }

@@ -10,7 +10,7 @@ use cardadmin::master;
 use cardadmin::{Algorithm, CardId, MasterKey};
 use cardadmin_pkcs11::{master_template, CmacError, OpenError, Pkcs11Master};
 use cryptoki::object::Attribute;
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::types::AuthPin;
 
 const AES_KEY: [u8; 16] = *b"\x2b\x7e\x15\x16\x28\xae\xd2\xa6\xab\xf7\x15\x88\x09\xcf\x4f\x3c";
@@ -136,4 +136,38 @@ fn a_pin_refused_on_the_new_login_is_never_tried_again() {
     ))
     .unwrap();
     assert_eq!(restarted.check_value(), token.check_value());
+}
+
+/// Dropping the master closes its sessions: the last session of the application on the token
+/// closed, its login ends (PKCS#11), and a new session finds the token logged out.
+#[test]
+fn a_dropped_master_leaves_no_login_behind() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "dropped");
+    common::write_master(hsm, "dropped", "master", Algorithm::Aes128, &AES_KEY);
+    let mut config = common::config(hsm, "dropped", "master", Algorithm::Aes128);
+    config.sessions = Some(2);
+    let token = Pkcs11Master::open(&config).unwrap();
+    master::check_value(&token).unwrap();
+    let slot = hsm.module.find_token("dropped").unwrap();
+    let state = || {
+        hsm.module
+            .pkcs11()
+            .open_ro_session(slot)
+            .unwrap()
+            .get_session_info()
+            .unwrap()
+            .session_state()
+    };
+    assert_eq!(
+        state(),
+        SessionState::RoUser,
+        "the open master is logged in"
+    );
+    drop(token);
+    assert_eq!(
+        state(),
+        SessionState::RoPublic,
+        "a session of the dropped master is left"
+    );
 }

@@ -9,7 +9,7 @@ use cardadmin::{Algorithm, MasterKey};
 use cardadmin_pkcs11::{
     allowed_mechanisms, master_template, OpenError, PinError, PinSource, Pkcs11Master,
 };
-use cryptoki::object::{Attribute, AttributeType};
+use cryptoki::object::{Attribute, AttributeType, KeyType};
 
 const AES_KEY: [u8; 16] = *b"\x2b\x7e\x15\x16\x28\xae\xd2\xa6\xab\xf7\x15\x88\x09\xcf\x4f\x3c";
 
@@ -400,4 +400,116 @@ fn the_pin_variable_is_removed_once_read() {
         .read()
         .unwrap_err();
     assert!(matches!(err, PinError::EnvMissing { .. }), "{err:?}");
+}
+
+/// A secret key of another type, even of an AES key's length, is not taken for AES.
+#[test]
+fn a_generic_secret_of_an_aes_length_is_refused() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "generic-secret");
+    for (algorithm, len) in [
+        (Algorithm::Aes128, 16),
+        (Algorithm::Aes192, 24),
+        (Algorithm::Aes256, 32),
+    ] {
+        let label = format!("generic-{len}");
+        common::write_key(
+            hsm,
+            "generic-secret",
+            key_template(
+                algorithm,
+                &label,
+                vec![Attribute::KeyType(KeyType::GENERIC_SECRET)],
+            ),
+            &[0x5a; 32][..len],
+        );
+        let err = Pkcs11Master::open(&common::config(hsm, "generic-secret", &label, algorithm))
+            .unwrap_err();
+        assert!(
+            matches!(&err, OpenError::KeyAlgorithm { found, .. } if found.ends_with(&format!("of {len} bytes"))),
+            "{algorithm:?}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_loaded_module_shows_its_path() {
+    let Some(hsm) = common::softhsm() else { return };
+    assert_eq!(
+        format!("{:?}", hsm.module),
+        format!("Module {{ path: {:?} }}", hsm.path)
+    );
+}
+
+/// A token whose user PIN was never set: the login is refused, naming the token's reason.
+#[test]
+fn a_token_without_a_user_pin_is_refused_naming_why() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token_without_user_pin(hsm, "no-user-pin");
+    let err = Pkcs11Master::open(&common::config(
+        hsm,
+        "no-user-pin",
+        "master",
+        Algorithm::Aes128,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, OpenError::PinRefused { token, reason } if token == "no-user-pin" && reason == "CKR_USER_PIN_NOT_INITIALIZED"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("CKR_USER_PIN_NOT_INITIALIZED"),
+        "{err}"
+    );
+}
+
+/// A 3DES key the token will not use for CKM_DES3_CMAC (its CKA_ALLOWED_MECHANISMS names only
+/// CKM_AES_CMAC, which a 3DES key cannot do): refused, naming the mechanism the key needs.
+#[test]
+fn a_key_the_token_will_not_cmac_with_names_the_mechanism() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "no-cmac");
+    let tdes_key = hex::decode("0123456789abcdeffedcba987654321089abcdef01234567").unwrap();
+    let template = key_template(
+        Algorithm::Tdes,
+        "des3-aes-cmac",
+        vec![allowed_mechanisms(&[cryptoki_sys::CKM_AES_CMAC])],
+    );
+    common::write_key(hsm, "no-cmac", template, &tdes_key);
+    let err = Pkcs11Master::open(&common::config(
+        hsm,
+        "no-cmac",
+        "des3-aes-cmac",
+        Algorithm::Tdes,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, OpenError::Mechanism { token, mechanism } if token == "no-cmac" && *mechanism == "CKM_DES3_CMAC"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "PKCS#11 token \"no-cmac\" does not offer CKM_DES3_CMAC for signing with this key, which its algorithm needs"
+    );
+}
+
+/// A PIN that cannot be had is named by where it was looked for, and the message says what to
+/// do.
+#[test]
+fn a_missing_or_empty_pin_is_named_by_its_source() {
+    let Some(hsm) = common::softhsm() else { return };
+    let mut config = common::config(hsm, "any", "master", Algorithm::Aes128);
+    config.pin = PinSource::Env("CARDADMIN_TEST_PIN_NEVER_SET".into());
+    assert_eq!(
+        Pkcs11Master::open(&config).unwrap_err().to_string(),
+        "token PIN: environment variable CARDADMIN_TEST_PIN_NEVER_SET is not set; set it to the token's user PIN (the PIN is never read from the command line)"
+    );
+    let empty = hsm.pin_file.with_file_name("empty.pin");
+    std::fs::write(&empty, "\n").unwrap();
+    std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    config.pin = PinSource::File(empty.clone());
+    assert_eq!(
+        Pkcs11Master::open(&config).unwrap_err().to_string(),
+        format!("token PIN: file {} is empty", empty.display())
+    );
 }

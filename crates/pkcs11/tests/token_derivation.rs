@@ -226,3 +226,28 @@ fn the_key_value_cannot_be_read() {
         "{info:?}"
     );
 }
+
+/// The master names its token and key, and `Debug` shows them with the algorithm, the check
+/// value and the pool's size: nothing of the PIN.
+#[test]
+fn a_master_names_its_token_and_key_and_never_its_pin() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "named");
+    let key = random_key(Algorithm::Aes128);
+    common::write_master(hsm, "named", "named-master", Algorithm::Aes128, &key);
+    let mut config = common::config(hsm, "named", "named-master", Algorithm::Aes128);
+    config.sessions = Some(3);
+    let token = Pkcs11Master::open(&config).unwrap();
+    assert_eq!(token.token(), "named");
+    assert_eq!(token.label(), "named-master");
+    let check_value = MasterKey::new(Algorithm::Aes128, &key)
+        .unwrap()
+        .check_value();
+    assert_eq!(
+        format!("{token:?}"),
+        format!(
+            "Pkcs11Master {{ token: \"named\", label: \"named-master\", algorithm: Aes128, check_value: {check_value:?}, sessions: 3 }}"
+        )
+    );
+    assert!(!format!("{token:?}").contains(common::USER_PIN));
+}

@@ -105,6 +105,27 @@ pub fn token_lock() -> std::sync::MutexGuard<'static, ()> {
 /// Initializes a new token labelled `label` with the user PIN [`USER_PIN`].
 pub fn new_token(hsm: &SoftHsm, label: &str) {
     let _guard = token_lock();
+    let slot = init_token(hsm, label);
+    let pkcs11 = hsm.module.pkcs11();
+    let so_pin = AuthPin::from(SO_PIN);
+    let session = pkcs11.open_rw_session(slot).expect("session");
+    session
+        .login(UserType::So, Some(&so_pin))
+        .expect("SO login");
+    session
+        .init_pin(&AuthPin::from(USER_PIN))
+        .expect("C_InitPIN");
+    session.logout().expect("logout");
+}
+
+/// Initializes a new token labelled `label` whose user PIN is never set.
+pub fn new_token_without_user_pin(hsm: &SoftHsm, label: &str) {
+    let _guard = token_lock();
+    init_token(hsm, label);
+}
+
+/// `C_InitToken` on a free slot (the caller holds [`token_lock`]); the token's slot.
+fn init_token(hsm: &SoftHsm, label: &str) -> cryptoki::slot::Slot {
     let pkcs11 = hsm.module.pkcs11();
     let free = pkcs11
         .get_all_slots()
@@ -121,15 +142,7 @@ pub fn new_token(hsm: &SoftHsm, label: &str) {
     pkcs11
         .init_token(free, &so_pin, label)
         .expect("C_InitToken");
-    let slot = hsm.module.find_token(label).expect("the new token");
-    let session = pkcs11.open_rw_session(slot).expect("session");
-    session
-        .login(UserType::So, Some(&so_pin))
-        .expect("SO login");
-    session
-        .init_pin(&AuthPin::from(USER_PIN))
-        .expect("C_InitPIN");
-    session.logout().expect("logout");
+    hsm.module.find_token(label).expect("the new token")
 }
 
 /// Writes a secret key with a known value into `token` (user login), with `template`'s
