@@ -603,6 +603,11 @@ mod tests {
                 .filter(|&index| index != free)
                 .map(|index| token.sessions[index].lock().unwrap())
                 .collect();
+            // The rotating index starts at a busy entry: the free one must be looked for.
+            token.next.store(
+                (free + 1) % token.sessions.len(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             let (sender, receiver) = std::sync::mpsc::channel();
             let got = std::thread::scope(|scope| {
                 scope.spawn(|| {
