@@ -47,17 +47,19 @@
 #       crates/pkcs11/src/ceremony.rs crates/pkcs11/src/check_value.rs crates/pkcs11/src/error.rs \
 #       crates/pkcs11/src/lib.rs crates/pkcs11/src/master.rs crates/pkcs11/src/raw.rs \
 #       crates/pkcs11/src/signer.rs -- --in-place --in-diff round.diff --timeout 240
-#   (then the same with --iterate, after the tests below: the missed and the timeout again)
+#   (then the same with --iterate, after the tests below: the missed and the timeout again;
+#   and once more with --iterate after the ceremony's and the pool's unit tests in src came in,
+#   with the diff made again for crates/pkcs11/src, whose test modules had grown)
 #
 #   crate               mutants  caught  missed  timeouts  unviable  caught%
 #   cardadmin                26      17       0         0         9   100.0%
 #   cardadmin-card           85      59       1         0        25    98.3%   1,226 s with the core
 #   cardadmin-mimcm         167     121       1         0        45    99.1%     782 s
-#   cardadmin-pkcs11        362     259      40         0        63    86.6%   1,728 s + 463 s
-#   all                     640     456      42         0       142    91.5%
-#   (pkcs11 and all with the tests below, the figures of the --iterate run and of one -F run
-#   for CombinedKey's Debug added; 13 of the 42 are equivalent, the other 29 are not caught:
-#   94.0% of the 485 that are not equivalent)
+#   cardadmin-pkcs11        362     279      20         0        63    93.3%   2,434 s in all
+#   all                     640     476      22         0       142    95.5%
+#   (pkcs11 and all with the tests below, the figures of the --iterate and -F runs added;
+#   13 of the 22 are equivalent, the other 9 are not caught: 98.1% of the 485 that are not
+#   equivalent)
 #
 # The pkcs11 pass had 206 caught, 92 missed and 1 timeout (read_line's `len += 1` as `-=`, a
 # run paused meanwhile; caught when run again). The missed were gaps in the crate's tests,
@@ -72,7 +74,11 @@
 # (tests/session_recovery.rs), Pkcs11Master's token(), label() and Debug
 # (tests/token_derivation.rs), Component's Debug, combine refusing a component of another
 # algorithm of the same length, and every use `list` names and its `sealed`
-# (tests/ceremony.rs), and CombinedKey's Debug (-F 'Debug for CombinedKey' then). Left:
+# (tests/ceremony.rs), and CombinedKey's Debug (-F 'Debug for CombinedKey' then). The unit
+# tests in src/ceremony.rs (with_odd_parity, and with_optional's fallback when a token
+# refuses CKA_DESTROYABLE or CKA_ALLOWED_MECHANISMS) caught the 11 parity and 6 is_attribute
+# mutants; the busy-pool one in src/master.rs, once its rotation no
+# longer started at the free entry, the 3 of the pool's index (-F master.rs:323). Left:
 #
 # Equivalent (no observable change), or not compiled here:
 #   crates/card/src/soft_card/mod.rs:674  `2 + 16 + 2 + 8 + 2 + 2`, the last `+` as `*`: 2 * 2
@@ -98,14 +104,9 @@
 #
 # Not caught, and not equivalent: behaviour SoftHSMv2 and the crate's API cannot show, or
 # that only timing shows (tests have no timings):
-#   crates/pkcs11/src/ceremony.rs:590-594 (11)  with_odd_parity's fold and shifts: only the
-#                           parity bit of each 3DES key byte changes; DES ignores it (every
-#                           check value is equal), the key never leaves the token, and
-#                           SoftHSMv2 takes keys of any parity; a token that refuses keys
-#                           without odd parity would show it
-#   crates/pkcs11/src/ceremony.rs:232-236 (6) is_attribute, and warn_not_set in
-#                           cardadmin-ceremony.rs:381: used only when the token refuses
-#                           CKA_ALLOWED_MECHANISMS or CKA_DESTROYABLE; SoftHSMv2 takes both
+#   crates/pkcs11/src/bin/cardadmin-ceremony.rs:381  warn_not_set emptied: it speaks only
+#                           when the token refuses CKA_ALLOWED_MECHANISMS or CKA_DESTROYABLE,
+#                           and SoftHSMv2 takes both
 #   crates/pkcs11/src/ceremony.rs:399, 419  the token's check value of the trial or written
 #                           key differing from the one in memory: not with a token that works
 #   crates/pkcs11/src/lib.rs:517          refuse_locked_pin as Ok(()): SoftHSMv2 never locks a
@@ -119,9 +120,6 @@
 #   crates/pkcs11/src/master.rs:375       a pooled session replaced only when both epoch and
 #                           slot changed: after a re-initialization the stale session fails
 #                           once and recovery replaces it, the result the same
-#   crates/pkcs11/src/master.rs:323 (3)   the pool's rotating index (`%` as `/` or `+`, `+` as
-#                           `*`): which free session serves a call, or waiting for a busy one
-#                           while another is free; the tags are the same
 #
 # The run before (issue #24, item 15; cargo-mutants 27.1.0, one job, on a shared 2-core
 # machine), the files the crate split changed most:
