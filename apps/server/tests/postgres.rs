@@ -400,6 +400,8 @@ fn a_close_in_progress_during_a_request_means_no_key() {
 /// The other side of that lock: a close that comes after the request was checked, while its
 /// record is being committed (held up here by a lock on the audit table), waits until the key
 /// has been used, so it commits after the answer, never between the check and the key use.
+/// The database's clock orders the two: the close's row is updated only after the audit
+/// table's lock was let go (the record, then the key use, came first).
 #[test]
 fn a_close_that_comes_while_a_key_use_is_in_flight_waits_for_it() {
     let Some(OneNode {
@@ -417,27 +419,30 @@ fn a_close_that_comes_while_a_key_use_is_in_flight_waits_for_it() {
         std::thread::spawn(move || {
             psql(
                 &url,
-                "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT",
+                "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT pg_sleep(2); SELECT extract(epoch FROM clock_timestamp()); COMMIT",
             )
         })
     };
     std::thread::sleep(Duration::from_millis(300));
     let request = {
         let addr = server.addr;
-        std::thread::spawn(move || {
-            let answer = try_get(&alice, addr, &documented()).expect("an answer");
-            (answer, Instant::now())
-        })
+        std::thread::spawn(move || try_get(&alice, addr, &documented()).expect("an answer"))
     };
     std::thread::sleep(Duration::from_millis(300));
-    psql(&url, "UPDATE requests SET state = 'closed'");
-    let closed = Instant::now();
-    let ((status, body), answered) = request.join().unwrap();
-    blocker.join().unwrap();
+    let closed_at = psql(
+        &url,
+        "UPDATE requests SET state = 'closed' RETURNING extract(epoch FROM clock_timestamp())",
+    );
+    let (status, body) = request.join().unwrap();
+    let released_at = blocker.join().unwrap();
     assert_eq!(status, 200, "{body}");
+    let seconds = |text: &str| -> f64 {
+        let last = text.lines().rev().find(|line| !line.trim().is_empty());
+        last.unwrap_or_default().trim().parse().expect("an epoch")
+    };
     assert!(
-        answered <= closed,
-        "the close committed before the key was used"
+        seconds(&closed_at) > seconds(&released_at),
+        "the close committed while the key use was in flight: {closed_at} vs {released_at}"
     );
     stop(server);
     let statuses = psql(&url, "SELECT line::json->>'status' FROM audit WHERE node_id = 'a' AND line::json->>'endpoint' IS NOT NULL ORDER BY seq");
