@@ -287,6 +287,21 @@ pub(crate) struct Generation {
     last_reinit: Option<Instant>,
 }
 
+impl Generation {
+    /// Whether a re-initialization at `now` would come less than [`REINIT_INTERVAL`] after
+    /// the last one. The time is the caller's, so the limit can be shown without waiting.
+    fn too_soon(&self, now: Instant) -> bool {
+        self.last_reinit
+            .is_some_and(|at| now.saturating_duration_since(at) < REINIT_INTERVAL)
+    }
+
+    /// `C_Finalize` has run: every session and handle of the current epoch is gone, and the
+    /// numbers it handed out may come back for new ones.
+    fn end_epoch(&mut self) {
+        self.epoch += 1;
+    }
+}
+
 /// A loaded PKCS#11 module, initialized once per process and shared by every master and
 /// ceremony step that names the same path (a second `C_Initialize` would fail, and a
 /// `C_Finalize` would end the others' sessions). [`Pkcs11Master`] re-initializes it only to
@@ -383,13 +398,11 @@ impl Module {
         if generation.epoch != seen {
             return Ok(true);
         }
-        if generation
-            .last_reinit
-            .is_some_and(|at| at.elapsed() < REINIT_INTERVAL)
-        {
+        let now = Instant::now();
+        if generation.too_soon(now) {
             return Ok(false);
         }
-        generation.last_reinit = Some(Instant::now());
+        generation.last_reinit = Some(now);
         match self.pkcs11.clone().finalize() {
             Ok(()) | Err(Pkcs11Error::Pkcs11(RvError::CryptokiNotInitialized, _)) => {}
             Err(error) => {
@@ -401,7 +414,7 @@ impl Module {
         }
         // Every session and handle of the previous initialization is gone from here on, even
         // if C_Initialize fails (the next attempt then finds the module not initialized).
-        generation.epoch += 1;
+        generation.end_epoch();
         initialize(&self.pkcs11).map_err(|error| OpenError::Pkcs11 {
             step: "C_Initialize",
             error,
@@ -931,4 +944,47 @@ pub(crate) fn session_cmac(
     };
     out.zeroize();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    //! The re-initialization limit and the epoch, on their own: a token lost twice within a
+    //! second would have to be timed to show them through a master.
+
+    use std::time::Instant;
+
+    use super::{Generation, REINIT_INTERVAL};
+
+    #[test]
+    fn a_reinitialization_within_the_interval_is_too_soon() {
+        let then = Instant::now();
+        let never = Generation {
+            epoch: 0,
+            last_reinit: None,
+        };
+        assert!(!never.too_soon(then), "never re-initialized: not too soon");
+        let once = Generation {
+            epoch: 1,
+            last_reinit: Some(then),
+        };
+        assert!(once.too_soon(then));
+        assert!(once.too_soon(then + REINIT_INTERVAL / 2));
+        assert!(
+            !once.too_soon(then + REINIT_INTERVAL),
+            "a whole interval later"
+        );
+        assert!(!once.too_soon(then + REINIT_INTERVAL * 3));
+    }
+
+    #[test]
+    fn each_reinitialization_starts_a_new_epoch() {
+        let mut generation = Generation {
+            epoch: 0,
+            last_reinit: None,
+        };
+        generation.end_epoch();
+        assert_eq!(generation.epoch, 1);
+        generation.end_epoch();
+        assert_eq!(generation.epoch, 2);
+    }
 }
