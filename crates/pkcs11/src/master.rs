@@ -67,6 +67,12 @@ impl Pooled {
         })
     }
 
+    /// Whether this session is of another initialization of the module than `epoch`, or on
+    /// another slot than `slot`: its handle may then name somebody else's session.
+    fn is_outdated(&self, epoch: u64, slot: Slot) -> bool {
+        self.epoch != epoch || self.slot != slot
+    }
+
     /// Closes the session if it is of epoch `current` (the caller holds `Module::calls`), else
     /// forgets it: the module that opened it is gone, and so is the session.
     fn retire(self, current: u64) {
@@ -372,7 +378,7 @@ impl Pkcs11Master {
         let calls = self.module.calls();
         if pooled
             .as_ref()
-            .is_some_and(|p| p.epoch != calls.epoch || p.slot != link.slot)
+            .is_some_and(|p| p.is_outdated(calls.epoch, link.slot))
         {
             if let Some(old) = pooled.take() {
                 old.retire(calls.epoch);
@@ -678,5 +684,23 @@ mod tests {
             "the session with an active operation was kept"
         );
         assert_eq!(master::check_value(&token).unwrap(), expected());
+    }
+
+    /// A pooled session is current only for the epoch and the slot it was opened in: after a
+    /// re-initialization its handle's number may belong to a new session, and after the token
+    /// moved to another slot it is on the wrong token.
+    #[test]
+    fn a_session_of_another_epoch_or_slot_is_outdated() {
+        let Some(token) = one_session_master("outdated") else {
+            return;
+        };
+        let guard = token.sessions[0].lock().unwrap();
+        let pooled = guard.as_ref().unwrap();
+        let (epoch, slot) = (pooled.epoch, pooled.slot);
+        let other_slot = cryptoki::slot::Slot::try_from(slot.id() + 1).unwrap();
+        assert!(!pooled.is_outdated(epoch, slot));
+        assert!(pooled.is_outdated(epoch + 1, slot), "another epoch");
+        assert!(pooled.is_outdated(epoch, other_slot), "another slot");
+        assert!(pooled.is_outdated(epoch + 1, other_slot));
     }
 }
