@@ -395,46 +395,46 @@ pub fn import(
     };
     let tried = check_value_of(module, session, handle, algorithm);
     let destroyed = session.destroy_object(handle).is_ok();
-    match tried {
-        Ok(token) if token == in_memory => {}
-        Ok(token) => {
-            wipe(&mut template);
-            return Err(CeremonyError::CheckValueMismatch {
-                in_memory,
-                token,
-                destroyed,
-            });
-        }
-        Err(err) => {
-            wipe(&mut template);
-            return Err(err);
-        }
+    if let Err(err) = tried.and_then(|token| refuse_other_key(in_memory, token, || destroyed)) {
+        wipe(&mut template);
+        return Err(err);
     }
 
     let created = with_optional(&template, |template| session.create_object(template));
     wipe(&mut template);
     let (handle, not_set) = created.map_err(pkcs11("C_CreateObject"))?;
-    let written = check_value_of(module, session, handle, algorithm);
-    match written {
-        Ok(kcv) if kcv == in_memory => Ok(Written {
+    // Not the key the custodians meant (or not usable): take it out again, if the token lets
+    // us (the template says it may not be destroyed).
+    let destroy = || session.destroy_object(handle).is_ok();
+    match check_value_of(module, session, handle, algorithm) {
+        Ok(token) => refuse_other_key(in_memory, token, destroy).map(|()| Written {
             handle,
-            check_value: kcv,
+            check_value: token,
             not_set,
         }),
-        other => {
-            // Not the key the custodians meant (or not usable): take it out again, if the
-            // token lets us (the template says it may not be destroyed).
-            let destroyed = session.destroy_object(handle).is_ok();
-            Err(match other {
-                Ok(token) => CeremonyError::CheckValueMismatch {
-                    in_memory,
-                    token,
-                    destroyed,
-                },
-                Err(err) => err,
-            })
+        Err(err) => {
+            destroy();
+            Err(err)
         }
     }
+}
+
+/// Nothing when the token's check value of the key it was given is `in_memory`, the one of
+/// the combined components; else [`CeremonyError::CheckValueMismatch`], once `destroy` has
+/// tried to take the token's object out again (it says whether it could).
+fn refuse_other_key(
+    in_memory: KeyCheckValue,
+    token: KeyCheckValue,
+    destroy: impl FnOnce() -> bool,
+) -> Result<(), CeremonyError> {
+    if token == in_memory {
+        return Ok(());
+    }
+    Err(CeremonyError::CheckValueMismatch {
+        in_memory,
+        token,
+        destroyed: destroy(),
+    })
 }
 
 /// One custodian's key component: a plain key value, held in zeroizing memory, never sent to
@@ -777,7 +777,10 @@ mod tests {
     use cryptoki::error::{Error as Pkcs11Error, RvError};
     use cryptoki::object::{Attribute, AttributeType};
 
-    use super::{combine, is_attribute, with_odd_parity, with_optional, Component};
+    use super::{
+        combine, is_attribute, refuse_other_key, with_odd_parity, with_optional, CeremonyError,
+        Component,
+    };
     use crate::master_template;
 
     fn refusing(
@@ -858,5 +861,44 @@ mod tests {
         .unwrap();
         let combined = combine(Algorithm::Tdes, &[a, b]).unwrap();
         assert!(combined.bytes.iter().all(|byte| byte.count_ones() % 2 == 1));
+    }
+
+    /// A token that computes another check value than the one of the combined components
+    /// holds another key: refused, and its object taken out again (SoftHSMv2 always stores
+    /// the bytes it is given, so this is shown here).
+    #[test]
+    fn a_key_whose_token_check_value_differs_is_refused_and_destroyed() {
+        let value = |byte: u8| {
+            Component::parse(Algorithm::Aes128, &format!("{byte:02x}").repeat(16))
+                .unwrap()
+                .check_values()
+                .0
+        };
+        let (in_memory, other) = (value(0x11), value(0x22));
+        assert_ne!(in_memory, other);
+
+        let mut destroyed = false;
+        refuse_other_key(in_memory, in_memory, || {
+            destroyed = true;
+            true
+        })
+        .expect("the same key");
+        assert!(!destroyed, "a key with the right check value is kept");
+
+        for could in [true, false] {
+            match refuse_other_key(in_memory, other, || could) {
+                Err(CeremonyError::CheckValueMismatch {
+                    in_memory: said_in_memory,
+                    token,
+                    destroyed,
+                }) => {
+                    assert_eq!(
+                        (said_in_memory, token, destroyed),
+                        (in_memory, other, could)
+                    );
+                }
+                other => panic!("expected CheckValueMismatch, got {other:?}"),
+            }
+        }
     }
 }
