@@ -263,8 +263,10 @@ impl Drop for EchoOff {
 
 /// Reads one line from standard input into `buffer`, a byte at a time from the file
 /// descriptor (no buffer of the standard library's keeps what was typed), without the line
-/// break; `Ok(None)` at end of input. A line longer than the buffer is refused (and read to
-/// its end, so that it is not taken for the next answer).
+/// feed; `Ok(None)` at end of input. A line longer than the buffer is refused (and read to
+/// its end, so that it is not taken for the next answer). The CR of a CR LF line break stays:
+/// both readers drop white space (a component's digits are read without it, a confirmation is
+/// trimmed), so removing it here as well would be a second place doing the same.
 fn read_line(buffer: &mut [u8; LINE]) -> Result<Option<usize>, String> {
     let stdin = std::io::stdin();
     let mut len = 0;
@@ -295,9 +297,6 @@ fn read_line(buffer: &mut [u8; LINE]) -> Result<Option<usize>, String> {
     }
     if too_long {
         return Err(format!("a line longer than {LINE} characters"));
-    }
-    if len > 0 && buffer.get(len - 1) == Some(&b'\r') {
-        len -= 1;
     }
     Ok(Some(len))
 }
@@ -377,16 +376,21 @@ fn import(args: &Args, algorithm: Algorithm) -> Result<ceremony::CombinedKey, St
     Ok(combined)
 }
 
-fn warn_not_set(not_set: &[&str]) {
-    for name in not_set {
-        eprintln!(
-            "warning: the token does not take {name}; the key was made without it ({})",
-            match *name {
-                "CKA_ALLOWED_MECHANISMS" => "the token does not limit it to CMAC",
-                _ => "it can be deleted",
-            }
-        );
-    }
+/// A warning for each optional attribute of the master's template that the token did not
+/// take, saying what the key made without it lacks.
+fn not_set_warnings(not_set: &[&str]) -> Vec<String> {
+    not_set
+        .iter()
+        .map(|name| {
+            format!(
+                "warning: the token does not take {name}; the key was made without it ({})",
+                match *name {
+                    "CKA_ALLOWED_MECHANISMS" => "the token does not limit it to CMAC",
+                    _ => "it can be deleted",
+                }
+            )
+        })
+        .collect()
 }
 
 fn run(args: Args) -> Result<(), String> {
@@ -406,7 +410,9 @@ fn run(args: Args) -> Result<(), String> {
         Command::Generate => {
             let written = ceremony::generate(&module, &session, algorithm, &label)
                 .map_err(|err| err.to_string())?;
-            warn_not_set(&written.not_set);
+            for warning in not_set_warnings(&written.not_set) {
+                eprintln!("{warning}");
+            }
             println!(
                 "master {label:?} ({algorithm}) generated in token {:?}: check value {} (CMAC method, ANSI X9.24-1:2017, computed by the token)",
                 args.token, written.check_value
@@ -420,7 +426,9 @@ fn run(args: Args) -> Result<(), String> {
             let written = ceremony::import(&module, &session, algorithm, &label, &combined)
                 .map_err(|err| err.to_string())?;
             drop(combined);
-            warn_not_set(&written.not_set);
+            for warning in not_set_warnings(&written.not_set) {
+                eprintln!("{warning}");
+            }
             println!(
                 "master {label:?} ({algorithm}) written to token {:?} from {} components: check value {} (CMAC method, ANSI X9.24-1:2017; computed in memory and by the token, equal)",
                 args.token, args.components, written.check_value
@@ -478,5 +486,25 @@ fn main() -> ExitCode {
             eprintln!("cardadmin-ceremony: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What SoftHSMv2 cannot show through the command: it takes every optional attribute.
+
+    use super::not_set_warnings;
+
+    #[test]
+    fn each_attribute_the_token_did_not_take_is_named_with_what_the_key_lacks() {
+        assert!(not_set_warnings(&[]).is_empty());
+        let warnings = not_set_warnings(&["CKA_ALLOWED_MECHANISMS", "CKA_DESTROYABLE"]);
+        assert_eq!(
+            warnings,
+            [
+                "warning: the token does not take CKA_ALLOWED_MECHANISMS; the key was made without it (the token does not limit it to CMAC)",
+                "warning: the token does not take CKA_DESTROYABLE; the key was made without it (it can be deleted)",
+            ]
+        );
     }
 }
