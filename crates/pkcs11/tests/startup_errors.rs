@@ -513,3 +513,29 @@ fn a_missing_or_empty_pin_is_named_by_its_source() {
         format!("token PIN: file {} is empty", empty.display())
     );
 }
+
+#[test]
+fn a_token_that_says_its_user_pin_is_locked_is_not_sent_the_pin() {
+    let Some(hsm) = common::softhsm() else { return };
+    common::new_token(hsm, "pin-locked");
+    common::write_master(hsm, "pin-locked", "master", Algorithm::Aes128, &AES_KEY);
+    common::lock_user_pin(hsm, "pin-locked");
+    // The PIN is right, and SoftHSMv2 would take it: only the token's flag refuses it.
+    let err = Pkcs11Master::open(&common::config(
+        hsm,
+        "pin-locked",
+        "master",
+        Algorithm::Aes128,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, OpenError::PinLocked { token } if token == "pin-locked"),
+        "{err:?}"
+    );
+    let slot = hsm.module.find_token("pin-locked").expect("token");
+    let err = hsm
+        .module
+        .login(slot, "pin-locked", &common::pin(), false)
+        .unwrap_err();
+    assert!(matches!(err, OpenError::PinLocked { .. }), "{err:?}");
+}

@@ -188,6 +188,48 @@ pub fn pin() -> AuthPin {
     AuthPin::from(USER_PIN)
 }
 
+/// How SoftHSMv2's file back end stores a token's flags in its `token.object`: the attribute
+/// type `CKA_OS_TOKENFLAGS` (vendor-defined, `0x8000534B`) and the kind "unsigned long" (2),
+/// each 8 bytes big-endian, then the flags, 8 bytes too.
+const STORED_TOKEN_FLAGS: [u8; 16] = [0, 0, 0, 0, 0x80, 0, 0x53, 0x4b, 0, 0, 0, 0, 0, 0, 0, 2];
+
+/// `CKF_USER_PIN_LOCKED`.
+const USER_PIN_LOCKED: u64 = 0x0004_0000;
+
+/// Edits the token's `token.object` where its flags are stored (`edit` gets the file and the
+/// offset of [`STORED_TOKEN_FLAGS`]) and advances the file's generation (its first 8 bytes),
+/// so the loaded module reads the file again at its next use of the token.
+fn edit_stored_flags(hsm: &SoftHsm, label: &str, edit: impl FnOnce(&mut [u8], usize)) {
+    let _guard = token_lock();
+    let path = token_dir(hsm, label).join("token.object");
+    let mut bytes = std::fs::read(&path).expect("token.object");
+    let at = bytes
+        .windows(STORED_TOKEN_FLAGS.len())
+        .position(|window| window == STORED_TOKEN_FLAGS)
+        .expect("the token's flags in token.object");
+    edit(&mut bytes, at);
+    let generation = u64::from_be_bytes(bytes[..8].try_into().unwrap());
+    bytes[..8].copy_from_slice(&(generation + 1).to_be_bytes());
+    std::fs::write(&path, bytes).expect("token.object written");
+}
+
+/// Makes the token say its user PIN is locked (`CKF_USER_PIN_LOCKED` in `C_GetTokenInfo`),
+/// which SoftHSMv2 itself never does; its `C_Login` still takes the right PIN.
+pub fn lock_user_pin(hsm: &SoftHsm, label: &str) {
+    edit_stored_flags(hsm, label, |bytes, at| {
+        let value = at + STORED_TOKEN_FLAGS.len();
+        let flags = u64::from_be_bytes(bytes[value..value + 8].try_into().unwrap());
+        bytes[value..value + 8].copy_from_slice(&(flags | USER_PIN_LOCKED).to_be_bytes());
+    });
+}
+
+/// Makes the token unable to answer `C_GetTokenInfo` (`CKR_GENERAL_ERROR`), as SoftHSMv2 does
+/// for a token whose flags it cannot read: the flags attribute gets another vendor-defined
+/// type. Its label cannot be read then either.
+pub fn hide_token_flags(hsm: &SoftHsm, label: &str) {
+    edit_stored_flags(hsm, label, |bytes, at| bytes[at + 7] = 0x7f);
+}
+
 /// The directory SoftHSMv2 keeps the token labelled `label` in (the one whose `token.object`
 /// holds the label).
 pub fn token_dir(hsm: &SoftHsm, label: &str) -> PathBuf {
