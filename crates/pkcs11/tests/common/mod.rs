@@ -10,7 +10,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cardadmin::Algorithm;
@@ -56,8 +56,9 @@ pub fn softhsm() -> Option<&'static SoftHsm> {
                 );
                 return None;
             };
+            sweep_finished_runs();
             let dir = std::env::temp_dir().join(format!(
-                "cardadmin-pkcs11-test-{}-{}",
+                "{RUN_PREFIX}{}-{}",
                 std::process::id(),
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -92,6 +93,35 @@ pub fn softhsm() -> Option<&'static SoftHsm> {
             })
         })
         .as_ref()
+}
+
+/// The start of a test process's directory name in the temporary directory; the process ID
+/// follows.
+const RUN_PREFIX: &str = "cardadmin-pkcs11-test-";
+
+/// Removes the token directories of test processes that have ended. A process cannot remove
+/// its own (nothing runs after its last test, and a static is never dropped), and under
+/// nextest every test is a process: without this, each run left dozens behind.
+fn sweep_finished_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(RUN_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Linux's /proc says whether the process still runs; elsewhere nothing is removed.
+        if Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists() {
+            // Another process may be sweeping it too: whichever comes second finds less.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 static TOKENS: Mutex<()> = Mutex::new(());
