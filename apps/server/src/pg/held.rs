@@ -22,7 +22,7 @@
 
 use deadpool_postgres::Object;
 
-use super::{db_error, row_to_card, row_to_request, rule_of, select_requests, Database, TIMEOUT};
+use super::{outcome, row_to_card, row_to_request, rule_of, select_requests, Database, TIMEOUT};
 use crate::pg::Denied;
 use crate::registry::{self, Ask, Card, KeyAsk, Request};
 
@@ -106,14 +106,14 @@ impl Held {
             ),
         )
         .await;
-        if let Some(err) = failure(written) {
+        if let Err(err) = outcome(written) {
             database.failed(what, &err);
             discard(client);
             return Err(Denied::Unavailable);
         }
         let used = use_key();
         let committed = tokio::time::timeout(TIMEOUT, client.batch_execute("COMMIT")).await;
-        if let Some(err) = failure(committed) {
+        if let Err(err) = outcome(committed) {
             database.failed(what, &err);
             discard(client);
             return Err(Denied::Unavailable);
@@ -130,17 +130,6 @@ impl Drop for Held {
     }
 }
 
-/// What went wrong with a statement given [`TIMEOUT`], if anything.
-fn failure<T>(
-    outcome: Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>,
-) -> Option<String> {
-    match outcome {
-        Ok(Ok(_)) => None,
-        Ok(Err(err)) => Some(db_error(&err)),
-        Err(_) => Some(String::from("no answer within 5 s")),
-    }
-}
-
 /// Ends the transaction on `client` with a `ROLLBACK` not waited for, then lets the
 /// connection go back to the pool; one whose `ROLLBACK` fails is closed instead.
 fn release(client: Object) {
@@ -149,7 +138,7 @@ fn release(client: Object) {
             runtime.spawn(async move {
                 let rolled_back =
                     tokio::time::timeout(TIMEOUT, client.batch_execute("ROLLBACK")).await;
-                if failure(rolled_back).is_some() {
+                if outcome(rolled_back).is_err() {
                     discard(client);
                 }
             });
@@ -173,6 +162,9 @@ impl Database {
             return Err(Denied::Rule(registry::NO_OPERATOR));
         };
         let client = self.client().await.map_err(|()| Denied::Unavailable)?;
+        // `held` owns the connection before `BEGIN` is sent: if this future is dropped during
+        // the read (the client went away), its drop ends the transaction, and the connection
+        // never goes back to the pool inside one.
         let mut held = Held {
             client: Some(client),
             version: None,
@@ -183,26 +175,21 @@ impl Database {
         };
         let read =
             tokio::time::timeout(TIMEOUT, read_locked(client, operator, ask, held.derive)).await;
-        let (rows, card) = match read {
-            Ok(Ok(read)) => read,
-            Ok(Err(err)) => return Err(self.unavailable(&mut held, &db_error(&err))),
-            Err(_) => return Err(self.unavailable(&mut held, "no answer within 5 s")),
+        let (rows, card) = match outcome(read) {
+            Ok(read) => read,
+            Err(err) => {
+                // The transaction's state is unknown: its connection is closed.
+                self.failed("checking the request before its key use", &err);
+                if let Some(client) = held.client.take() {
+                    discard(client);
+                }
+                return Err(Denied::Unavailable);
+            }
         };
         self.answered();
         // A refusal drops `held`, which ends the transaction.
         held.version = rule_of(ask, &rows, card.as_ref())?;
         Ok(held)
-    }
-}
-
-impl Database {
-    /// Reports the failed check and closes its connection: the transaction's state is unknown.
-    fn unavailable(&self, held: &mut Held, err: &str) -> Denied {
-        self.failed("checking the request before its key use", err);
-        if let Some(client) = held.client.take() {
-            discard(client);
-        }
-        Denied::Unavailable
     }
 }
 

@@ -474,6 +474,17 @@ fn db_error(err: &tokio_postgres::Error) -> String {
     }
 }
 
+/// A statement's result given [`TIMEOUT`]: its value, or what went wrong, for the log.
+fn outcome<T>(
+    result: Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>,
+) -> Result<T, String> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(db_error(&err)),
+        Err(_) => Err(String::from("no answer within 5 s")),
+    }
+}
+
 impl Database {
     /// Connects (once, to fail start-up with a message when the database cannot be reached)
     /// and creates or migrates the tables; a migration from schema 1 records every card of
@@ -584,17 +595,13 @@ impl Database {
         >,
     {
         let mut client = self.client_of(pool).await?;
-        match tokio::time::timeout(TIMEOUT, work(&mut client)).await {
-            Ok(Ok(value)) => {
+        match outcome(tokio::time::timeout(TIMEOUT, work(&mut client)).await) {
+            Ok(value) => {
                 self.answered();
                 Ok(value)
             }
-            Ok(Err(err)) => {
-                self.failed(what, &db_error(&err));
-                Err(())
-            }
-            Err(_) => {
-                self.failed(what, "no answer within 5 s");
+            Err(err) => {
+                self.failed(what, &err);
                 Err(())
             }
         }
@@ -659,17 +666,13 @@ impl Database {
             Ok::<_, tokio_postgres::Error>(decided)
         })
         .await;
-        match result {
-            Ok(Ok(decided)) => {
+        match outcome(result) {
+            Ok(decided) => {
                 self.answered();
                 decided
             }
-            Ok(Err(err)) => {
-                self.failed("a lifecycle change of the registry", &db_error(&err));
-                Err(LifecycleError::Unavailable)
-            }
-            Err(_) => {
-                self.failed("a lifecycle change of the registry", "no answer within 5 s");
+            Err(err) => {
+                self.failed("a lifecycle change of the registry", &err);
                 Err(LifecycleError::Unavailable)
             }
         }
