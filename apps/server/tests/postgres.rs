@@ -397,6 +397,36 @@ fn a_close_in_progress_during_a_request_means_no_key() {
     assert_eq!(statuses.split_whitespace().collect::<Vec<_>>(), ["403"]);
 }
 
+/// Sends the documented request while every audit write is held up for 2 s (a transaction
+/// holding `LOCK TABLE audit`), so the request stays between its check and its key use
+/// meanwhile: the lock's thread (which ends with the database's clock at its commit) and the
+/// request's.
+fn request_with_audit_held(
+    url: &str,
+    server: &Server,
+    alice: Client,
+) -> (
+    std::thread::JoinHandle<String>,
+    std::thread::JoinHandle<(u16, String)>,
+) {
+    let blocker = {
+        let url = url.to_string();
+        std::thread::spawn(move || {
+            psql(
+                &url,
+                "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT pg_sleep(2); SELECT extract(epoch FROM clock_timestamp()); COMMIT",
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let request = {
+        let addr = server.addr;
+        std::thread::spawn(move || try_get(&alice, addr, &documented()).expect("an answer"))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    (blocker, request)
+}
+
 /// The other side of that lock: a close that comes after the request was checked, while its
 /// record is being committed (held up here by a lock on the audit table), waits until the key
 /// has been used, so it commits after the answer, never between the check and the key use.
@@ -413,22 +443,7 @@ fn a_close_that_comes_while_a_key_use_is_in_flight_waits_for_it() {
     else {
         return;
     };
-    // Holds every audit write for 2 s: the request's record waits, its check's lock held.
-    let blocker = {
-        let url = url.clone();
-        std::thread::spawn(move || {
-            psql(
-                &url,
-                "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT pg_sleep(2); SELECT extract(epoch FROM clock_timestamp()); COMMIT",
-            )
-        })
-    };
-    std::thread::sleep(Duration::from_millis(300));
-    let request = {
-        let addr = server.addr;
-        std::thread::spawn(move || try_get(&alice, addr, &documented()).expect("an answer"))
-    };
-    std::thread::sleep(Duration::from_millis(300));
+    let (blocker, request) = request_with_audit_held(&url, &server, alice);
     let closed_at = psql(
         &url,
         "UPDATE requests SET state = 'closed' RETURNING extract(epoch FROM clock_timestamp())",
@@ -464,21 +479,7 @@ fn a_check_whose_connection_is_lost_before_the_key_use_uses_no_key() {
     else {
         return;
     };
-    let blocker = {
-        let url = url.clone();
-        std::thread::spawn(move || {
-            psql(
-                &url,
-                "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT",
-            )
-        })
-    };
-    std::thread::sleep(Duration::from_millis(300));
-    let request = {
-        let addr = server.addr;
-        std::thread::spawn(move || try_get(&alice, addr, &documented()).expect("an answer"))
-    };
-    std::thread::sleep(Duration::from_millis(300));
+    let (blocker, request) = request_with_audit_held(&url, &server, alice);
     // The backend holding the request's row lock (its table's RowShareLock) goes away, and the
     // close no longer waits.
     let terminated = psql(
