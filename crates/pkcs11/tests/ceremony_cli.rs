@@ -68,11 +68,30 @@ fn import(
     stdin: &str,
 ) -> Run {
     let n = stdin.matches("\ny\n").count().to_string();
-    let mut args = vec!["import"];
-    args.extend(common_args(hsm, token));
-    args.extend(["--label", label, "--algorithm", alg, "--components", &n]);
+    let mut args = import_args(hsm, token, label, alg, &n);
     args.extend(extra);
     ceremony(&args, stdin)
+}
+
+/// `import` on `token` with the harness's module and PIN file, for `components` custodians.
+fn import_args<'a>(
+    hsm: &'a common::SoftHsm,
+    token: &'a str,
+    label: &'a str,
+    alg: &'a str,
+    components: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec!["import"];
+    args.extend(common_args(hsm, token));
+    args.extend([
+        "--label",
+        label,
+        "--algorithm",
+        alg,
+        "--components",
+        components,
+    ]);
+    args
 }
 
 fn listed(hsm: &common::SoftHsm, token: &str, label: &str) -> bool {
@@ -619,16 +638,7 @@ fn the_pin_can_come_from_the_variable_pin_env_names() {
 fn input_ending_before_every_component_is_named() {
     let Some(hsm) = common::softhsm() else { return };
     common::new_token(hsm, "cli-short-input");
-    let mut args = vec!["import"];
-    args.extend(common_args(hsm, "cli-short-input"));
-    args.extend([
-        "--label",
-        "short-input",
-        "--algorithm",
-        "aes128",
-        "--components",
-        "2",
-    ]);
+    let args = import_args(hsm, "cli-short-input", "short-input", "aes128", "2");
     let run = ceremony(&args, "000102030405060708090a0b0c0d0e0f\ny\n");
     assert_ne!(run.code, 0);
     assert!(
@@ -644,16 +654,7 @@ fn input_ending_before_every_component_is_named() {
 fn a_last_answer_without_a_line_break_counts() {
     let Some(hsm) = common::softhsm() else { return };
     common::new_token(hsm, "cli-no-newline");
-    let mut args = vec!["import"];
-    args.extend(common_args(hsm, "cli-no-newline"));
-    args.extend([
-        "--label",
-        "no-newline",
-        "--algorithm",
-        "aes128",
-        "--components",
-        "2",
-    ]);
+    let args = import_args(hsm, "cli-no-newline", "no-newline", "aes128", "2");
     let input = "000102030405060708090a0b0c0d0e0f\ny\n2b7e151628aed2a6abf7158809cf4f3c\ny";
     let run = ceremony(&args, input);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -666,16 +667,7 @@ fn lines_ending_in_cr_lf_are_read_as_lines() {
     common::new_token(hsm, "cli-crlf");
     let input =
         "000102030405060708090a0b0c0d0e0f\r\ny\r\n2b7e151628aed2a6abf7158809cf4f3c\r\nY\r\n";
-    let mut args = vec!["import"];
-    args.extend(common_args(hsm, "cli-crlf"));
-    args.extend([
-        "--label",
-        "crlf",
-        "--algorithm",
-        "aes128",
-        "--components",
-        "2",
-    ]);
+    let args = import_args(hsm, "cli-crlf", "crlf", "aes128", "2");
     let run = ceremony(&args, input);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(listed(hsm, "cli-crlf", "crlf"));
@@ -685,16 +677,7 @@ fn lines_ending_in_cr_lf_are_read_as_lines() {
 fn an_empty_answer_does_not_confirm() {
     let Some(hsm) = common::softhsm() else { return };
     common::new_token(hsm, "cli-empty-answer");
-    let mut args = vec!["import"];
-    args.extend(common_args(hsm, "cli-empty-answer"));
-    args.extend([
-        "--label",
-        "empty-answer",
-        "--algorithm",
-        "aes128",
-        "--components",
-        "2",
-    ]);
+    let args = import_args(hsm, "cli-empty-answer", "empty-answer", "aes128", "2");
     let run = ceremony(&args, "000102030405060708090a0b0c0d0e0f\n\n");
     assert_ne!(run.code, 0);
     assert!(
@@ -711,16 +694,7 @@ fn a_piped_transcript_has_each_prompt_and_answer_on_its_line() {
     let Some(hsm) = common::softhsm() else { return };
     common::new_token(hsm, "cli-transcript");
     let input = "000102030405060708090a0b0c0d0e0f\ny\n2b7e151628aed2a6abf7158809cf4f3c\nyes\n";
-    let mut args = vec!["import"];
-    args.extend(common_args(hsm, "cli-transcript"));
-    args.extend([
-        "--label",
-        "transcript",
-        "--algorithm",
-        "aes128",
-        "--components",
-        "2",
-    ]);
+    let args = import_args(hsm, "cli-transcript", "transcript", "aes128", "2");
     let run = ceremony(&args, input);
     assert_eq!(run.code, 0, "{}", run.stderr);
     // Standard error: each custodian's prompt ends its line.
@@ -766,16 +740,7 @@ fn a_terminal_gets_its_echo_back_when_the_ceremony_stops() {
             .contains(LocalModes::ECHO)
     };
     assert!(echo(&terminal), "a new terminal echoes");
-    let mut args = vec!["import"];
-    args.extend(common_args(hsm, "cli-terminal"));
-    args.extend([
-        "--label",
-        "terminal",
-        "--algorithm",
-        "aes128",
-        "--components",
-        "2",
-    ]);
+    let args = import_args(hsm, "cli-terminal", "terminal", "aes128", "2");
     let out = {
         let _one = common::token_lock();
         let child = Command::new(BIN)
