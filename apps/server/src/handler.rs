@@ -534,12 +534,13 @@ async fn decide<S: Answerer>(
     // Without a registry there are no records per card: every card key is the current
     // master's (previous masters are refused at start-up without one).
     let mut version = registry::version_for(None, ask.key, ask.current);
+    // The registry with its check, so that the key use below asks the registry that checked.
     let mut checked = None;
     if let Some(registry) = &security.registry {
         match registry.authorize(&ask).await {
             Ok(check) => {
                 version = check.version();
-                checked = Some(check);
+                checked = Some((registry, check));
             }
             Err(Denied::Rule(rule)) => {
                 return refuse(
@@ -621,14 +622,11 @@ async fn decide<S: Answerer>(
                 .map(|profile| cm::answer(&parsed, &profile, &mut OsRng))
         }
     };
-    let used = match &security.registry {
+    let used = match checked {
         // The request may have been closed (or the card's version changed) while its line was
         // written: the key is used only while the check holds (checked again for SQLite,
         // held since step 2 for the database), before any close can commit.
-        Some(registry) => match checked {
-            Some(checked) => registry.while_authorized(&ask, checked, use_key).await,
-            None => Err(Denied::Unavailable),
-        },
+        Some((registry, checked)) => registry.while_authorized(&ask, checked, use_key).await,
         // The key store may block: off the async workers.
         None => Ok(blocking(use_key)),
     };
