@@ -176,6 +176,22 @@ fn audit_finding_messages() {
     );
 }
 
+/// `require_clean` refuses a key with a finding, its error naming the finding; a clean key
+/// passes.
+#[test]
+fn require_clean_refuses_a_key_with_a_finding_and_names_it() {
+    let clean = AdminKey::from_hex("0123456789abcdef23456789abcdef01456789abcdef0123").unwrap();
+    assert!(clean.audit().require_clean().is_ok());
+    let single_des =
+        AdminKey::from_hex("0123456789abcdef0123456789abcdef23456789abcdef01").unwrap();
+    let err = single_des.audit().require_clean().unwrap_err();
+    assert_eq!(err.finding(), KeyFinding::K1EqualsK2);
+    assert_eq!(
+        err.to_string(),
+        "refused to write the new key: K1 equals K2: the key degenerates to single DES"
+    );
+}
+
 /// The odd-parity fold over every key byte (issue #24, item 15: `&` as `|` or `^` survived the
 /// mutation run, since no test audited a key with one even-parity byte). For every algorithm:
 /// a key with one even-parity byte, at each position, and one with two, is not of odd
