@@ -217,23 +217,26 @@ impl PinSource {
 }
 
 /// Who besides the owner may read `path` (`group`, `others`, or both, with the mode), from the
-/// Unix permission bits; `None` when nobody else may, or when it cannot be told.
-#[cfg(unix)]
+/// Unix permission bits; `None` when nobody else may, or when it cannot be told (off Unix).
+/// One function for every platform, so that what is tested on Unix is all there is.
 fn readable_by_others(path: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    let who = match (mode & 0o040 != 0, mode & 0o004 != 0) {
-        (true, true) => "its group and others",
-        (true, false) => "its group",
-        (false, true) => "others",
-        (false, false) => return None,
-    };
-    Some(format!("{who} (mode {:04o})", mode & 0o7777))
-}
-
-#[cfg(not(unix))]
-fn readable_by_others(_: &Path) -> Option<String> {
-    None
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        let who = match (mode & 0o040 != 0, mode & 0o004 != 0) {
+            (true, true) => "its group and others",
+            (true, false) => "its group",
+            (false, true) => "others",
+            (false, false) => return None,
+        };
+        Some(format!("{who} (mode {:04o})", mode & 0o7777))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// Which key in which token, and how to log in: the server configuration's
