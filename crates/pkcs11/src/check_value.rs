@@ -81,8 +81,9 @@ impl FromStr for ExpectedCheckValue {
         let error = CheckValueFormatError {
             length: text.chars().count(),
         };
+        // Six bytes that are not six characters hold a non-ASCII one, which is no hex digit.
         let digits = text.as_bytes();
-        if digits.len() != 6 || error.length != 6 {
+        if digits.len() != 6 {
             return Err(error);
         }
         let mut bytes = [0u8; 3];

@@ -25,6 +25,15 @@ fn a_malformed_check_value_is_described_by_its_length_only() {
             "ABCD",
             "a check value is 6 hex digits (0-9, A-F), as the ceremony prints it; got 4 characters",
         ),
+        // Six bytes but not six characters: counted as characters.
+        (
+            "ABCD\u{e9}",
+            "a check value is 6 hex digits (0-9, A-F), as the ceremony prints it; got 5 characters",
+        ),
+        (
+            "\u{e9}\u{e9}\u{e9}",
+            "a check value is 6 hex digits (0-9, A-F), as the ceremony prints it; got 3 characters",
+        ),
         (
             "12345G",
             "a check value is 6 hex digits (0-9, A-F), as the ceremony prints it; got 6 characters, not all hex digits",
