@@ -778,8 +778,8 @@ mod tests {
     use cryptoki::object::{Attribute, AttributeType};
 
     use super::{
-        combine, is_attribute, refuse_other_key, with_odd_parity, with_optional, CeremonyError,
-        Component,
+        combine, is_attribute, refuse_other_key, wipe, with_odd_parity, with_optional,
+        CeremonyError, Component,
     };
     use crate::master_template;
 
@@ -900,5 +900,27 @@ mod tests {
                 other => panic!("expected CheckValueMismatch, got {other:?}"),
             }
         }
+    }
+
+    /// Every key value in a template copy is wiped (zeroized, then emptied); the other
+    /// attributes are left as they were.
+    #[test]
+    fn wipe_empties_every_key_value_and_only_those() {
+        let mut template = vec![
+            Attribute::Label(b"master".to_vec()),
+            Attribute::Value(vec![0x2b; 16]),
+            Attribute::Sign(true),
+            Attribute::Value(vec![0x7e; 24]),
+        ];
+        wipe(&mut template);
+        assert_eq!(
+            template,
+            [
+                Attribute::Label(b"master".to_vec()),
+                Attribute::Value(Vec::new()),
+                Attribute::Sign(true),
+                Attribute::Value(Vec::new()),
+            ]
+        );
     }
 }
