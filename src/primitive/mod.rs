@@ -32,10 +32,9 @@ pub(crate) trait BlockCipher<const N: usize> {
     fn encrypt_one(&self, block: &mut [u8; N]);
     /// Decrypts one block in place.
     fn decrypt_one(&self, block: &mut [u8; N]);
-    /// Encrypts independent blocks in place (ECB); an engine may interleave them.
-    fn encrypt_blocks(&self, blocks: &mut [[u8; N]]) {
-        blocks.iter_mut().for_each(|block| self.encrypt_one(block));
-    }
+    /// Encrypts independent blocks in place (ECB); an engine may interleave them. Required:
+    /// each engine has its own way (three Triple-DES blocks interleaved, AES in batches).
+    fn encrypt_blocks(&self, blocks: &mut [[u8; N]]);
 }
 
 impl BlockCipher<8> for TdesEde3 {
