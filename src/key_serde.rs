@@ -88,7 +88,7 @@ impl<'de> Visitor<'de> for KeyVisitor {
         }
         let algorithm = algorithm.ok_or_else(|| de::Error::missing_field("algorithm"))?;
         let text = text.ok_or_else(|| de::Error::missing_field("key"))?;
-        AdminKey::new_hex(algorithm, text.as_str()?).map_err(de::Error::custom)
+        AdminKey::new_hex(algorithm, text.as_str(algorithm)?).map_err(de::Error::custom)
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<AdminKey, E> {
@@ -189,19 +189,24 @@ impl<'de> Deserialize<'de> for AlgorithmName {
 const MAX_TEXT: usize = 64;
 
 /// Key text held until the algorithm is known, in a fixed buffer wiped on drop (no allocation,
-/// so the map form works without `alloc` too). Longer text is kept as its length only, for the
-/// error message.
+/// so the map form works without `alloc` too), a byte per character: a character that is not
+/// ASCII (never a hex digit) is held as [`NOT_ASCII`], so the key's own error names its
+/// position. Longer text is kept as its length only, for the error message.
 struct KeyText {
     bytes: zeroize::Zeroizing<[u8; MAX_TEXT]>,
+    /// In characters.
     len: usize,
 }
 
+/// What a character that is not ASCII is held as: not a hex digit either.
+const NOT_ASCII: u8 = b'?';
+
 impl KeyText {
-    /// The text, or an error when it was too long to be any key.
-    fn as_str<E: de::Error>(&self) -> Result<&str, E> {
+    /// The text, or an error when it was too long to be a key of `algorithm`.
+    fn as_str<E: de::Error>(&self, algorithm: Algorithm) -> Result<&str, E> {
         let too_long = || {
             E::custom(crate::KeyError::HexLength {
-                expected: MAX_TEXT,
+                expected: 2 * algorithm.key_len(),
                 found: self.len,
             })
         };
@@ -221,14 +226,17 @@ impl<'de> Deserialize<'de> for KeyText {
             fn visit_str<E: de::Error>(self, text: &str) -> Result<KeyText, E> {
                 let mut key_text = KeyText {
                     bytes: zeroize::Zeroizing::new([0u8; MAX_TEXT]),
-                    len: text.chars().count(),
+                    len: 0,
                 };
-                if let Some(slot) = key_text.bytes.get_mut(..text.len()) {
-                    slot.copy_from_slice(text.as_bytes());
-                    key_text.len = text.len();
-                } else {
-                    // Too long for any key: only the length is kept.
-                    key_text.len = key_text.len.max(MAX_TEXT + 1);
+                for c in text.chars() {
+                    // Past the buffer (too long for any key) only the count goes on.
+                    if let Some(slot) = key_text.bytes.get_mut(key_text.len) {
+                        *slot = u8::try_from(c)
+                            .ok()
+                            .filter(u8::is_ascii)
+                            .unwrap_or(NOT_ASCII);
+                    }
+                    key_text.len += 1;
                 }
                 Ok(key_text)
             }

@@ -144,8 +144,100 @@ fn aes_keys_in_the_map_form() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("admin key must be 64 hex digits, got 81 characters")
-            || err.contains("got 80"),
+        err.starts_with("admin key must be 32 hex digits, got 80 characters"),
         "{err}"
+    );
+}
+
+fn map_form_error(algorithm: &str, key: &str) -> String {
+    let json = serde_json::json!({ "algorithm": algorithm, "key": key }).to_string();
+    serde_json::from_str::<AdminKey>(&json)
+        .unwrap_err()
+        .to_string()
+}
+
+/// Characters that are not ASCII count as one character each, and as no hex digit, in the map
+/// form as in the plain text: the error names the length in characters, or the position.
+#[test]
+fn key_text_that_is_not_ascii_is_counted_in_characters() {
+    let mut one = "00112233445566778899aabbccddeeff".to_string();
+    one.replace_range(5..6, "\u{e9}");
+    assert!(
+        map_form_error("aes128", &one).starts_with(
+            "admin key has a character that is not a hex digit (0-9, a-f, A-F) at position 5"
+        ),
+        "{}",
+        map_form_error("aes128", &one)
+    );
+    // Longer than the key in characters, shorter than the buffer in characters but not in
+    // bytes: the first character is named; longer than any key: its length in characters.
+    let not_hex = "admin key has a character that is not a hex digit (0-9, a-f, A-F) at position 0";
+    for (count, algorithm, message) in [
+        (33, "aes128", not_hex.to_string()),
+        (64, "aes256", not_hex.to_string()),
+        (
+            70,
+            "aes256",
+            "admin key must be 64 hex digits, got 70 characters".to_string(),
+        ),
+    ] {
+        let err = map_form_error(algorithm, &"\u{e9}".repeat(count));
+        assert!(err.starts_with(&message), "{count}: {err}");
+    }
+}
+
+#[test]
+fn a_field_given_twice_in_the_map_form_is_refused() {
+    let key = "00112233445566778899aabbccddeeff";
+    for (json, field) in [
+        (
+            format!(r#"{{ "algorithm": "aes128", "algorithm": "aes128", "key": "{key}" }}"#),
+            "algorithm",
+        ),
+        (
+            format!(r#"{{ "algorithm": "aes128", "key": "{key}", "key": "{key}" }}"#),
+            "key",
+        ),
+    ] {
+        let err = serde_json::from_str::<AdminKey>(&json)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("duplicate field `{field}`")),
+            "{json}: {err}"
+        );
+    }
+}
+
+/// A value of a type no form takes is answered with what each place expects.
+#[test]
+fn a_value_of_the_wrong_type_says_what_was_expected() {
+    for (json, message) in [
+        (
+            "true".to_string(),
+            "invalid type: boolean `true`, expected an admin key: a string of 48 hex digits, or a map of algorithm and key",
+        ),
+        (
+            r#"{ "algorithm": 5, "key": "00" }"#.to_string(),
+            "invalid type: integer `5`, expected tdes, aes128, aes192 or aes256",
+        ),
+        (
+            r#"{ "algorithm": "aes128", "key": true }"#.to_string(),
+            "invalid type: boolean `true`, expected the key as a string of hex digits",
+        ),
+    ] {
+        let err = serde_json::from_str::<AdminKey>(&json)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(message), "{json}: {err}");
+    }
+    // Formats whose map keys need not be strings (YAML's, say): a field name that is not one.
+    let fields = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
+        [(1u32, "00")].into_iter(),
+    );
+    let err = AdminKey::deserialize(fields).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "invalid type: integer `1`, expected `algorithm` or `key`"
     );
 }
