@@ -752,6 +752,21 @@ fn a_terminal_gets_its_echo_back_when_the_ceremony_stops() {
             .expect("run cardadmin-ceremony");
         // Typed ahead: the terminal keeps the line until the ceremony reads it.
         rustix::io::write(&pty, b"00000000000000000000000000000000\n").unwrap();
+        // A ceremony that took the component waits for the next answer from the terminal,
+        // which never comes: stopped, not waited for.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut child = child;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "the ceremony still waited for input 60 s after a zero component: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         child.wait_with_output().unwrap()
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
