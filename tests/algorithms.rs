@@ -299,6 +299,24 @@ fn unblock_takes_what_people_type() {
             found: 0
         }
     );
+    // What the person typing is told, and what a log of the response shows.
+    assert_eq!(
+        unblock::respond(&key, "1603 EBDF 1C8A 2E7").unwrap_err().to_string(),
+        "a 3DES admin key needs a challenge of 16 hex digits, got 15 (spaces and dashes are ignored)"
+    );
+    assert_eq!(
+        unblock::respond(&key, "1603 EBDF 1C8A 2E7O")
+            .unwrap_err()
+            .to_string(),
+        "the challenge has 'O' at position 18, expected a hex digit (0-9, A-F), a space or a dash"
+    );
+    assert_eq!(
+        format!(
+            "{:?}",
+            unblock::respond(&key, "1603 EBDF 1C8A 2E72").unwrap()
+        ),
+        "UnblockResponse(F940 6715 12CD 0DFF)"
+    );
     let aes = AdminKey::new(Algorithm::Aes192, &[1, 2, 3, 4, 5, 6, 7, 8].repeat(3)).unwrap();
     // YubiKey 5.7 default key and challenge 0102..0F10 (issue #10).
     assert_eq!(
